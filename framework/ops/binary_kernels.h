@@ -1,0 +1,23 @@
+// Backend entry points of the binary family (binary_cpu.cpp, binary_cuda.cu).
+#pragma once
+
+#include "framework/core/tensor.h"
+#include "framework/ops/broadcast.h"
+
+namespace effnet {
+
+enum class BinaryOp { Add, Sub, Mul, Div, Right /* out = b: broadcast copy */ };
+
+namespace cpu {
+void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& out);
+void affine(const Tensor& x, double scale, double shift, Tensor& out);
+void axpy_(Tensor& y, const Tensor& x, double alpha);  // y += alpha * x
+}  // namespace cpu
+
+namespace cuda_ops {
+void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& out);
+void affine(const Tensor& x, double scale, double shift, Tensor& out);
+void axpy_(Tensor& y, const Tensor& x, double alpha);
+}  // namespace cuda_ops
+
+}  // namespace effnet

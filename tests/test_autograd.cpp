@@ -1,0 +1,126 @@
+// The autograd engine: summing at shared tensors, branches, no-grad, the in-place check,
+// retained and freed graphs, leaf accumulation.
+#include <gtest/gtest.h>
+
+#include "framework/framework.h"
+#include "tests/testing/compare.h"
+
+using namespace effnet;
+
+namespace {
+Tensor leaf(std::vector<double> v) {
+  return from_vector<double>(v, {int64_t(v.size())}).set_requires_grad(true);
+}
+}  // namespace
+
+TEST(Autograd, TensorUsedTwiceGetsSummedGradient) {
+  Tensor x = leaf({1, 2, 3});
+  Tensor y = sum(mul(x, x));  // d/dx = 2x
+  y.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 4, 6}));
+}
+
+TEST(Autograd, BranchesMeetAgain) {
+  Tensor x = leaf({1, 2});
+  Tensor a = mul(x, 3.0), b = add(x, 1.0);
+  Tensor y = sum(mul(a, b));  // 3x(x+1) -> 6x + 3
+  y.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{9, 15}));
+}
+
+TEST(Autograd, LeafGradientsAccumulateAcrossBackwards) {
+  Tensor x = leaf({1, 2});
+  sum(mul(x, 2.0)).backward();
+  sum(mul(x, 2.0)).backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{4, 4}));
+}
+
+TEST(Autograd, NoGradRecordsNothing) {
+  Tensor x = leaf({1, 2});
+  Tensor y;
+  {
+    NoGradGuard guard;
+    y = mul(x, 2.0);
+  }
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_EQ(y.grad_fn(), nullptr);
+  EXPECT_THROW(y.backward(), Error);
+}
+
+TEST(Autograd, DetachCutsTheGraph) {
+  Tensor x = leaf({1, 2});
+  Tensor y = mul(x, 2.0).detach();
+  EXPECT_FALSE(y.requires_grad());
+  Tensor z = sum(mul(mul(x, 1.0), y));  // gradient flows only through the first factor
+  z.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 4}));
+}
+
+TEST(Autograd, InPlaceChangeOfSavedTensorFailsClearly) {
+  Tensor x = leaf({1, 2});
+  Tensor a = add(x, 0.0);
+  Tensor y = sum(mul(a, a));  // saves a
+  {
+    NoGradGuard guard;
+    a.mul_(2.0);
+  }
+  try {
+    y.backward();
+    FAIL() << "backward through a modified saved tensor succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("modified in place"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Autograd, InPlaceOnLeafThatRequiresGradIsRefused) {
+  Tensor x = leaf({1, 2});
+  EXPECT_THROW(x.fill_(0.0), Error);
+  NoGradGuard guard;
+  EXPECT_NO_THROW(x.fill_(0.0));
+}
+
+TEST(Autograd, RetainGraphAllowsSecondBackward) {
+  Tensor x = leaf({3});
+  Tensor y = sum(mul(x, x));
+  y.backward(Tensor(), /*retain_graph=*/true);
+  y.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{12}));
+  // The graph is now freed: a third backward fails.
+  try {
+    y.backward();
+    FAIL() << "third backward succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("second time"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Autograd, BackwardNeedsScalarOrGradient) {
+  Tensor x = leaf({1, 2});
+  Tensor y = mul(x, 2.0);
+  EXPECT_THROW(y.backward(), Error);
+  y.backward(from_vector<double>({1, 10}, {2}));
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 20}));
+}
+
+TEST(Autograd, ViewsPropagateGradients) {
+  Tensor x = from_vector<double>({1, 2, 3, 4, 5, 6}, {3, 2}).set_requires_grad(true);
+  Tensor y = sum(mul(x.slice(1, 3).reshape({4}), 2.0));
+  y.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0, 0, 2, 2, 2, 2}));
+}
+
+TEST(Autograd, LongChainDoesNotOverflowTheStack) {
+  Tensor x = leaf({1});
+  Tensor y = x;
+  for (int i = 0; i < 20000; ++i) y = add(y, 1.0);
+  sum(y).backward();
+  EXPECT_EQ(x.grad().to_vector<double>()[0], 1.0);
+}
+
+TEST(Autograd, CudaGraphRunsOnDevice) {
+  EFFNET_REQUIRE_CUDA();
+  Tensor x = from_vector<float>({1, 2, 3}, {3}, Device::cuda()).set_requires_grad(true);
+  sum(mul(x, x)).backward();
+  EXPECT_TRUE(x.grad().is_cuda());
+  EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{2, 4, 6}));
+}

@@ -1,0 +1,125 @@
+// Tensor basics: creation, views sharing memory, device moves, the seeded RNG, error messages.
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "framework/framework.h"
+#include "tests/testing/compare.h"
+
+using namespace effnet;
+
+TEST(Tensor, FactoriesFillValues) {
+  Tensor z = zeros({2, 3}), o = ones({2, 3}, DType::Float64), f = full({4}, 2.5);
+  EXPECT_EQ(z.numel(), 6);
+  for (float v : z.to_vector<float>()) EXPECT_EQ(v, 0.0f);
+  for (double v : o.to_vector<double>()) EXPECT_EQ(v, 1.0);
+  for (float v : f.to_vector<float>()) EXPECT_EQ(v, 2.5f);
+  std::vector<int64_t> r = arange(5, DType::Int64).to_vector<int64_t>();
+  EXPECT_EQ(r, (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}).to_vector<float>()[4], 5.0f);
+}
+
+TEST(Tensor, FromVectorChecksCount) {
+  EXPECT_THROW(from_vector<float>({1, 2, 3}, {2, 2}), Error);
+}
+
+TEST(Tensor, ReshapeAndSliceAreViews) {
+  Tensor t = arange(24).reshape({2, 3, 4});
+  EXPECT_EQ(t.shape(), (Shape{2, 3, 4}));
+  Tensor v = t.reshape({6, -1});
+  EXPECT_EQ(v.shape(), (Shape{6, 4}));
+  Tensor s = v.slice(2, 4);
+  EXPECT_EQ(s.shape(), (Shape{2, 4}));
+  EXPECT_EQ(s.to_vector<float>()[0], 8.0f);
+  s.fill_(-1.0);  // writes through to t
+  EXPECT_EQ(t.to_vector<float>()[8], -1.0f);
+  EXPECT_EQ(t.to_vector<float>()[15], -1.0f);
+  EXPECT_EQ(t.to_vector<float>()[16], 16.0f);
+  EXPECT_EQ(t.version(), s.version());  // one counter per storage
+  EXPECT_THROW(t.reshape({5, -1}), Error);
+  EXPECT_THROW(t.slice(1, 3), Error);
+}
+
+TEST(Tensor, Rank5AndInt64) {
+  Tensor t = zeros({1, 2, 3, 4, 5});
+  EXPECT_EQ(t.dim(), 5);
+  EXPECT_EQ(t.size(-1), 5);
+  Tensor labels = from_vector<int64_t>({3, 1, 2}, {3});
+  EXPECT_EQ(labels.dtype(), DType::Int64);
+  EXPECT_THROW(labels.item(), Error) << "item() of a 3-element tensor must throw";
+}
+
+TEST(Tensor, DtypeConversion) {
+  Tensor a = from_vector<float>({1.5f, -2.0f}, {2});
+  Tensor d = a.to(DType::Float64);
+  EXPECT_EQ(d.dtype(), DType::Float64);
+  EXPECT_EQ(d.to_vector<double>()[0], 1.5);
+  EXPECT_EQ(a.to(DType::Int64).to_vector<int64_t>()[1], -2);
+}
+
+TEST(Tensor, TypedAccessChecksDtype) {
+  Tensor a = zeros({2});
+  EXPECT_THROW(a.data<double>(), Error);
+}
+
+TEST(Rng, SameSeedSameNumbers) {
+  Generator g1(42), g2(42), g3(43);
+  Tensor a = uniform({1000}, 0, 1, g1), b = uniform({1000}, 0, 1, g2), c = uniform({1000}, 0, 1, g3);
+  EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>());
+  EXPECT_NE(a.to_vector<float>(), c.to_vector<float>());
+  // Consecutive draws continue the stream.
+  Tensor a2 = uniform({1000}, 0, 1, g1);
+  EXPECT_NE(a.to_vector<float>(), a2.to_vector<float>());
+  EXPECT_EQ(g1.offset(), 2000u);
+}
+
+TEST(Rng, DistributionsHaveRightMoments) {
+  Generator g(5);
+  std::vector<float> u = uniform({200000}, -2, 4, g).to_vector<float>();
+  std::vector<float> n = normal({200000}, 1.0, 3.0, g).to_vector<float>();
+  std::vector<int64_t> r = randint(3, 7, {200000}, g).to_vector<int64_t>();
+  double su = 0, sn = 0, sn2 = 0, sr = 0;
+  for (float v : u) { su += v; EXPECT_TRUE(v >= -2 && v < 4); }
+  for (float v : n) { sn += v; sn2 += double(v) * v; }
+  for (int64_t v : r) { sr += double(v); ASSERT_TRUE(v >= 3 && v < 7); }
+  double N = 200000;
+  EXPECT_NEAR(su / N, 1.0, 0.02);
+  EXPECT_NEAR(sn / N, 1.0, 0.03);
+  EXPECT_NEAR(std::sqrt(sn2 / N - (sn / N) * (sn / N)), 3.0, 0.03);
+  EXPECT_NEAR(sr / N, 4.5, 0.02);
+}
+
+TEST(Rng, CudaMatchesCpu) {
+  EFFNET_REQUIRE_CUDA();
+  Generator g1(9), g2(9);
+  Tensor a = uniform({4097}, -1, 1, g1), b = uniform({4097}, -1, 1, g2, DType::Float32, Device::cuda());
+  EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>());
+  Tensor n1 = normal({4097}, 0, 1, g1), n2 = normal({4097}, 0, 1, g2, DType::Float32, Device::cuda());
+  EXPECT_TRUE(effnet::testing::all_close(n2, n1, 1e-6, 1e-6, "normal"));
+  Tensor r1 = randint(0, 10, {4097}, g1), r2 = randint(0, 10, {4097}, g2, Device::cuda());
+  EXPECT_EQ(r1.to_vector<int64_t>(), r2.to_vector<int64_t>());
+}
+
+TEST(Tensor, CudaRoundTripAndAllocatorCaches) {
+  EFFNET_REQUIRE_CUDA();
+  Tensor a = normal({64, 3, 8, 8}, 0, 1);
+  Tensor g = a.to(Device::cuda());
+  EXPECT_TRUE(g.is_cuda());
+  EXPECT_EQ(g.to(Device::cpu()).to_vector<float>(), a.to_vector<float>());
+  // After one round of allocations of these sizes, the same sizes come from the cache.
+  for (int i = 0; i < 2; ++i) { Tensor x = zeros({1000, 1000}, DType::Float32, Device::cuda()); }
+  uint64_t mallocs = cuda::memory_stats().device_mallocs;
+  for (int i = 0; i < 10; ++i) { Tensor x = zeros({1000, 1000}, DType::Float32, Device::cuda()); }
+  EXPECT_EQ(cuda::memory_stats().device_mallocs, mallocs);
+  EXPECT_GT(cuda::memory_stats().peak_in_use, 0u);
+}
+
+TEST(Tensor, CudaOutOfMemoryIsAClearError) {
+  EFFNET_REQUIRE_CUDA();
+  try {
+    Tensor huge = Tensor::empty({int64_t(1) << 45}, DType::Float32, Device::cuda());
+    FAIL() << "allocation of 128 TiB succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("out of memory"), std::string::npos) << e.what();
+  }
+}

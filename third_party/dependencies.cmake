@@ -1,0 +1,66 @@
+# CMake glue for the system dependencies (all from Debian packages, see scripts/setup.sh).
+# Produces two interface targets: effnet_deps (always) and effnet_cuda_deps (CUDA build only),
+# and sets EFFNET_WITH_CUDA.
+
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(HDF5 REQUIRED COMPONENTS C)
+
+# OpenBLAS: Debian's libopenblas-dev provides cblas.h and libopenblas.
+find_path(OPENBLAS_INCLUDE_DIR cblas.h PATHS /usr/include/x86_64-linux-gnu/openblas-pthread
+          /usr/include/openblas /usr/include)
+find_library(OPENBLAS_LIBRARY NAMES openblas)
+if(NOT OPENBLAS_INCLUDE_DIR OR NOT OPENBLAS_LIBRARY)
+  message(FATAL_ERROR "OpenBLAS not found: run scripts/setup.sh (libopenblas-dev)")
+endif()
+
+# stb_image comes from Debian's libstb-dev as headers under /usr/include/stb.
+find_path(STB_INCLUDE_DIR stb_image.h PATHS /usr/include/stb ${CMAKE_SOURCE_DIR}/.deps/stb)
+
+add_library(effnet_deps INTERFACE)
+target_include_directories(effnet_deps INTERFACE ${OPENBLAS_INCLUDE_DIR} ${HDF5_INCLUDE_DIRS})
+target_link_libraries(effnet_deps INTERFACE ${OPENBLAS_LIBRARY} ${HDF5_C_LIBRARIES}
+                      OpenMP::OpenMP_CXX Threads::Threads)
+if(STB_INCLUDE_DIR)
+  target_include_directories(effnet_deps INTERFACE ${STB_INCLUDE_DIR})
+endif()
+
+# ---- CUDA: nvcc + cuBLAS + cuDNN, all three or none -------------------------------------------
+set(EFFNET_WITH_CUDA OFF)
+if(EFFNET_CUDA)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    # Architectures: what the user set, else the visible GPU ("native"), else sm_90 (H100/H200).
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      execute_process(COMMAND nvidia-smi --query-gpu=compute_cap --format=csv,noheader
+                      OUTPUT_VARIABLE _cap RESULT_VARIABLE _rc ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+      if(_rc EQUAL 0 AND _cap)
+        string(REGEX REPLACE "\n.*" "" _cap "${_cap}")
+        string(REPLACE "." "" _cap "${_cap}")
+        set(CMAKE_CUDA_ARCHITECTURES ${_cap})
+      else()
+        set(CMAKE_CUDA_ARCHITECTURES 90)
+      endif()
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)
+    find_package(CUDAToolkit REQUIRED)
+    find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include/x86_64-linux-gnu /usr/include)
+    find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
+    if(TARGET CUDA::cublas AND CUDNN_INCLUDE_DIR AND CUDNN_LIBRARY)
+      set(EFFNET_WITH_CUDA ON)
+      add_library(effnet_cuda_deps INTERFACE)
+      target_include_directories(effnet_cuda_deps INTERFACE ${CUDNN_INCLUDE_DIR})
+      target_link_libraries(effnet_cuda_deps INTERFACE CUDA::cudart CUDA::cublas ${CUDNN_LIBRARY})
+      message(STATUS "effnet: CUDA architectures ${CMAKE_CUDA_ARCHITECTURES}, cuDNN ${CUDNN_LIBRARY}")
+    else()
+      message(STATUS "effnet: nvcc found but cuBLAS or cuDNN missing; CPU-only build")
+    endif()
+  else()
+    message(STATUS "effnet: nvcc not found; CPU-only build")
+  endif()
+endif()
