@@ -2,7 +2,9 @@
 // gradient checks, CPU-vs-CUDA agreement and error messages.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "framework/framework.h"
@@ -173,7 +175,8 @@ TEST(Matmul, GradientCheck) {
   // Only one operand requires grad: the other's gradient is neither computed nor needed.
   Tensor a = grad_input({3, 4}), b = rand64({4, 2}, 3);
   EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }, {a, b}));
-  EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return matmul(in[1], in[0]); }, {grad_input({2, 5}), rand64({3, 2}, 4)}));
+  EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return matmul(in[1], in[0]); },
+                        {grad_input({2, 5}), rand64({3, 2}, 4)}));
 }
 
 TEST(Matmul, TransposeGradientCheck) {
@@ -246,7 +249,8 @@ TEST(Matmul, NonMatrixInputsRejected) {
 // ---- CPU vs CUDA ----------------------------------------------------------------------------------
 TEST(Matmul, CudaMatchesCpu) {
   EFFNET_REQUIRE_CUDA();
-  const MatmulShape shapes[] = {{1, 5, 3}, {4, 1, 6}, {3, 7, 1}, {1, 300, 1}, {17, 33, 9}, {128, 512, 96}, {257, 63, 130}};
+  const MatmulShape shapes[] = {{1, 5, 3},     {4, 1, 6},       {3, 7, 1},      {1, 300, 1},
+                                {17, 33, 9},   {128, 512, 96},  {257, 63, 130}};
   for (const MatmulShape& s : shapes) {
     SCOPED_TRACE(::testing::Message() << s.M << "x" << s.K << " * " << s.K << "x" << s.N);
     Generator g(11);
@@ -286,11 +290,12 @@ TEST(Matmul, LinearCudaMatchesCpu) {
     Tensor w = uniform({s.N, s.K}, -1, 1, g).set_requires_grad(true);
     Tensor b = uniform({s.N}, -1, 1, g).set_requires_grad(true);
     CompareOptions tol = gemm_tolerance(std::max({s.M, s.K, s.N}));
-    EXPECT_TRUE(cpu_cuda_match([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, {x, w, b}, tol));
+    auto with_bias = [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); };
+    EXPECT_TRUE(cpu_cuda_match(with_bias, {x, w, b}, tol));
     EXPECT_TRUE(cpu_cuda_match([](const std::vector<Tensor>& in) { return linear(in[0], in[1]); }, {x, w}, tol));
     // Frozen input: only the parameter gradients.
     Tensor xc = x.detach();
-    EXPECT_TRUE(cpu_cuda_match([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, {xc, w, b}, tol));
+    EXPECT_TRUE(cpu_cuda_match(with_bias, {xc, w, b}, tol));
   }
 }
 
