@@ -1,0 +1,94 @@
+// CPU kernels of the matrix-product family: GEMM through OpenBLAS's row-major CBLAS interface, a
+// cache-blocked transpose and the bias row fill used by linear.
+#include <cblas.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "framework/ops/matmul_kernels.h"
+
+namespace effnet::cpu {
+namespace {
+
+void check_blas_sizes(int64_t M, int64_t N, int64_t K) {
+  EFFNET_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm: negative size (M=", M, ", N=", N, ", K=", K, ")");
+  EFFNET_CHECK(M <= INT_MAX && N <= INT_MAX && K <= INT_MAX, "gemm: size beyond the BLAS int range (M=", M,
+               ", N=", N, ", K=", K, ")");
+}
+
+inline void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float* A,
+                      int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+inline void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, double alpha, const double* A,
+                      int lda, const double* B, int ldb, double beta, double* C, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+template <class T>
+void gemm_typed(bool transA, bool transB, int64_t M, int64_t N, int64_t K, double alpha, const T* A, const T* B,
+                double beta, T* C) {
+  check_blas_sizes(M, N, K);
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.0) {
+    // Nothing to multiply; handled here so that beta == 0 overwrites (never scales) C whatever
+    // the BLAS does with degenerate sizes.
+    const int64_t n = M * N;
+    const T b = T(beta);
+    for (int64_t i = 0; i < n; ++i) C[i] = beta == 0.0 ? T(0) : C[i] * b;
+    return;
+  }
+  // Leading dimensions are the stored row lengths; BLAS wants at least 1 even for empty rows.
+  const int lda = int(std::max<int64_t>(1, transA ? M : K));
+  const int ldb = int(std::max<int64_t>(1, transB ? K : N));
+  const int ldc = int(std::max<int64_t>(1, N));
+  blas_gemm(transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, int(M), int(N), int(K), T(alpha),
+            A, lda, B, ldb, T(beta), C, ldc);
+}
+
+// 32 x 32 tiles keep both the rows read and the rows written in L1.
+template <class T>
+void transpose_typed(const T* x, T* out, int64_t R, int64_t C) {
+  constexpr int64_t kTile = 32;
+#pragma omp parallel for if (R * C > 65536)
+  for (int64_t r0 = 0; r0 < R; r0 += kTile) {
+    const int64_t r1 = std::min(R, r0 + kTile);
+    for (int64_t c0 = 0; c0 < C; c0 += kTile) {
+      const int64_t c1 = std::min(C, c0 + kTile);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) out[c * R + r] = x[r * C + c];
+    }
+  }
+}
+
+}  // namespace
+
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, double alpha, const float* A, const float* B,
+          double beta, float* C) {
+  gemm_typed(transA, transB, M, N, K, alpha, A, B, beta, C);
+}
+
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, double alpha, const double* A, const double* B,
+          double beta, double* C) {
+  gemm_typed(transA, transB, M, N, K, alpha, A, B, beta, C);
+}
+
+void transpose(const Tensor& x, Tensor& out) {
+  dispatch_float(x.dtype(), "transpose", [&](auto tag) {
+    using scalar_t = decltype(tag);
+    transpose_typed(x.data<scalar_t>(), out.data<scalar_t>(), x.size(0), x.size(1));
+  });
+}
+
+void fill_rows(const Tensor& row, Tensor& out) {
+  const int64_t R = out.size(0), C = out.size(1);
+  dispatch_float(out.dtype(), "fill_rows", [&](auto tag) {
+    using scalar_t = decltype(tag);
+    const scalar_t* pr = row.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
+#pragma omp parallel for if (R * C > 65536)
+    for (int64_t r = 0; r < R; ++r) std::copy(pr, pr + C, po + r * C);
+  });
+}
+
+}  // namespace effnet::cpu
