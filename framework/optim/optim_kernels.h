@@ -1,0 +1,144 @@
+// Backend entry points of the optimizers (optim_cpu.cpp, optim_cuda.cu): one fused update per
+// parameter tensor, reading the gradient once and writing the parameter and its state buffers
+// once. The per-element formulas live here, shared by both halves, so the CPU loop and the CUDA
+// kernel cannot drift apart; docs/optimizers.md states them.
+#pragma once
+
+#include <cmath>
+
+#include "framework/core/tensor.h"
+
+#ifndef EFFNET_HD
+#ifdef __CUDACC__
+#define EFFNET_HD __host__ __device__ __forceinline__
+#else
+#define EFFNET_HD inline
+#endif
+#endif
+
+namespace effnet {
+
+// Hyper-parameters of one update, in double on the host; the backends cast them to the
+// parameter's type once per launch (OptimCoeffs below).
+struct SgdConfig {
+  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
+  bool nesterov = false;
+  bool first_step = false;  // the momentum buffer is uninitialised: it takes the gradient as is
+};
+
+struct AdamConfig {
+  double lr = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool decoupled_weight_decay = false;  // AdamW
+  int64_t step = 1;                     // this parameter's update count, including this one
+};
+
+struct RmspropConfig {
+  double lr = 0, rho = 0.9, momentum = 0.9, eps = 1e-3, weight_decay = 0;
+};
+
+namespace optim_math {
+
+template <class T>
+struct SgdCoeffs {
+  T lr, momentum, one_minus_dampening, weight_decay;
+  bool use_momentum, nesterov, first_step;
+};
+
+template <class T>
+SgdCoeffs<T> coeffs(const SgdConfig& c) {
+  return {T(c.lr), T(c.momentum), T(1.0 - c.dampening), T(c.weight_decay), c.momentum != 0.0, c.nesterov, c.first_step};
+}
+
+// One element of SGD (PyTorch): d = g + wd·p; buf = d on the first step, else
+// buf = momentum·buf + (1 - dampening)·d; d = nesterov ? d + momentum·buf : buf; p -= lr·d.
+template <class T>
+EFFNET_HD void sgd_element(const SgdCoeffs<T>& k, T& p, T g, T* buf) {
+  T d = g;
+  if (k.weight_decay != T(0)) d += k.weight_decay * p;
+  if (k.use_momentum) {
+    T b = k.first_step ? d : k.momentum * *buf + k.one_minus_dampening * d;
+    *buf = b;
+    d = k.nesterov ? d + k.momentum * b : b;
+  }
+  p -= k.lr * d;
+}
+
+template <class T>
+struct AdamCoeffs {
+  T beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
+  T l2;            // Adam: added to the gradient as l2·p
+  T decay_factor;  // AdamW: p *= 1 - lr·wd before the step (1 for Adam)
+  T step_size;     // lr / (1 - beta1^t)
+  T bias_correction2_sqrt;  // sqrt(1 - beta2^t)
+};
+
+template <class T>
+AdamCoeffs<T> coeffs(const AdamConfig& c) {
+  double bias_correction1 = 1.0 - std::pow(c.beta1, double(c.step));
+  double bias_correction2 = 1.0 - std::pow(c.beta2, double(c.step));
+  return {T(c.beta1),
+          T(1.0 - c.beta1),
+          T(c.beta2),
+          T(1.0 - c.beta2),
+          T(c.eps),
+          T(c.decoupled_weight_decay ? 0.0 : c.weight_decay),
+          T(c.decoupled_weight_decay ? 1.0 - c.lr * c.weight_decay : 1.0),
+          T(c.lr / bias_correction1),
+          T(std::sqrt(bias_correction2))};
+}
+
+// One element of Adam/AdamW (PyTorch, amsgrad off).
+template <class T>
+EFFNET_HD void adam_element(const AdamCoeffs<T>& k, T& p, T g, T& m, T& v) {
+  if (k.decay_factor != T(1)) p *= k.decay_factor;
+  if (k.l2 != T(0)) g += k.l2 * p;
+  m = k.beta1 * m + k.one_minus_beta1 * g;
+  v = k.beta2 * v + k.one_minus_beta2 * g * g;
+  T denom = std::sqrt(v) / k.bias_correction2_sqrt + k.eps;
+  p -= k.step_size * m / denom;
+}
+
+template <class T>
+struct RmspropCoeffs {
+  T lr, rho, one_minus_rho, momentum, eps, weight_decay;
+  bool use_momentum;
+};
+
+template <class T>
+RmspropCoeffs<T> coeffs(const RmspropConfig& c) {
+  return {T(c.lr), T(c.rho), T(1.0 - c.rho), T(c.momentum), T(c.eps), T(c.weight_decay), c.momentum != 0.0};
+}
+
+// One element of TF-style RMSprop: eps inside the square root, lr inside the momentum.
+template <class T>
+EFFNET_HD void rmsprop_element(const RmspropCoeffs<T>& k, T& p, T g, T& ms, T* mom) {
+  if (k.weight_decay != T(0)) g += k.weight_decay * p;
+  ms = k.rho * ms + k.one_minus_rho * g * g;
+  T delta = k.lr * g / std::sqrt(ms + k.eps);
+  if (k.use_momentum) {
+    delta += k.momentum * *mom;
+    *mom = delta;
+  }
+  p -= delta;
+}
+
+}  // namespace optim_math
+
+// momentum_buffer is undefined when the update keeps none (SGD or RMSprop with momentum 0).
+namespace cpu {
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdConfig& config);
+void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                 const AdamConfig& config);
+void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& momentum_buffer,
+                    const RmspropConfig& config);
+}  // namespace cpu
+
+namespace cuda_ops {
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdConfig& config);
+void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                 const AdamConfig& config);
+void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& momentum_buffer,
+                    const RmspropConfig& config);
+}  // namespace cuda_ops
+
+}  // namespace effnet

@@ -1,0 +1,50 @@
+// SGD: hyper-parameter checks, momentum buffer creation and dispatch to the fused update.
+#include "framework/optim/sgd.h"
+
+#include <cmath>
+
+#include "framework/core/backend.h"
+#include "framework/optim/optim_kernels.h"
+
+namespace effnet {
+
+SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double dampening, double weight_decay,
+         bool nesterov)
+    : Optimizer("SGD", std::move(params), lr),
+      momentum_(momentum),
+      dampening_(dampening),
+      weight_decay_(weight_decay),
+      nesterov_(nesterov),
+      momentum_buffers_(add_state_buffer("momentum")) {
+  EFFNET_CHECK(std::isfinite(momentum) && momentum >= 0.0, "SGD: momentum must be >= 0, got ", momentum);
+  EFFNET_CHECK(std::isfinite(dampening) && dampening >= 0.0, "SGD: dampening must be >= 0, got ", dampening);
+  EFFNET_CHECK(std::isfinite(weight_decay) && weight_decay >= 0.0, "SGD: weight_decay must be >= 0, got ",
+               weight_decay);
+  EFFNET_CHECK(!nesterov || (momentum > 0.0 && dampening == 0.0),
+               "SGD: nesterov momentum requires momentum > 0 and dampening 0, got momentum ", momentum,
+               ", dampening ", dampening);
+}
+
+void SGD::update(size_t index, const Tensor& param, const Tensor& grad) {
+  SgdConfig config;
+  config.lr = lr();
+  config.momentum = momentum_;
+  config.dampening = dampening_;
+  config.weight_decay = weight_decay_;
+  config.nesterov = nesterov_;
+  Tensor buffer;
+  if (momentum_ != 0.0) {
+    buffer = momentum_buffers_.tensors[index];
+    config.first_step = !buffer.defined();
+    // Uninitialised is fine: the first update writes the buffer without reading it.
+    if (config.first_step) buffer = Tensor::empty(param.shape(), param.dtype(), param.device());
+  }
+  if (param.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::sgd_update(param, grad, buffer, config));
+  else cpu::sgd_update(param, grad, buffer, config);
+  if (buffer.defined()) {
+    buffer.bump_version();
+    momentum_buffers_.tensors[index] = buffer;  // kept only once the update succeeded
+  }
+}
+
+}  // namespace effnet
