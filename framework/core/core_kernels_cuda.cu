@@ -43,13 +43,12 @@ __global__ void randint_kernel(int64_t* p, int64_t n, uint64_t seed, uint64_t of
 template <class F>
 void launch(int64_t n, F&& f) {
   if (n == 0) return;
-  f(grid_for(n), 256, cuda::stream());
+  f(cuda::grid_for(n), 256, cuda::stream());
   CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
-using cuda::grid_for;
 
 void fill(void* dst, DType dtype, int64_t n, double value) {
   launch(n, [&](unsigned g, unsigned b, cudaStream_t s) {
