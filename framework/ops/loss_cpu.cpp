@@ -1,0 +1,89 @@
+// CPU kernels of the losses: one row of logits at a time, sums in double. Labels were range-
+// checked by loss.cpp before these run.
+#include <cmath>
+#include <limits>
+
+#include "framework/ops/loss_kernels.h"
+
+namespace effnet::cpu {
+namespace {
+
+template <class T>
+void forward_typed(const T* x, const int64_t* labels, T* row_loss, T* lse_out, int64_t N, int64_t C, double eps) {
+#pragma omp parallel for if (N * C > 32768)
+  for (int64_t n = 0; n < N; ++n) {
+    const T* row = x + n * C;
+    double m = -std::numeric_limits<double>::infinity();
+    for (int64_t c = 0; c < C; ++c)
+      if (double(row[c]) > m || std::isnan(double(row[c]))) m = double(row[c]);
+    double sum_exp = 0.0, sum_x = 0.0;
+    for (int64_t c = 0; c < C; ++c) {
+      sum_exp += std::exp(double(row[c]) - m);
+      sum_x += double(row[c]);
+    }
+    const double lse = m + std::log(sum_exp);
+    const double nll = lse - double(row[labels[n]]);
+    // eps == 0 skips the smoothing term so that an infinite logit elsewhere cannot turn 0 * inf into NaN.
+    row_loss[n] = T(eps > 0.0 ? (1.0 - eps) * nll + eps * (lse - sum_x / double(C)) : nll);
+    lse_out[n] = T(lse);
+  }
+}
+
+template <class T>
+void backward_typed(const T* x, const int64_t* labels, const T* lse, double g, T* dx, int64_t N, int64_t C,
+                    double eps) {
+  const double scale = g / double(N), off = eps / double(C), hit = 1.0 - eps;
+#pragma omp parallel for if (N * C > 32768)
+  for (int64_t n = 0; n < N; ++n) {
+    const T* row = x + n * C;
+    T* drow = dx + n * C;
+    const double l = double(lse[n]);
+    for (int64_t c = 0; c < C; ++c) {
+      const double target = (c == labels[n] ? hit : 0.0) + off;
+      drow[c] = T((std::exp(double(row[c]) - l) - target) * scale);
+    }
+  }
+}
+
+// First index on ties; NaN counts as the largest value, as in max/argmax.
+template <class T>
+int64_t count_typed(const T* x, const int64_t* labels, int64_t N, int64_t C) {
+  int64_t correct = 0;
+#pragma omp parallel for reduction(+ : correct) if (N * C > 32768)
+  for (int64_t n = 0; n < N; ++n) {
+    const T* row = x + n * C;
+    int64_t best = 0;
+    for (int64_t c = 1; c < C && !std::isnan(row[best]); ++c)
+      if (row[c] > row[best] || std::isnan(row[c])) best = c;
+    correct += best == labels[n] ? 1 : 0;
+  }
+  return correct;
+}
+
+}  // namespace
+
+void cross_entropy_forward(const Tensor& logits, const Tensor& labels, double eps, Tensor& row_loss, Tensor& lse) {
+  dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
+    using scalar_t = decltype(tag);
+    forward_typed<scalar_t>(logits.data<scalar_t>(), labels.data<int64_t>(), row_loss.data<scalar_t>(),
+                            lse.data<scalar_t>(), logits.size(0), logits.size(1), eps);
+  });
+}
+
+void cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& lse, const Tensor& g,
+                            double eps, Tensor& dx) {
+  dispatch_float(logits.dtype(), "cross_entropy backward", [&](auto tag) {
+    using scalar_t = decltype(tag);
+    backward_typed<scalar_t>(logits.data<scalar_t>(), labels.data<int64_t>(), lse.data<scalar_t>(),
+                             double(g.data<scalar_t>()[0]), dx.data<scalar_t>(), logits.size(0), logits.size(1), eps);
+  });
+}
+
+int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+  return dispatch_float(logits.dtype(), "count_correct", [&](auto tag) {
+    using scalar_t = decltype(tag);
+    return count_typed<scalar_t>(logits.data<scalar_t>(), labels.data<int64_t>(), logits.size(0), logits.size(1));
+  });
+}
+
+}  // namespace effnet::cpu

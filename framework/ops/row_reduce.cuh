@@ -1,0 +1,83 @@
+// Device helpers shared by the row-wise kernels of softmax, max/argmax and the losses: warp and
+// block reductions, float/double math overloads, and the (value, index) order that max and
+// argmax use on both backends (NaN wins, then the larger value, then the smaller index).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace effnet::cuda_ops {
+
+// float kernels accumulate in float, double kernels in double.
+__device__ __forceinline__ float dev_exp(float v) { return expf(v); }
+__device__ __forceinline__ double dev_exp(double v) { return exp(v); }
+__device__ __forceinline__ float dev_log(float v) { return logf(v); }
+__device__ __forceinline__ double dev_log(double v) { return log(v); }
+template <class T>
+__device__ __forceinline__ T dev_neg_inf() { return -INFINITY; }
+template <class T>
+__device__ __forceinline__ T dev_nan() { return T(NAN); }
+
+// NaN propagates, as in the CPU loops (`v > m ? v : m` never lets NaN through, so test it).
+template <class T>
+__device__ __forceinline__ T max_nan(T a, T b) { return (a != a || a > b) ? a : b; }
+
+template <class T>
+__device__ __forceinline__ T warp_sum(T v) {
+  for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+
+template <class T>
+__device__ __forceinline__ T warp_max(T v) {
+  for (int off = 16; off > 0; off /= 2) v = max_nan(v, __shfl_xor_sync(0xffffffffu, v, off));
+  return v;
+}
+
+// Block-wide sum or max for blocks whose size is a multiple of 32 (at most 1024); every thread
+// gets the result. `smem` holds 32 values and may be reused by the next call: the leading
+// __syncthreads keeps a later call from overwriting smem[0] before everyone has read it.
+template <bool IS_MAX, class T>
+__device__ __forceinline__ T block_reduce(T v, T* smem) {
+  v = IS_MAX ? warp_max(v) : warp_sum(v);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  __syncthreads();
+  if (lane == 0) smem[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    T identity = IS_MAX ? dev_neg_inf<T>() : T(0);
+    T w = lane < nwarps ? smem[lane] : identity;
+    w = IS_MAX ? warp_max(w) : warp_sum(w);
+    if (lane == 0) smem[0] = w;
+  }
+  __syncthreads();
+  return smem[0];
+}
+
+// True when (va, ia) ranks before (vb, ib) for max/argmax: NaN first, then larger, then first index.
+template <class T>
+__device__ __forceinline__ bool arg_better(T va, int64_t ia, T vb, int64_t ib) {
+  const bool na = va != va, nb = vb != vb;
+  if (na || nb) return na && nb ? ia < ib : na;
+  if (va != vb) return va > vb;
+  return ia < ib;
+}
+
+// Warp-wide argmax; every lane gets the winner.
+template <class T>
+__device__ __forceinline__ void warp_argmax(T& v, int64_t& idx) {
+  for (int off = 16; off > 0; off /= 2) {
+    T ov = __shfl_xor_sync(0xffffffffu, v, off);
+    int64_t oi = __shfl_xor_sync(0xffffffffu, idx, off);
+    if (arg_better(ov, oi, v, idx)) {
+      v = ov;
+      idx = oi;
+    }
+  }
+}
+
+// Warp-per-row kernels: the warp's global index and the number of warps in the grid.
+__device__ __forceinline__ int64_t global_warp() { return (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) >> 5; }
+__device__ __forceinline__ int64_t grid_warps() { return (int64_t(gridDim.x) * blockDim.x) >> 5; }
+
+}  // namespace effnet::cuda_ops
