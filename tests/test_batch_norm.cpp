@@ -299,8 +299,8 @@ TEST(BatchNormCuda, RunningStatsMatchCpuAfterTwoSteps) {
     Tensor yc = batch_norm2d(x, w, b, rm_c, rv_c, true, 0.3, 1e-5);
     Tensor yg = batch_norm2d(x.to(Device::cuda()), wg, bg, rm_g, rv_g, true, 0.3, 1e-5);
     EXPECT_TRUE(all_close(yg, yc, 1e-4, 1e-5, "training output"));
-    EXPECT_TRUE(all_close(rm_g, rm_c, 1e-5, 1e-6, "running_mean"));
-    EXPECT_TRUE(all_close(rv_g, rv_c, 1e-5, 1e-6, "running_var"));
+    EXPECT_TRUE(all_close(rm_g, rm_c, 1e-4, 1e-5, "running_mean"));
+    EXPECT_TRUE(all_close(rv_g, rv_c, 1e-4, 1e-5, "running_var"));
   }
   // Eval with the updated statistics.
   Tensor yc = batch_norm2d(x1, w, b, rm_c, rv_c, false, 0.3, 1e-5);
