@@ -1,0 +1,83 @@
+// `effnet bench`: times training steps (forward, cross-entropy, backward, SGD momentum step) or
+// inference forwards of an EfficientNet on random data, in the protocol of the PyTorch anchors
+// (../shared/anchors/torch_gpu_bench.py on CUDA: 5 warm-up + 20 timed steps, mean;
+// torch_cpu_bench.py on the CPU: 2 warm-up + 5 timed steps, median), and prints one JSON line.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "apps/args.h"
+#include "apps/commands.h"
+#include "efficientnet/efficientnet.h"
+#include "framework/ops/loss.h"
+#include "framework/optim/sgd.h"
+
+namespace effnet::app {
+
+int cmd_bench(int argc, char** argv) {
+  Args args("bench", "Time EfficientNet training steps or inference on random data; prints one JSON line.");
+  args.option("model", "b0", "variant: b0..b7, lite0..lite4")
+      .option("image-size", "32", "input resolution")
+      .option("batch", "256", "batch size")
+      .option("classes", "10", "number of classes")
+      .option("device", "cuda", "cuda or cpu")
+      .option("warmup", "-1", "untimed steps first (-1: 5 on cuda, 2 on cpu)")
+      .option("iters", "-1", "timed steps (-1: 20 on cuda, 5 on cpu)")
+      .flag("train", "time training steps (default: inference)");
+  if (!args.parse(argc, argv, 2)) return 0;
+  Device dev = Device::parse(args.str("device"));
+  EFFNET_CHECK(!dev.is_cuda() || cuda::available(), "bench: --device cuda but no GPU is visible");
+  const bool train = args.on("train"), on_gpu = dev.is_cuda();
+  const int64_t batch = args.integer("batch"), size = args.integer("image-size"), classes = args.integer("classes");
+  int64_t warm = args.integer("warmup"), iters = args.integer("iters");
+  if (warm < 0) warm = on_gpu ? 5 : 2;
+  if (iters < 0) iters = on_gpu ? 20 : 5;
+  EFFNET_CHECK(batch > 0 && size > 0 && iters > 0, "bench: batch, image-size and iters must be positive");
+
+  cuda::reset_peak_memory();  // like the anchor: the peak covers model, data and every step
+  Generator gen(0);
+  auto net = make_efficientnet(args.str("model"), classes, gen);
+  net->to(dev);
+  Tensor x = normal({batch, 3, size, size}, 0, 1, gen, DType::Float32, dev);
+  Tensor y = randint(0, classes, {batch}, gen, dev);
+  SGD opt(net->trainable_parameters(), 0.005, 0.9);
+
+  auto step = [&] {
+    if (train) {
+      net->train();
+      opt.zero_grad();
+      Tensor loss = cross_entropy(net->forward(x), y);
+      loss.backward();
+      opt.step();
+    } else {
+      net->eval();
+      NoGradGuard no_grad;
+      net->forward(x);
+    }
+  };
+  for (int64_t i = 0; i < warm; ++i) step();
+  cuda::synchronize();
+  std::vector<double> times;
+  auto t_all = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < iters; ++i) {
+    auto t = std::chrono::steady_clock::now();
+    step();
+    if (!on_gpu) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  }
+  cuda::synchronize();
+  double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
+  double dt = total / double(iters);
+  if (!on_gpu) {  // the CPU anchor reports the median step
+    std::sort(times.begin(), times.end());
+    dt = times[times.size() / 2];
+  }
+  double peak_mib = on_gpu ? double(cuda::memory_stats().peak_in_use) / (1 << 20) : 0.0;
+  std::printf("{\"framework\": \"effnet\", \"model\": \"%s\", \"img\": %lld, \"batch\": %lld, \"train\": %s, "
+              "\"device\": \"%s\", \"ms_per_iter\": %.2f, \"img_per_s\": %.1f, \"peak_mem_MiB\": %.1f}\n",
+              args.str("model").c_str(), (long long)size, (long long)batch, train ? "true" : "false",
+              dev.str().c_str(), dt * 1e3, double(batch) / dt, peak_mib);
+  return 0;
+}
+
+}  // namespace effnet::app

@@ -1,0 +1,8 @@
+// The subcommands of the effnet binary. Each takes argc/argv (argv[1] is the subcommand name) and
+// returns the process exit status. Registered explicitly in main.cpp.
+#pragma once
+
+namespace effnet::app {
+int cmd_info(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+}  // namespace effnet::app

@@ -1,0 +1,47 @@
+// effnet: one command with subcommands (info, bench, ...). Errors are reported as one line on
+// stderr with a non-zero exit status; nothing aborts.
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "apps/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int, char**);
+};
+
+const Command kCommands[] = {
+    {"info", "print a model's layer table (shapes, parameters, multiply-adds)", effnet::app::cmd_info},
+    {"bench", "time training or inference steps (img/s, ms/step, peak memory)", effnet::app::cmd_bench},
+};
+
+void usage() {
+  std::cout << "usage: effnet <command> [options]   (effnet <command> --help for details)\n\ncommands:\n";
+  for (const auto& c : kCommands) std::cout << "  " << c.name << std::string(14 - std::strlen(c.name), ' ') << c.summary << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  for (const auto& c : kCommands) {
+    if (argv[1] != std::string(c.name)) continue;
+    try {
+      return c.run(argc, argv);
+    } catch (const std::exception& e) {
+      std::cerr << "effnet " << c.name << ": error: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "effnet: unknown command '" << argv[1] << "'\n";
+  usage();
+  return 2;
+}

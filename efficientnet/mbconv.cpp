@@ -1,0 +1,37 @@
+// MBConv block (see mbconv.h).
+#include "efficientnet/mbconv.h"
+
+namespace effnet {
+
+using namespace nn;
+
+MBConv::MBConv(const MBConvOptions& o, Generator& gen) : opts_(o) {
+  const ScaledBlock& b = o.block;
+  int64_t mid = b.in_channels * b.expand_ratio;
+  skip_ = b.stride == 1 && b.in_channels == b.out_channels;
+  if (b.expand_ratio != 1) {
+    expand_conv = register_module("expand_conv",
+                                  std::make_shared<Conv2d>(Conv2dOptions{b.in_channels, mid, 1, 1, 1, false, o.padding}, gen));
+    expand_bn = register_module("expand_bn", std::make_shared<BatchNorm2d>(mid, o.bn));
+  }
+  depthwise_conv = register_module(
+      "depthwise_conv", std::make_shared<Conv2d>(Conv2dOptions{mid, mid, b.kernel, b.stride, mid, false, o.padding}, gen));
+  depthwise_bn = register_module("depthwise_bn", std::make_shared<BatchNorm2d>(mid, o.bn));
+  if (b.se_channels > 0) se = register_module("se", std::make_shared<SqueezeExcitation>(mid, b.se_channels, o.activation, gen));
+  project_conv = register_module(
+      "project_conv", std::make_shared<Conv2d>(Conv2dOptions{mid, b.out_channels, 1, 1, 1, false, o.padding}, gen));
+  project_bn = register_module("project_bn", std::make_shared<BatchNorm2d>(b.out_channels, o.bn));
+  if (skip_) drop_connect = register_module("drop_connect", std::make_shared<DropConnect>(b.drop_connect));
+}
+
+Tensor MBConv::forward(const Tensor& x) {
+  Tensor h = x;
+  if (expand_conv) h = activate(expand_bn->forward(expand_conv->forward(h)), opts_.activation);
+  h = activate(depthwise_bn->forward(depthwise_conv->forward(h)), opts_.activation);
+  if (se) h = se->forward(h);
+  h = project_bn->forward(project_conv->forward(h));
+  if (skip_) h = add(drop_connect->forward(h), x);
+  return h;
+}
+
+}  // namespace effnet

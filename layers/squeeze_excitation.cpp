@@ -1,0 +1,21 @@
+// Squeeze-and-excitation (see squeeze_excitation.h).
+#include "layers/squeeze_excitation.h"
+
+#include "framework/ops/pooling.h"
+#include "framework/ops/unary.h"
+
+namespace effnet::nn {
+
+SqueezeExcitation::SqueezeExcitation(int64_t channels, int64_t reduced, Activation act, Generator& gen) : act_(act) {
+  reduce = register_module("reduce", std::make_shared<Conv2d>(Conv2dOptions{channels, reduced, 1, 1, 1, true}, gen));
+  expand = register_module("expand", std::make_shared<Conv2d>(Conv2dOptions{reduced, channels, 1, 1, 1, true}, gen));
+}
+
+Tensor SqueezeExcitation::forward(const Tensor& x) {
+  Tensor s = global_avg_pool2d(x);  // (N, C, 1, 1)
+  s = activate(reduce->forward(s), act_);
+  s = sigmoid(expand->forward(s));
+  return mul(x, s);  // broadcast over H, W
+}
+
+}  // namespace effnet::nn

@@ -1,0 +1,223 @@
+// HDF5 files, datasets and attributes (see hdf5.h).
+#include "weights/hdf5.h"
+
+#include <fstream>
+
+#include "framework/core/creation.h"
+
+namespace effnet::h5 {
+namespace {
+
+// HDF5 prints its own error stack by default; effnet reports errors itself.
+void silence_hdf5() {
+  static bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+// Works with HDF5 1.10 and later (Debian 12 and Ubuntu 24.04 ship 1.10).
+herr_t collect_dataset(hid_t group, const char* name, const H5L_info_t*, void* out) {
+  hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+  if (obj < 0) return 0;
+  if (H5Iget_type(obj) == H5I_DATASET) static_cast<std::vector<std::string>*>(out)->push_back(name);
+  H5Oclose(obj);
+  return 0;
+}
+
+}  // namespace
+
+void Handle::reset() {
+  if (id_ >= 0 && close_) close_(id_);
+  id_ = -1;
+}
+
+File File::open(const std::string& path) {
+  silence_hdf5();
+  EFFNET_CHECK(std::ifstream(path).good(), path, ": no such file or not readable");
+  htri_t is = H5Fis_hdf5(path.c_str());
+  EFFNET_CHECK(is > 0, path, ": not an HDF5 file (or truncated: the superblock could not be read)");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  EFFNET_CHECK(id >= 0, path, ": HDF5 file could not be opened (truncated or corrupt)");
+  File f;
+  f.path_ = path;
+  f.h_ = Handle(id, H5Fclose);
+  return f;
+}
+
+File File::create(const std::string& path) {
+  silence_hdf5();
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  EFFNET_CHECK(id >= 0, path, ": could not create HDF5 file");
+  File f;
+  f.path_ = path;
+  f.h_ = Handle(id, H5Fclose);
+  return f;
+}
+
+std::vector<std::string> File::datasets(const std::string& group) const {
+  std::vector<std::string> names;
+  Handle g(H5Gopen2(id(), group.c_str(), H5P_DEFAULT), H5Gclose);
+  EFFNET_CHECK(g.valid(), path_, ": no group ", group);
+  EFFNET_CHECK(H5Literate(g.id(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_dataset, &names) >= 0, path_,
+               ": could not list group ", group, " (corrupt file?)");
+  return names;
+}
+
+bool File::has(const std::string& name) const {
+  return H5Lexists(id(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+Shape File::shape(const std::string& name) const {
+  Handle d(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  EFFNET_CHECK(d.valid(), path_, ": no dataset '", name, "'");
+  Handle space(H5Dget_space(d.id()), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space.id());
+  EFFNET_CHECK(rank >= 0, path_, ": dataset '", name, "' has no readable shape");
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  return Shape(dims.begin(), dims.end());
+}
+
+Tensor File::read(const std::string& name, DType dtype) const {
+  EFFNET_CHECK(dtype == DType::Float32 || dtype == DType::Float64, "h5 read: float dtype expected");
+  Handle d(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  EFFNET_CHECK(d.valid(), path_, ": no dataset '", name, "'");
+  Handle type(H5Dget_type(d.id()), H5Tclose);
+  EFFNET_CHECK(H5Tget_class(type.id()) == H5T_FLOAT, path_, ": dataset '", name, "' is not floating point");
+  Tensor t = Tensor::empty(shape(name), dtype);
+  hid_t mem = dtype == DType::Float32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+  EFFNET_CHECK(H5Dread(d.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) >= 0, path_,
+               ": could not read dataset '", name, "' (truncated or corrupt file)");
+  return t;
+}
+
+Tensor File::read_int64(const std::string& name) const {
+  Handle d(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  EFFNET_CHECK(d.valid(), path_, ": no dataset '", name, "'");
+  Handle type(H5Dget_type(d.id()), H5Tclose);
+  EFFNET_CHECK(H5Tget_class(type.id()) == H5T_INTEGER, path_, ": dataset '", name, "' is not an integer dataset");
+  Tensor t = Tensor::empty(shape(name), DType::Int64);
+  EFFNET_CHECK(H5Dread(d.id(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) >= 0, path_,
+               ": could not read dataset '", name, "'");
+  return t;
+}
+
+void File::write(const std::string& name, const Tensor& t_in) {
+  Tensor t = t_in.detach().to(Device::cpu());
+  std::vector<hsize_t> dims(t.shape().begin(), t.shape().end());
+  Handle space(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
+  hid_t file_type = t.dtype() == DType::Float32 ? H5T_IEEE_F32LE
+                    : t.dtype() == DType::Float64 ? H5T_IEEE_F64LE
+                                                  : H5T_STD_I64LE;
+  hid_t mem_type = t.dtype() == DType::Float32 ? H5T_NATIVE_FLOAT
+                   : t.dtype() == DType::Float64 ? H5T_NATIVE_DOUBLE
+                                                 : H5T_NATIVE_INT64;
+  Handle d(H5Dcreate2(id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  EFFNET_CHECK(d.valid(), path_, ": could not create dataset '", name, "'");
+  EFFNET_CHECK(H5Dwrite(d.id(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) >= 0, path_,
+               ": could not write dataset '", name, "'");
+}
+
+void File::create_group(const std::string& name) {
+  Handle g(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  EFFNET_CHECK(g.valid(), path_, ": could not create group ", name);
+}
+
+// ---- attributes -----------------------------------------------------------------------------------
+namespace {
+Handle open_attr(const File& f, const std::string& name, const std::string& object) {
+  Handle a(H5Aopen_by_name(f.id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  EFFNET_CHECK(a.valid(), f.path(), ": missing attribute '", name, "' on ", object);
+  return a;
+}
+
+Handle create_attr(File& f, const std::string& name, const std::string& object, hid_t type, hid_t space) {
+  if (H5Aexists_by_name(f.id(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0)
+    H5Adelete_by_name(f.id(), object.c_str(), name.c_str(), H5P_DEFAULT);
+  Handle a(H5Acreate_by_name(f.id(), object.c_str(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+           H5Aclose);
+  EFFNET_CHECK(a.valid(), f.path(), ": could not create attribute '", name, "'");
+  return a;
+}
+}  // namespace
+
+bool File::has_attr(const std::string& name, const std::string& object) const {
+  return H5Aexists_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::string File::attr_string(const std::string& name, const std::string& object) const {
+  Handle a = open_attr(*this, name, object);
+  Handle type(H5Aget_type(a.id()), H5Tclose);
+  EFFNET_CHECK(H5Tget_class(type.id()) == H5T_STRING, path_, ": attribute '", name, "' is not a string");
+  if (H5Tis_variable_str(type.id()) > 0) {
+    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.id(), H5T_VARIABLE);
+    H5Tset_cset(mem.id(), H5Tget_cset(type.id()));
+    char* s = nullptr;
+    EFFNET_CHECK(H5Aread(a.id(), mem.id(), &s) >= 0, path_, ": could not read attribute '", name, "'");
+    std::string out = s ? s : "";
+    Handle space(H5Aget_space(a.id()), H5Sclose);
+    H5Dvlen_reclaim(mem.id(), space.id(), H5P_DEFAULT, &s);
+    return out;
+  }
+  size_t n = H5Tget_size(type.id());
+  std::string out(n, '\0');
+  EFFNET_CHECK(H5Aread(a.id(), type.id(), out.data()) >= 0, path_, ": could not read attribute '", name, "'");
+  out.resize(out.find('\0') == std::string::npos ? n : out.find('\0'));
+  return out;
+}
+
+std::vector<double> File::attr_doubles(const std::string& name, const std::string& object) const {
+  Handle a = open_attr(*this, name, object);
+  Handle space(H5Aget_space(a.id()), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(space.id());
+  std::vector<double> v(size_t(std::max<hssize_t>(n, 1)));
+  EFFNET_CHECK(H5Aread(a.id(), H5T_NATIVE_DOUBLE, v.data()) >= 0, path_, ": attribute '", name, "' is not numeric");
+  return v;
+}
+
+double File::attr_double(const std::string& name, const std::string& object) const {
+  std::vector<double> v = attr_doubles(name, object);
+  EFFNET_CHECK(v.size() == 1, path_, ": attribute '", name, "' is not a scalar");
+  return v[0];
+}
+
+int64_t File::attr_int(const std::string& name, const std::string& object) const {
+  Handle a = open_attr(*this, name, object);
+  int64_t v = 0;
+  EFFNET_CHECK(H5Aread(a.id(), H5T_NATIVE_INT64, &v) >= 0, path_, ": attribute '", name, "' is not an integer");
+  return v;
+}
+
+void File::set_attr(const std::string& name, const std::string& value, const std::string& object) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.id(), H5T_VARIABLE);
+  H5Tset_cset(type.id(), H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a = create_attr(*this, name, object, type.id(), space.id());
+  const char* s = value.c_str();
+  EFFNET_CHECK(H5Awrite(a.id(), type.id(), &s) >= 0, path_, ": could not write attribute '", name, "'");
+}
+
+void File::set_attr(const std::string& name, double value, const std::string& object) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a = create_attr(*this, name, object, H5T_IEEE_F64LE, space.id());
+  EFFNET_CHECK(H5Awrite(a.id(), H5T_NATIVE_DOUBLE, &value) >= 0, path_, ": could not write attribute '", name, "'");
+}
+
+void File::set_attr(const std::string& name, int64_t value, const std::string& object) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a = create_attr(*this, name, object, H5T_STD_I64LE, space.id());
+  EFFNET_CHECK(H5Awrite(a.id(), H5T_NATIVE_INT64, &value) >= 0, path_, ": could not write attribute '", name, "'");
+}
+
+void File::set_attr(const std::string& name, const std::vector<double>& value, const std::string& object) {
+  hsize_t n = value.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle a = create_attr(*this, name, object, H5T_IEEE_F64LE, space.id());
+  EFFNET_CHECK(H5Awrite(a.id(), H5T_NATIVE_DOUBLE, value.data()) >= 0, path_, ": could not write attribute '", name, "'");
+}
+
+}  // namespace effnet::h5

@@ -1,0 +1,94 @@
+// A thin RAII layer over the HDF5 C API: files, float datasets and root attributes, with errors
+// that name the file and the dataset. HDF5's own error printing is switched off; every failure
+// becomes an effnet::Error.
+#pragma once
+
+#include <hdf5.h>
+
+#include <string>
+#include <vector>
+
+#include "framework/core/tensor.h"
+
+namespace effnet::h5 {
+
+// Owns one hid_t and closes it with the matching H5*close.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer close) : id_(id), close_(close) {}
+  ~Handle() { reset(); }
+  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Handle& operator=(Handle&& o) noexcept {
+    if (this != &o) { reset(); id_ = o.id_; close_ = o.close_; o.id_ = -1; }
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t id() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  void reset();
+
+ private:
+  hid_t id_ = -1;
+  Closer close_ = nullptr;
+};
+
+class File {
+ public:
+  // Read-only; throws for a missing, non-HDF5 or truncated file.
+  static File open(const std::string& path);
+  // Creates (truncates) a file for writing.
+  static File create(const std::string& path);
+  const std::string& path() const { return path_; }
+  hid_t id() const { return h_.id(); }
+
+  // Names of the datasets directly in `group` ("/" for the root).
+  std::vector<std::string> datasets(const std::string& group = "/") const;
+  bool has(const std::string& name) const;
+  Shape shape(const std::string& name) const;
+  // Reads a float32/float64 dataset into a float32 CPU tensor (or float64 when asked).
+  Tensor read(const std::string& name, DType dtype = DType::Float32) const;
+  // Reads an integer dataset (labels, indices) into an int64 CPU tensor.
+  Tensor read_int64(const std::string& name) const;
+  void write(const std::string& name, const Tensor& t);  // float32/float64/int64, any device
+  void create_group(const std::string& name);
+
+  // Attributes of an object (default: the root group).
+  bool has_attr(const std::string& name, const std::string& object = "/") const;
+  std::string attr_string(const std::string& name, const std::string& object = "/") const;
+  double attr_double(const std::string& name, const std::string& object = "/") const;
+  int64_t attr_int(const std::string& name, const std::string& object = "/") const;
+  std::vector<double> attr_doubles(const std::string& name, const std::string& object = "/") const;
+  void set_attr(const std::string& name, const std::string& value, const std::string& object = "/");
+  void set_attr(const std::string& name, double value, const std::string& object = "/");
+  void set_attr(const std::string& name, int64_t value, const std::string& object = "/");
+  void set_attr(const std::string& name, const std::vector<double>& value, const std::string& object = "/");
+
+ private:
+  std::string path_;
+  Handle h_;
+};
+
+// Writes through `write` into path + ".tmp", then renames over path: a crash mid-write leaves the
+// previous file intact.
+template <class F>
+void write_atomically(const std::string& path, F&& write);
+
+}  // namespace effnet::h5
+
+#include <cstdio>
+
+namespace effnet::h5 {
+template <class F>
+void write_atomically(const std::string& path, F&& write) {
+  const std::string tmp = path + ".tmp";
+  {
+    File f = File::create(tmp);
+    write(f);
+    H5Fflush(f.id(), H5F_SCOPE_GLOBAL);
+  }
+  EFFNET_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "could not rename ", tmp, " to ", path);
+}
+}  // namespace effnet::h5
