@@ -1,0 +1,127 @@
+// Command-line parsing (see args.h).
+#include "apps/args.h"
+
+#include <iostream>
+#include <sstream>
+
+#include "framework/core/error.h"
+
+namespace effnet::app {
+
+Args& Args::option(const std::string& name, const std::string& def, const std::string& help) {
+  order_.push_back(name);
+  opts_[name] = Opt{def, help, false, false};
+  return *this;
+}
+
+Args& Args::flag(const std::string& name, const std::string& help) {
+  order_.push_back(name);
+  opts_[name] = Opt{"0", help, true, false};
+  return *this;
+}
+
+Args& Args::positional(const std::string& name, const std::string& help, bool required) {
+  positional_help_.emplace_back(name, help);
+  if (required) required_positionals_++;
+  opts_[name] = Opt{"", help, false, false};
+  return *this;
+}
+
+bool Args::parse(int argc, char** argv, int first) {
+  size_t pos = 0;
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << help();
+      return false;
+    }
+    if (a.rfind("--", 0) == 0) {
+      std::string name = a.substr(2), value;
+      size_t eq = name.find('=');
+      bool has_value = eq != std::string::npos;
+      if (has_value) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      auto it = opts_.find(name);
+      EFFNET_CHECK(it != opts_.end(),
+                   "effnet ", command_, ": unknown option --", name, " (see --help)");
+      bool is_positional = false;
+      for (auto& p : positional_help_) is_positional |= p.first == name;
+      EFFNET_CHECK(!is_positional, "effnet ", command_, ": unknown option --", name, " (see --help)");
+      Opt& o = it->second;
+      if (o.is_flag) {
+        o.value = has_value ? value : "1";
+      } else {
+        if (!has_value) {
+          EFFNET_CHECK(i + 1 < argc, "effnet ", command_, ": option --", name, " needs a value");
+          value = argv[++i];
+        }
+        o.value = value;
+      }
+      o.given = true;
+    } else {
+      EFFNET_CHECK(pos < positional_help_.size(), "effnet ", command_, ": unexpected argument '", a, "'");
+      Opt& o = opts_[positional_help_[pos++].first];
+      o.value = a;
+      o.given = true;
+    }
+  }
+  EFFNET_CHECK(pos >= required_positionals_, "effnet ", command_, ": missing argument <",
+               positional_help_[pos].first, "> (see --help)");
+  return true;
+}
+
+std::string Args::str(const std::string& name) const {
+  auto it = opts_.find(name);
+  EFFNET_CHECK(it != opts_.end(), "internal: undeclared option ", name);
+  return it->second.value;
+}
+
+int64_t Args::integer(const std::string& name) const {
+  std::string v = str(name);
+  try {
+    size_t used = 0;
+    long long x = std::stoll(v, &used);
+    if (used == v.size()) return x;
+  } catch (...) {
+  }
+  EFFNET_THROW("effnet ", command_, ": --", name, " expects an integer, got '", v, "'");
+}
+
+double Args::number(const std::string& name) const {
+  std::string v = str(name);
+  try {
+    size_t used = 0;
+    double x = std::stod(v, &used);
+    if (used == v.size()) return x;
+  } catch (...) {
+  }
+  EFFNET_THROW("effnet ", command_, ": --", name, " expects a number, got '", v, "'");
+}
+
+bool Args::on(const std::string& name) const { return str(name) == "1" || str(name) == "true"; }
+bool Args::given(const std::string& name) const { return opts_.at(name).given; }
+
+std::string Args::help() const {
+  std::ostringstream os;
+  os << "usage: effnet " << command_;
+  for (auto& [n, h] : positional_help_) os << " <" << n << ">";
+  os << " [options]\n\n" << summary_ << "\n";
+  if (!positional_help_.empty()) {
+    os << "\narguments:\n";
+    for (auto& [n, h] : positional_help_) os << "  " << n << "\n      " << h << "\n";
+  }
+  if (!order_.empty()) {
+    os << "\noptions:\n";
+    for (const std::string& n : order_) {
+      const Opt& o = opts_.at(n);
+      os << "  --" << n;
+      if (!o.is_flag) os << " VALUE" << (o.value.empty() ? "" : " (default: " + o.value + ")");
+      os << "\n      " << o.help << "\n";
+    }
+  }
+  return os.str();
+}
+
+}  // namespace effnet::app

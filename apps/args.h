@@ -1,0 +1,43 @@
+// A small command-line parser for the effnet subcommands: declared options with defaults and help
+// text, `--name value` and `--flag` forms, positional arguments, and a clear error for anything
+// unknown or malformed.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace effnet::app {
+
+class Args {
+ public:
+  Args(std::string command, std::string summary) : command_(std::move(command)), summary_(std::move(summary)) {}
+
+  // Declares an option taking a value (default shown in --help) or a boolean flag.
+  Args& option(const std::string& name, const std::string& default_value, const std::string& help);
+  Args& flag(const std::string& name, const std::string& help);
+  Args& positional(const std::string& name, const std::string& help, bool required = true);
+
+  // Parses argv[first..]; returns false when --help was asked (help already printed).
+  bool parse(int argc, char** argv, int first);
+
+  std::string str(const std::string& name) const;
+  int64_t integer(const std::string& name) const;
+  double number(const std::string& name) const;
+  bool on(const std::string& name) const;
+  bool given(const std::string& name) const;  // set on the command line (not a default)
+  std::string help() const;
+
+ private:
+  struct Opt {
+    std::string value, help;
+    bool is_flag = false, given = false;
+  };
+  std::string command_, summary_;
+  std::vector<std::string> order_;
+  std::map<std::string, Opt> opts_;
+  std::vector<std::pair<std::string, std::string>> positional_help_;
+  size_t required_positionals_ = 0;
+};
+
+}  // namespace effnet::app
