@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libhdf5-dev hdf5-tools libstb-dev libgtest-dev libopenblas-dev
+  libhdf5-dev hdf5-tools libstb-dev libgtest-dev libopenblas-dev zlib1g-dev
   python3-torch python3-torchvision python3-h5py python3-numpy python3-skimage
   python3-pip dataset-fashion-mnist
 )

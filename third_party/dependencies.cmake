@@ -5,6 +5,7 @@
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(HDF5 REQUIRED COMPONENTS C)
+find_package(ZLIB REQUIRED)  # Fashion-MNIST IDX files are gzip
 
 # OpenBLAS: Debian's libopenblas-dev provides cblas.h and libopenblas.
 find_path(OPENBLAS_INCLUDE_DIR cblas.h PATHS /usr/include/x86_64-linux-gnu/openblas-pthread
@@ -20,7 +21,7 @@ find_path(STB_INCLUDE_DIR stb_image.h PATHS /usr/include/stb ${CMAKE_SOURCE_DIR}
 add_library(effnet_deps INTERFACE)
 target_include_directories(effnet_deps INTERFACE ${OPENBLAS_INCLUDE_DIR} ${HDF5_INCLUDE_DIRS})
 target_link_libraries(effnet_deps INTERFACE ${OPENBLAS_LIBRARY} ${HDF5_C_LIBRARIES}
-                      OpenMP::OpenMP_CXX Threads::Threads)
+                      OpenMP::OpenMP_CXX Threads::Threads ZLIB::ZLIB)
 if(STB_INCLUDE_DIR)
   target_include_directories(effnet_deps INTERFACE ${STB_INCLUDE_DIR})
 endif()

@@ -1,0 +1,123 @@
+// Image decoding and encoding on stb_image / stb_image_write (Debian's libstb-dev). The stb
+// implementations are compiled here, once, with static linkage so they cannot clash with another
+// library's copy.
+#include "framework/data/image.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "framework/core/error.h"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_STDIO  // files are read here, so that open errors carry errno's message
+#include <stb_image.h>
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO
+#include <stb_image_write.h>
+#pragma GCC diagnostic pop
+
+namespace effnet::data {
+namespace {
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) EFFNET_THROW(path, ": cannot open image: ", std::strerror(errno));
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[1 << 16];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof(chunk), f.get())) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
+  if (std::ferror(f.get())) EFFNET_THROW(path, ": cannot read image: ", std::strerror(errno));
+  return bytes;
+}
+
+// stb_image fills a truncated JPEG's missing scans with grey and reports success; a complete
+// JPEG ends with the EOI marker (FF D9), possibly followed by a little padding.
+bool jpeg_is_truncated(const uint8_t* b, size_t n) {
+  if (n < 4 || b[0] != 0xFF || b[1] != 0xD8) return false;  // not a JPEG
+  size_t tail = n > 1024 ? n - 1024 : 0;
+  for (size_t i = n - 1; i > tail; --i)
+    if (b[i - 1] == 0xFF && b[i] == 0xD9) return false;
+  return true;
+}
+
+void append_bytes(void* context, void* data, int size) {
+  auto* out = static_cast<std::vector<uint8_t>*>(context);
+  const auto* p = static_cast<const uint8_t*>(data);
+  out->insert(out->end(), p, p + size);
+}
+
+}  // namespace
+
+Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name) {
+  EFFNET_CHECK(size > 0, name, ": cannot decode image: empty file");
+  EFFNET_CHECK(size <= size_t(INT32_MAX), name, ": cannot decode image: file too large (", size, " bytes)");
+  EFFNET_CHECK(!jpeg_is_truncated(bytes, size), name, ": cannot decode image: truncated JPEG (no end-of-image marker)");
+  int w = 0, h = 0, channels_in_file = 0;
+  stbi_uc* pixels = stbi_load_from_memory(bytes, int(size), &w, &h, &channels_in_file, 3);
+  if (!pixels) EFFNET_THROW(name, ": cannot decode image: ", stbi_failure_reason());
+  Image img;
+  img.width = w;
+  img.height = h;
+  img.rgb.assign(pixels, pixels + size_t(w) * size_t(h) * 3);
+  stbi_image_free(pixels);
+  return img;
+}
+
+Image decode_image(const std::string& path) {
+  std::vector<uint8_t> bytes = read_file(path);
+  return decode_image_memory(bytes.data(), bytes.size(), path);
+}
+
+void write_file_atomic(const std::string& path, const void* bytes, size_t size) {
+  std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) EFFNET_THROW(path, ": cannot write: ", std::strerror(errno));
+  bool ok = std::fwrite(bytes, 1, size, f) == size;
+  int err = errno;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    std::remove(tmp.c_str());
+    EFFNET_THROW(path, ": cannot write: ", std::strerror(err ? err : errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = errno;
+    std::remove(tmp.c_str());
+    EFFNET_THROW(path, ": cannot rename ", tmp, " into place: ", std::strerror(err));
+  }
+}
+
+void write_png(const std::string& path, int width, int height, int channels, const uint8_t* pixels) {
+  EFFNET_CHECK(width > 0 && height > 0, path, ": write_png: bad size ", width, "x", height);
+  EFFNET_CHECK(channels == 1 || channels == 3, path, ": write_png: channels must be 1 or 3, got ", channels);
+  std::vector<uint8_t> encoded;
+  if (!stbi_write_png_to_func(&append_bytes, &encoded, width, height, channels, pixels, width * channels))
+    EFFNET_THROW(path, ": PNG encoding failed");
+  write_file_atomic(path, encoded.data(), encoded.size());
+}
+
+void write_png(const std::string& path, const Image& img) {
+  EFFNET_CHECK(img.rgb.size() == size_t(img.width) * size_t(img.height) * 3, path, ": write_png: image of ", img.width,
+               "x", img.height, " holds ", img.rgb.size(), " bytes");
+  write_png(path, img.width, img.height, 3, img.rgb.data());
+}
+
+void write_jpeg(const std::string& path, const Image& img, int quality) {
+  EFFNET_CHECK(img.width > 0 && img.height > 0 && img.rgb.size() == size_t(img.width) * img.height * 3, path,
+               ": write_jpeg: image of ", img.width, "x", img.height, " holds ", img.rgb.size(), " bytes");
+  EFFNET_CHECK(quality >= 1 && quality <= 100, path, ": write_jpeg: quality must be in 1..100, got ", quality);
+  std::vector<uint8_t> encoded;
+  if (!stbi_write_jpg_to_func(&append_bytes, &encoded, img.width, img.height, 3, img.rgb.data(), quality))
+    EFFNET_THROW(path, ": JPEG encoding failed");
+  write_file_atomic(path, encoded.data(), encoded.size());
+}
+
+}  // namespace effnet::data

@@ -1,0 +1,99 @@
+// Batches for training and evaluation: images float32 (B, 3, H, W) transformed and normalised,
+// labels int64 (B) (-1 for unlabelled samples), from a Dataset and a list of its indices.
+// Worker threads prepare batches ahead of the consumer (at most `prefetch` ahead, in order).
+// For a CUDA device the workers fill pinned host buffers (allocated once, reused) and the
+// consumer's next() issues cudaMemcpyAsync on a copy stream; the compute stream waits on an
+// event, so neither the host nor the GPU blocks on the copy in steady state, and the copy of the
+// following batch overlaps the current step.
+// Deterministic: the sample order of an epoch comes from (seed, epoch), and each sample's
+// augmentation from (seed, epoch, dataset index), whatever the number of workers.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "framework/core/tensor.h"
+#include "framework/data/dataset.h"
+#include "framework/data/transforms.h"
+
+namespace effnet::data {
+
+struct LoaderOptions {
+  int64_t batch_size = 128;
+  bool shuffle = true;
+  bool drop_last = false;  // leave out the last, smaller batch
+  uint64_t seed = 0;
+  int workers = 2;         // preparing threads
+  int prefetch = 3;        // batches prepared ahead of the consumer
+  Transform transform;
+  Device device = Device::cpu();
+};
+
+struct Batch {
+  Tensor images;                 // float32 (B, 3, H, W) on the loader's device
+  Tensor labels;                 // int64 (B)
+  std::vector<int64_t> indices;  // the dataset index of each row
+};
+
+class DeviceStaging;  // pinned buffers + copy stream (CUDA builds, loader_kernels.h)
+
+class Loader {
+ public:
+  // `ds` must outlive the loader. Every image must transform to the same size (set
+  // transform.height/width when the images differ).
+  Loader(const Dataset& ds, std::vector<int64_t> indices, LoaderOptions opts);
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+  ~Loader();  // stops and joins the workers
+
+  int64_t batches_per_epoch() const { return batches_; }
+  int64_t samples_per_epoch() const;
+  const LoaderOptions& options() const { return opts_; }
+
+  // The order in which an epoch visits the indices (before drop_last cuts the tail).
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
+  // Starts an epoch (any epoch number, any time; the rest of the current one is dropped).
+  void start_epoch(int64_t epoch);
+  // The next batch of the current epoch, or false after its last. An exception thrown while
+  // preparing a batch is re-thrown here, when that batch is due.
+  bool next(Batch& out);
+
+ private:
+  // Free -> Filling (a worker) -> Ready -> [Uploaded: CUDA copy issued] -> Free (handed out).
+  enum class SlotState { Free, Filling, Ready, Uploaded };
+  struct Slot {
+    SlotState state = SlotState::Free;
+    int64_t batch = -1;
+    std::vector<int64_t> indices;
+    Tensor images, labels;  // the finished batch (CPU), or its device copy once Uploaded
+    std::exception_ptr error;
+  };
+
+  void worker_loop();
+  void fill(Slot& slot, int slot_index, int64_t epoch);
+  void upload(Slot& slot, int slot_index);  // CUDA: called with the lock held
+  bool ready(int64_t batch) const;          // called with the lock held
+
+  const Dataset& ds_;
+  std::vector<int64_t> indices_;
+  LoaderOptions opts_;
+  int64_t batches_ = 0, out_h_ = 0, out_w_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, started_ = false;
+  int64_t epoch_ = 0;
+  std::vector<int64_t> order_;
+  int64_t produce_next_ = 0, consume_next_ = 0;
+  int filling_ = 0;
+  std::vector<Slot> slots_;
+  std::unique_ptr<DeviceStaging> staging_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace effnet::data
