@@ -5,4 +5,5 @@
 namespace effnet::app {
 int cmd_info(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_prepare(int argc, char** argv);
 }  // namespace effnet::app

@@ -18,6 +18,7 @@ struct Command {
 const Command kCommands[] = {
     {"info", "print a model's layer table (shapes, parameters, multiply-adds)", effnet::app::cmd_info},
     {"bench", "time training or inference steps (img/s, ms/step, peak memory)", effnet::app::cmd_bench},
+    {"prepare", "write a dataset (fashion-mnist) as PNG folders with the labeled/unlabeled/test split", effnet::app::cmd_prepare},
 };
 
 void usage() {

@@ -1,0 +1,84 @@
+// Training checkpoints (see checkpoint.h).
+#include "weights/checkpoint.h"
+
+namespace effnet {
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const WeightsMeta& meta,
+                     const Optimizer* optimizer, const TrainingState& s) {
+  h5::write_atomically(path, [&](h5::File& f) {
+    write_meta(f, meta);
+    write_tensors(f, model);
+    if (optimizer) {
+      f.create_group("/optimizer");
+      f.set_attr("type", optimizer->name(), "/optimizer");
+      f.set_attr("lr", optimizer->lr(), "/optimizer");
+      f.set_attr("step_count", optimizer->step_count(), "/optimizer");
+      for (const auto& [name, t] : optimizer->state()) f.write("/optimizer/" + name, t);
+    }
+    f.create_group("/training");
+    f.set_attr("stage", s.stage, "/training");
+    f.set_attr("epoch", s.epoch, "/training");
+    f.set_attr("step", s.step, "/training");
+    f.set_attr("best_metric", s.best_metric, "/training");
+    f.set_attr("best_epoch", s.best_epoch, "/training");
+    f.set_attr("epochs_without_improvement", s.epochs_without_improvement, "/training");
+    // uint64 through int64: the bit pattern is what matters.
+    f.set_attr("rng_seed", int64_t(s.rng_seed), "/training");
+    f.set_attr("rng_offset", int64_t(s.rng_offset), "/training");
+    f.set_attr("config", s.config, "/training");
+  });
+}
+
+namespace {
+TrainingState read_state(const h5::File& f) {
+  EFFNET_CHECK(f.has("/training"), f.path(), ": not a training checkpoint (no /training group)");
+  TrainingState s;
+  s.stage = f.attr_string("stage", "/training");
+  s.epoch = f.attr_int("epoch", "/training");
+  s.step = f.attr_int("step", "/training");
+  s.best_metric = f.attr_double("best_metric", "/training");
+  s.best_epoch = f.attr_int("best_epoch", "/training");
+  s.epochs_without_improvement = f.attr_int("epochs_without_improvement", "/training");
+  s.rng_seed = uint64_t(f.attr_int("rng_seed", "/training"));
+  s.rng_offset = uint64_t(f.attr_int("rng_offset", "/training"));
+  s.config = f.attr_string("config", "/training");
+  return s;
+}
+}  // namespace
+
+TrainingState read_training_state(const std::string& path) { return read_state(h5::File::open(path)); }
+
+bool is_checkpoint(const std::string& path) {
+  try {
+    return h5::File::open(path).has("/training");
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimizer* optimizer) {
+  h5::File f = h5::File::open(path);
+  read_meta(f);
+  TrainingState s = read_state(f);
+  NamedTensors opt_state;
+  int64_t steps = 0;
+  if (optimizer) {
+    EFFNET_CHECK(f.has("/optimizer"), path, ": checkpoint holds no optimizer state");
+    std::string type = f.attr_string("type", "/optimizer");
+    EFFNET_CHECK(type == optimizer->name(), path, ": optimizer state is for ", type, ", not ", optimizer->name());
+    steps = f.attr_int("step_count", "/optimizer");
+    for (const std::string& name : f.datasets("/optimizer")) {
+      // Adam's per-parameter step counters are int64; everything else is float.
+      Tensor t = name.rfind("step.", 0) == 0 ? f.read_int64("/optimizer/" + name) : f.read("/optimizer/" + name);
+      opt_state.emplace_back(name, t);
+    }
+  }
+  read_tensors(f, model);  // strict; throws before anything is changed if the weights do not fit
+  if (optimizer) {
+    optimizer->load_state(opt_state);
+    optimizer->set_step_count(steps);
+  }
+  return s;
+}
+
+}  // namespace effnet
