@@ -2,6 +2,8 @@
 // inference forwards of an EfficientNet on random data, in the protocol of the PyTorch anchors
 // (../shared/anchors/torch_gpu_bench.py on CUDA: 5 warm-up + 20 timed steps, mean;
 // torch_cpu_bench.py on the CPU: 2 warm-up + 5 timed steps, median), and prints one JSON line.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -58,6 +60,8 @@ int cmd_bench(int argc, char** argv) {
   };
   for (int64_t i = 0; i < warm; ++i) step();
   cuda::synchronize();
+  // The caching allocator's promise: no cudaMalloc once the first steps have run.
+  const uint64_t mallocs_before = cuda::memory_stats().device_mallocs;
   std::vector<double> times;
   auto t_all = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < iters; ++i) {
@@ -72,11 +76,15 @@ int cmd_bench(int argc, char** argv) {
     std::sort(times.begin(), times.end());
     dt = times[times.size() / 2];
   }
-  double peak_mib = on_gpu ? double(cuda::memory_stats().peak_in_use) / (1 << 20) : 0.0;
+  const uint64_t timed_mallocs = cuda::memory_stats().device_mallocs - mallocs_before;
+  // GPU: the caching allocator's peak of bytes in use. CPU: the process's peak resident set.
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  double peak_mib = on_gpu ? double(cuda::memory_stats().peak_in_use) / (1 << 20) : double(usage.ru_maxrss) / 1024.0;
   std::printf("{\"framework\": \"effnet\", \"model\": \"%s\", \"img\": %lld, \"batch\": %lld, \"train\": %s, "
-              "\"device\": \"%s\", \"ms_per_iter\": %.2f, \"img_per_s\": %.1f, \"peak_mem_MiB\": %.1f}\n",
+              "\"device\": \"%s\", \"ms_per_iter\": %.2f, \"img_per_s\": %.1f, \"peak_mem_MiB\": %.1f, \"cuda_mallocs_timed\": %llu}\n",
               args.str("model").c_str(), (long long)size, (long long)batch, train ? "true" : "false",
-              dev.str().c_str(), dt * 1e3, double(batch) / dt, peak_mib);
+              dev.str().c_str(), dt * 1e3, double(batch) / dt, peak_mib, (unsigned long long)timed_mallocs);
   return 0;
 }
 
