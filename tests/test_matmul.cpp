@@ -272,7 +272,9 @@ TEST(Matmul, TransposeCudaMatchesCpu) {
   CompareOptions exact;
   exact.rtol = 0;
   exact.atol = 0;
-  for (Shape s : {Shape{1, 7}, Shape{7, 1}, Shape{32, 32}, Shape{67, 45}, Shape{1000, 33}, Shape{3, 2000}}) {
+  // {2100000, 2}: 65625 row tiles, more than gridDim.y (65535), so the tile loop strides.
+  for (Shape s : {Shape{1, 7}, Shape{7, 1}, Shape{32, 32}, Shape{67, 45}, Shape{1000, 33}, Shape{3, 2000},
+                  Shape{2100000, 2}}) {
     SCOPED_TRACE(shape_str(s));
     Tensor x = normal(s, 0, 1).set_requires_grad(true);
     EXPECT_TRUE(cpu_cuda_match([](const std::vector<Tensor>& in) { return transpose(in[0]); }, {x}, exact));

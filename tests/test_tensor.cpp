@@ -98,6 +98,13 @@ TEST(Rng, CudaMatchesCpu) {
   EXPECT_TRUE(effnet::testing::all_close(n2, n1, 1e-6, 1e-6, "normal"));
   Tensor r1 = randint(0, 10, {4097}, g1), r2 = randint(0, 10, {4097}, g2, Device::cuda());
   EXPECT_EQ(r1.to_vector<int64_t>(), r2.to_vector<int64_t>());
+  // A width that is not a power of two: low + width * u rounds differently when the GPU fuses it
+  // into one multiply-add, so this catches a contracted device formula.
+  Tensor w1 = uniform({4097}, -2, 4, g1), w2 = uniform({4097}, -2, 4, g2, DType::Float32, Device::cuda());
+  EXPECT_EQ(w1.to_vector<float>(), w2.to_vector<float>());
+  Tensor d1 = uniform({4097}, -0.3, 0.7, g1, DType::Float64);
+  Tensor d2 = uniform({4097}, -0.3, 0.7, g2, DType::Float64, Device::cuda());
+  EXPECT_EQ(d1.to_vector<double>(), d2.to_vector<double>());
 }
 
 TEST(Tensor, CudaRoundTripAndAllocatorCaches) {
@@ -122,4 +129,90 @@ TEST(Tensor, CudaOutOfMemoryIsAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("out of memory"), std::string::npos) << e.what();
   }
+}
+
+TEST(Tensor, CudaAllocatorKeepsReusedBlocksWhole) {
+  EFFNET_REQUIRE_CUDA();
+  // A 4096-byte request may take a cached 4608-byte block (within 1.25x). The block must be
+  // accounted and returned at its own size: otherwise in_use drifts and the pool forgets 512 B.
+  cuda::synchronize();
+  cuda::empty_cache();
+  const MemoryStats s0 = cuda::memory_stats();
+  { Tensor a = Tensor::empty({1152}, DType::Float32, Device::cuda()); }  // 4608 B, now cached
+  const MemoryStats s1 = cuda::memory_stats();
+  EXPECT_EQ(s1.device_mallocs, s0.device_mallocs + 1);
+  EXPECT_EQ(s1.reserved, s0.reserved + 4608);
+  EXPECT_EQ(s1.in_use, s0.in_use);
+  {
+    Tensor b = Tensor::empty({1024}, DType::Float32, Device::cuda());  // 4096 B from the 4608 B block
+    EXPECT_EQ(cuda::memory_stats().in_use, s0.in_use + 4608);
+    EXPECT_EQ(cuda::memory_stats().device_mallocs, s1.device_mallocs);
+  }
+  EXPECT_EQ(cuda::memory_stats().in_use, s0.in_use);
+  { Tensor c = Tensor::empty({1152}, DType::Float32, Device::cuda()); }  // the whole block again
+  const MemoryStats s2 = cuda::memory_stats();
+  EXPECT_EQ(s2.device_mallocs, s1.device_mallocs);
+  EXPECT_EQ(s2.reserved, s1.reserved);
+  EXPECT_EQ(s2.in_use, s0.in_use);
+  cuda::empty_cache();
+  EXPECT_EQ(cuda::memory_stats().reserved, s0.reserved);
+}
+
+namespace {
+// Zero-element tensors through every op family: a kernel launched with an empty grid is a launch
+// error on the GPU, so each launcher must return early; reductions over nothing give zeros.
+void check_zero_sized(Device d) {
+  SCOPED_TRACE(d.str());
+  Generator g(3);
+  Tensor e = zeros({0, 5}, DType::Float32, d);
+  EXPECT_EQ(add(e, e).shape(), (Shape{0, 5}));
+  EXPECT_EQ(mul(e, ones({5}, DType::Float32, d)).shape(), (Shape{0, 5}));  // broadcast kernel
+  EXPECT_EQ(affine(e, 2.0, 1.0).numel(), 0);
+  EXPECT_EQ(relu(e).numel(), 0);
+  EXPECT_EQ(softmax(e, 1).numel(), 0);
+  EXPECT_EQ(log_softmax(e, 0).numel(), 0);
+  EXPECT_EQ(max(e, 1).values.numel(), 0);
+  EXPECT_EQ(transpose(e).shape(), (Shape{5, 0}));
+  EXPECT_EQ(sum(e, {0}).to_vector<float>(), std::vector<float>(5, 0.0f));  // nothing to add up
+  EXPECT_EQ(sum(e).item(), 0.0);
+  EXPECT_EQ(dropout(e, 0.5, true, g).numel(), 0);
+  EXPECT_EQ(e.clone().to(Device::cpu()).numel(), 0);
+  EXPECT_EQ(e.to(DType::Float64).numel(), 0);
+  EXPECT_EQ(uniform({0}, 0, 1, g, DType::Float32, d).numel(), 0);
+  EXPECT_EQ(normal({0}, 0, 1, g, DType::Float32, d).numel(), 0);
+  EXPECT_EQ(randint(0, 3, {0}, g, d).numel(), 0);
+  EXPECT_EQ(arange(0, DType::Float32, d).numel(), 0);
+  // K == 0: the product is all zeros, never the uninitialised output memory.
+  Tensor p = matmul(zeros({2, 0}, DType::Float32, d), zeros({0, 3}, DType::Float32, d));
+  EXPECT_EQ(p.to_vector<float>(), std::vector<float>(6, 0.0f));
+  EXPECT_EQ(matmul(zeros({0, 4}, DType::Float32, d), zeros({4, 3}, DType::Float32, d)).shape(), (Shape{0, 3}));
+  Tensor x = zeros({0, 4}, DType::Float32, d).set_requires_grad(true);
+  sum(relu(x)).backward();
+  EXPECT_EQ(x.grad().numel(), 0);
+}
+}  // namespace
+
+TEST(Tensor, ZeroSizedTensorsThroughEveryFamily) { check_zero_sized(Device::cpu()); }
+
+TEST(Tensor, CudaZeroSizedTensorsThroughEveryFamily) {
+  EFFNET_REQUIRE_CUDA();
+  check_zero_sized(Device::cuda());
+  cuda::synchronize();  // a failed launch would surface here at the latest
+}
+
+TEST(Tensor, CudaGridStrideCoversMoreThanOneGrid) {
+  EFFNET_REQUIRE_CUDA();
+  // cuda::grid_for caps grids at 65535 * 8 blocks of 256 threads (134,215,680 threads), so
+  // elements past that are reached only by the grid-stride loops. 4096 rows of 32800 floats are
+  // 134,348,800 elements (about 0.5 GiB per tensor).
+  const int64_t rows = 4096, cols = 32800;
+  {
+    Tensor x = full({rows * cols}, 1.0, DType::Float32, Device::cuda());
+    Tensor y = relu(add(x, x));  // same-shape binary and unary kernels
+    x = Tensor();
+    y.mul_(0.5);  // affine in place
+    std::vector<float> row_sums = sum(y.reshape({rows, cols}), {1}).to_vector<float>();
+    for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(row_sums[size_t(r)], float(cols)) << "row " << r;
+  }
+  cuda::empty_cache();
 }

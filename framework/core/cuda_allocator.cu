@@ -31,10 +31,13 @@ class CachingAllocator {
     if (nbytes == 0) return nullptr;
     size_t size = round_size(nbytes);
     std::lock_guard<std::mutex> lock(mu_);
-    void* p = take_cached(size);
+    // A cached block may be larger than asked for (up to 1.25x): it is recorded and accounted at
+    // its own size, so that release() returns it whole and reserved/in_use stay exact.
+    size_t block = size;
+    void* p = take_cached(size, &block);
     if (!p) p = device_malloc(size, nbytes);
-    live_[p] = size;
-    stats_.in_use += size;
+    live_[p] = block;
+    stats_.in_use += block;
     if (stats_.in_use > stats_.peak_in_use) stats_.peak_in_use = stats_.in_use;
     return p;
   }
@@ -65,13 +68,11 @@ class CachingAllocator {
   }
 
  private:
-  void* take_cached(size_t size) {
+  void* take_cached(size_t size, size_t* block) {
     auto it = pool_.lower_bound(size);
     if (it == pool_.end() || it->first > size + size / 4) return nullptr;
     void* p = it->second;
-    // The block keeps its cached size so that release() returns it whole.
-    stats_.in_use -= size;
-    stats_.in_use += it->first;
+    *block = it->first;
     pool_.erase(it);
     return p;
   }

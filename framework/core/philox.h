@@ -51,16 +51,36 @@ EFFNET_HD double uniform_double(const Words& w) {
 
 namespace effnet::philox {
 
+// a * b + c rounded twice, on host and device alike. nvcc contracts `a * b + c` into one fused
+// multiply-add by default (--fmad=true) while the x86-64 host code does not, which would make the
+// GPU draws differ from the CPU draws in the last bit; the _rn intrinsics are never contracted.
+EFFNET_HD float mul_add_unfused(float a, float b, float c) {
+#ifdef __CUDA_ARCH__
+  return __fadd_rn(__fmul_rn(a, b), c);
+#else
+  volatile float p = a * b;  // volatile: no contraction even if the host build enables FMA
+  return p + c;
+#endif
+}
+EFFNET_HD double mul_add_unfused(double a, double b, double c) {
+#ifdef __CUDA_ARCH__
+  return __dadd_rn(__dmul_rn(a, b), c);
+#else
+  volatile double p = a * b;
+  return p + c;
+#endif
+}
+
 // The value of element `counter` of each kind of draw; CPU loops and CUDA kernels both call these.
 template <class T>
 EFFNET_HD T sample_uniform(uint64_t seed, uint64_t counter, T low, T high);
 template <>
 EFFNET_HD float sample_uniform<float>(uint64_t seed, uint64_t counter, float low, float high) {
-  return low + (high - low) * uniform_float(generate(seed, counter));
+  return mul_add_unfused(high - low, uniform_float(generate(seed, counter)), low);
 }
 template <>
 EFFNET_HD double sample_uniform<double>(uint64_t seed, uint64_t counter, double low, double high) {
-  return low + (high - low) * uniform_double(generate(seed, counter));
+  return mul_add_unfused(high - low, uniform_double(generate(seed, counter)), low);
 }
 
 // Box-Muller in double precision so that CPU and GPU agree to the last float bit (almost always).
@@ -69,7 +89,7 @@ EFFNET_HD double sample_normal(uint64_t seed, uint64_t counter, double mean, dou
   double u1 = (double(w.x[0]) + 1.0) * (1.0 / 4294967296.0);  // (0, 1]: log is finite
   double u2 = double(w.x[1]) * (1.0 / 4294967296.0);
   // Global-namespace math: effnet::log/sqrt (unary ops on tensors) would otherwise hide them.
-  return mean + std * ::sqrt(-2.0 * ::log(u1)) * ::cos(6.283185307179586 * u2);
+  return mul_add_unfused(std * ::sqrt(-2.0 * ::log(u1)), ::cos(6.283185307179586 * u2), mean);
 }
 
 EFFNET_HD int64_t sample_randint(uint64_t seed, uint64_t counter, int64_t low, int64_t high) {
