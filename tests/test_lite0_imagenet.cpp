@@ -139,4 +139,25 @@ TEST(Lite0ImageNet, SamplePhotosMatchPyTorch) {
   std::printf("[ lite0    ] logits relative L2 vs PyTorch: %.3g\n", rel);
 }
 
+// The same on the GPU (cuDNN in FMA math, no TF32): agreement with PyTorch's CPU logits.
+TEST(Lite0ImageNet, CudaMatchesPyTorch) {
+  EFFNET_REQUIRE_CUDA();
+  const std::string dir = (std::filesystem::current_path() / "lite0_imagenet").string();
+  std::string why = make_reference(dir);
+  if (why.rfind("FAIL", 0) == 0) FAIL() << why;
+  if (!why.empty()) GTEST_SKIP() << why;
+  auto net = load_efficientnet(dir + "/lite0_imagenet.h5");
+  net->to(Device::cuda());
+  net->eval();
+  h5::File ref = h5::File::open(dir + "/lite0_imagenet_ref.h5");
+  Tensor got;
+  {
+    NoGradGuard no_grad;
+    got = net->forward(ref.read("input").to(Device::cuda())).to(Device::cpu());
+  }
+  const double rel = relative_l2(got, ref.read("logits"));
+  EXPECT_LT(rel, 1e-4);
+  std::printf("[ lite0    ] CUDA logits relative L2 vs PyTorch: %.3g\n", rel);
+}
+
 }  // namespace

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "framework/framework.h"
+#include "tests/testing/compare.h"
 #include "weights/checkpoint.h"
 #include "weights/model_io.h"
 
@@ -155,6 +156,23 @@ TEST_F(Weights, RoundTripGivesIdenticalTensorsMetaAndOutputs) {
   c->eval();
   NoGradGuard no_grad;
   EXPECT_TRUE(bit_equal(a->forward(x), c->forward(x)));
+}
+
+TEST_F(Weights, CudaModelSavesAndLoads) {
+  EFFNET_REQUIRE_CUDA();
+  // Saving reads device tensors back to the host; loading copies host values into device tensors.
+  auto a = random_model(1);
+  auto want = snapshot(*a);
+  a->to(Device::cuda());
+  save_weights(*a, path("w.h5"), meta_for(small_config()));
+  auto b = random_model(2);
+  b->to(Device::cuda());
+  load_weights(*b, path("w.h5"));
+  EXPECT_TRUE(b->device().is_cuda());
+  expect_state(*b, want);
+  auto c = random_model(3);  // and a CPU model reads the file a GPU model wrote
+  load_weights(*c, path("w.h5"));
+  expect_state(*c, want);
 }
 
 TEST_F(Weights, SaveReplacesAnExistingFile) {
