@@ -1,6 +1,8 @@
 // Training checkpoints (see checkpoint.h).
 #include "weights/checkpoint.h"
 
+#include <cmath>
+
 namespace effnet {
 
 void save_checkpoint(const std::string& path, const nn::Module& model, const WeightsMeta& meta,
@@ -60,24 +62,31 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimi
   h5::File f = h5::File::open(path);
   read_meta(f);
   TrainingState s = read_state(f);
-  NamedTensors opt_state;
-  int64_t steps = 0;
+  // Everything is read and checked first; the optimizer's load_state is all-or-nothing, and the
+  // model tensors are copied in only after it succeeded.
+  StagedTensors weights = stage_tensors(f, model);
   if (optimizer) {
     EFFNET_CHECK(f.has("/optimizer"), path, ": checkpoint holds no optimizer state");
     std::string type = f.attr_string("type", "/optimizer");
     EFFNET_CHECK(type == optimizer->name(), path, ": optimizer state is for ", type, ", not ", optimizer->name());
-    steps = f.attr_int("step_count", "/optimizer");
-    for (const std::string& name : f.datasets("/optimizer")) {
-      // Adam's per-parameter step counters are int64; everything else is float.
-      Tensor t = name.rfind("step.", 0) == 0 ? f.read_int64("/optimizer/" + name) : f.read("/optimizer/" + name);
-      opt_state.emplace_back(name, t);
+    const int64_t steps = f.attr_int("step_count", "/optimizer");
+    const double lr = f.attr_double("lr", "/optimizer");
+    EFFNET_CHECK(steps >= 0 && std::isfinite(lr) && lr >= 0, path, ": optimizer step_count ", steps, " / lr ", lr,
+                 " out of range");
+    NamedTensors opt_state;
+    // In the stored dtype: Adam's per-parameter step counters are int64, the rest follows the
+    // parameters (float32, or float64 for a float64 model).
+    for (const std::string& name : f.datasets("/optimizer"))
+      opt_state.emplace_back(name, f.read_as_stored("/optimizer/" + name));
+    try {
+      optimizer->load_state(opt_state);
+    } catch (const Error& e) {
+      EFFNET_THROW(path, ": optimizer state does not fit: ", e.what());
     }
-  }
-  read_tensors(f, model);  // strict; throws before anything is changed if the weights do not fit
-  if (optimizer) {
-    optimizer->load_state(opt_state);
     optimizer->set_step_count(steps);
+    optimizer->set_lr(lr);
   }
+  weights.commit();
   return s;
 }
 

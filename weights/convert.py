@@ -11,6 +11,10 @@ timm and timm_tf have identical keys: plain `timm` is assumed unless --naming ti
 
 Run with Debian's interpreter, which has torch and h5py:
   /usr/bin/python3 weights/convert.py SRC OUT.h5 [--model b0] [--naming auto] [--source-name NAME]
+                                      [--input-mean M [M M]] [--input-std S [S S]]
+The input normalisation recorded in the file ([0, 1] RGB scale) defaults to ImageNet's mean/std,
+and for EfficientNet-Lite to the official Lite preprocessing (x - 127) / 128 on 0-255 input, i.e.
+mean 127/255 and std 128/255 (TF efficientnet_lite_builder.py MEAN_RGB / STDDEV_RGB).
 The format is described in docs/weights-format.md. The output is written to OUT.h5.tmp and renamed.
 """
 import argparse
@@ -24,6 +28,10 @@ import numpy as np
 FORMAT_VERSION = 1
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
+# Lite models were trained on (x - 127) / 128 of 0-255 pixels ("inception-style" values chosen for
+# post-training quantization); on [0, 1] input that is mean 127/255, std 128/255.
+LITE_MEAN = [127.0 / 255.0] * 3
+LITE_STD = [128.0 / 255.0] * 3
 
 # ---- the architecture, as efficientnet/config.cpp builds it ----------------------------------------
 BLOCK_ARGS = [  # repeats, kernel, stride, expand, in, out, se_ratio
@@ -78,7 +86,11 @@ def block_args_string(lite):
 # ---- reading sources ---------------------------------------------------------------------------------
 def load_torch(path):
     import torch
-    obj = torch.load(path, map_location="cpu")
+    try:
+        obj = torch.load(path, map_location="cpu")
+    except Exception as e:  # pickle, zip and torch errors alike
+        raise SystemExit(f"convert: {path}: not a PyTorch checkpoint that torch.load can read ({type(e).__name__}: {e}). "
+                         "Expected a state dict (.pth/.pt) from torchvision, lukemelas or timm, or a Keras .h5")
     if hasattr(obj, "state_dict"):
         obj = obj.state_dict()
     for key in ("state_dict", "model", "model_state_dict"):
@@ -98,7 +110,12 @@ def load_torch(path):
 def load_keras(path):
     import h5py
     out = {}
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise SystemExit(f"convert: {path}: not an HDF5 file that h5py can open ({e}). "
+                         "Expected a Keras EfficientNet .h5 (legacy Keras 2 weights or whole-model file)")
+    with f:
         root = f["model_weights"] if "model_weights" in f else f
 
         def visit(name, obj):
@@ -109,6 +126,12 @@ def load_keras(path):
 
 
 def detect_naming(keys):
+    if "stem.conv.weight" in keys:
+        raise SystemExit("convert: this file is already in effnet's format (stem.conv.weight); load it directly")
+    if any(re.match(r"(.*/)?layers/[^/]+/vars/\d+$", k) for k in keys):
+        raise SystemExit("convert: this looks like a Keras 3 .weights.h5 (layers/NAME/vars/N), which is not supported; "
+                         "expected Keras 2 layer groups such as stem_conv/stem_conv/kernel:0 (model.save_weights in "
+                         "the legacy .h5 format)")
     if "_conv_stem.weight" in keys:
         return "lukemelas"
     if "features.0.0.weight" in keys:
@@ -311,6 +334,11 @@ class UsageTracking(dict):
         return super().get(k, default)
 
 
+def default_normalisation(variant):
+    """(mean, std) on [0, 1] RGB that the variant's published weights expect."""
+    return (LITE_MEAN, LITE_STD) if VARIANTS[variant][4] else (IMAGENET_MEAN, IMAGENET_STD)
+
+
 def convert(src, naming, variant, source_name, mean=None, std=None):
     arch = architecture(variant)
     tracked = UsageTracking(src)
@@ -321,15 +349,30 @@ def convert(src, naming, variant, source_name, mean=None, std=None):
         raise SystemExit(f"convert: {len(unused)} tensors of the checkpoint have no place in EfficientNet-{variant}: "
                          + ", ".join(unused[:8]))
     padding, eps, momentum = source_settings(naming, variant)
+    default_mean, default_std = default_normalisation(variant)
+    mean, std = normalisation_values(mean, default_mean, "mean"), normalisation_values(std, default_std, "std")
     num_classes = int(tensors["classifier.weight"].shape[0])
     attrs = dict(format="effnet-weights", format_version=FORMAT_VERSION, variant=variant,
                  width=arch["width"], depth=arch["depth"], resolution=arch["resolution"], num_classes=num_classes,
                  activation="relu6" if arch["lite"] else "swish", squeeze_excitation=0 if arch["lite"] else 1,
                  fix_stem_head=1 if arch["lite"] else 0, padding=padding, bn_eps=eps, bn_momentum=momentum,
                  dropout=arch["dropout"], drop_connect=0.2, block_args=block_args_string(arch["lite"]),
-                 input_mean=np.array(mean or IMAGENET_MEAN, dtype=np.float64),
-                 input_std=np.array(std or IMAGENET_STD, dtype=np.float64), source=f"{naming}:{source_name}")
+                 input_mean=np.array(mean, dtype=np.float64), input_std=np.array(std, dtype=np.float64),
+                 source=f"{naming}:{source_name}")
     return tensors, attrs
+
+
+def normalisation_values(values, default, what):
+    """One value (for all channels) or three; None gives the default."""
+    if values is None:
+        return list(default)
+    values = [float(v) for v in values]
+    if len(values) == 1:
+        values = values * 3
+    if len(values) != 3 or (what == "std" and min(values) <= 0):
+        raise SystemExit(f"convert: --input-{what} needs one or three values{' > 0' if what == 'std' else ''}, "
+                         f"got {values}")
+    return values
 
 
 def write_h5(path, tensors, attrs):
@@ -350,6 +393,12 @@ def main(argv=None):
     ap.add_argument("--naming", default="auto", choices=["auto"] + sorted(TRANSLATORS))
     ap.add_argument("--model", default="auto", help="variant (b0..b7, lite0..lite4); detected when auto")
     ap.add_argument("--source-name", default=None, help="recorded as the source (default: file name)")
+    ap.add_argument("--input-mean", type=float, nargs="+", default=None, metavar="M",
+                    help="input normalisation mean on [0, 1] RGB, one value or three "
+                         "(default: ImageNet's; 127/255 for Lite)")
+    ap.add_argument("--input-std", type=float, nargs="+", default=None, metavar="S",
+                    help="input normalisation std on [0, 1] RGB, one value or three "
+                         "(default: ImageNet's; 128/255 for Lite)")
     a = ap.parse_args(argv)
     if not os.path.exists(a.src):
         raise SystemExit(f"convert: {a.src}: no such file")
@@ -363,13 +412,15 @@ def main(argv=None):
     if variant not in VARIANTS:
         raise SystemExit(f"convert: unknown model {a.model}")
     try:
-        tensors, attrs = convert(src, naming, variant, a.source_name or os.path.basename(a.src))
+        tensors, attrs = convert(src, naming, variant, a.source_name or os.path.basename(a.src), a.input_mean,
+                                 a.input_std)
     except KeyError as e:
         raise SystemExit(f"convert: {a.src} does not look like a {naming} EfficientNet-{variant}: missing {e}")
     write_h5(a.out, tensors, attrs)
     n = sum(int(np.prod(v.shape)) for k, v in tensors.items() if "running" not in k)
     print(f"convert: {naming} EfficientNet-{variant} -> {a.out}: {len(tensors)} tensors, {n} parameters, "
-          f"padding {attrs['padding']}, bn eps {attrs['bn_eps']}")
+          f"padding {attrs['padding']}, bn eps {attrs['bn_eps']}, input mean {list(attrs['input_mean'])} "
+          f"std {list(attrs['input_std'])}")
 
 
 if __name__ == "__main__":

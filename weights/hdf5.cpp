@@ -1,6 +1,11 @@
 // HDF5 files, datasets and attributes (see hdf5.h).
 #include "weights/hdf5.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "framework/core/creation.h"
@@ -15,6 +20,12 @@ void silence_hdf5() {
     return true;
   }();
   (void)done;
+}
+
+// The number of elements of an attribute (1 for a scalar).
+hssize_t attr_points(hid_t attr) {
+  Handle space(H5Aget_space(attr), H5Sclose);
+  return space.valid() ? H5Sget_simple_extent_npoints(space.id()) : -1;
 }
 
 // Works with HDF5 1.10 and later (Debian 12 and Ubuntu 24.04 ship 1.10).
@@ -44,6 +55,27 @@ File File::open(const std::string& path) {
   f.path_ = path;
   f.h_ = Handle(id, H5Fclose);
   return f;
+}
+
+void File::close() {
+  if (!h_.valid()) return;
+  hid_t id = h_.release();
+  herr_t flushed = H5Fflush(id, H5F_SCOPE_GLOBAL);
+  herr_t closed = H5Fclose(id);
+  EFFNET_CHECK(flushed >= 0 && closed >= 0, path_, ": could not finish writing the HDF5 file (disk full?)");
+}
+
+void commit_file(const std::string& tmp, const std::string& path) {
+  // Without the fsync a crash soon after the rename can leave `path` naming an empty file on
+  // file systems that delay allocation.
+  int fd = ::open(tmp.c_str(), O_RDONLY);
+  EFFNET_CHECK(fd >= 0, tmp, ": could not reopen to sync: ", std::strerror(errno));
+  int synced = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  EFFNET_CHECK(synced == 0, tmp, ": fsync failed: ", std::strerror(err));
+  EFFNET_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "could not rename ", tmp, " to ", path, ": ",
+               std::strerror(errno));
 }
 
 File File::create(const std::string& path) {
@@ -80,12 +112,42 @@ Shape File::shape(const std::string& name) const {
   return Shape(dims.begin(), dims.end());
 }
 
+std::string File::element_type(const std::string& name) const {
+  Handle d(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  EFFNET_CHECK(d.valid(), path_, ": no dataset '", name, "'");
+  Handle type(H5Dget_type(d.id()), H5Tclose);
+  const size_t bits = 8 * H5Tget_size(type.id());
+  switch (H5Tget_class(type.id())) {
+    case H5T_FLOAT: return "float" + std::to_string(bits);
+    case H5T_INTEGER:
+      return (H5Tget_sign(type.id()) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(bits);
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_REFERENCE: return "reference";
+    case H5T_ARRAY: return "array";
+    case H5T_VLEN: return "vlen";
+    default: return "unknown";
+  }
+}
+
+Tensor File::read_as_stored(const std::string& name) const {
+  std::string type = element_type(name);
+  if (type == "float32") return read(name, DType::Float32);
+  if (type == "float64") return read(name, DType::Float64);
+  if (type.rfind("int", 0) == 0 || type.rfind("uint", 0) == 0) return read_int64(name);
+  EFFNET_THROW(path_, ": dataset '", name, "' has element type ", type, " (expected float32, float64 or integers)");
+}
+
 Tensor File::read(const std::string& name, DType dtype) const {
   EFFNET_CHECK(dtype == DType::Float32 || dtype == DType::Float64, "h5 read: float dtype expected");
   Handle d(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
   EFFNET_CHECK(d.valid(), path_, ": no dataset '", name, "'");
   Handle type(H5Dget_type(d.id()), H5Tclose);
-  EFFNET_CHECK(H5Tget_class(type.id()) == H5T_FLOAT, path_, ": dataset '", name, "' is not floating point");
+  EFFNET_CHECK(H5Tget_class(type.id()) == H5T_FLOAT, path_, ": dataset '", name, "' is ", element_type(name),
+               ", not floating point");
   Tensor t = Tensor::empty(shape(name), dtype);
   hid_t mem = dtype == DType::Float32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
   EFFNET_CHECK(H5Dread(d.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) >= 0, path_,
@@ -151,6 +213,8 @@ std::string File::attr_string(const std::string& name, const std::string& object
   Handle a = open_attr(*this, name, object);
   Handle type(H5Aget_type(a.id()), H5Tclose);
   EFFNET_CHECK(H5Tget_class(type.id()) == H5T_STRING, path_, ": attribute '", name, "' is not a string");
+  // An array of strings would be read into one buffer meant for a single value.
+  EFFNET_CHECK(attr_points(a.id()) == 1, path_, ": attribute '", name, "' is not a single string");
   if (H5Tis_variable_str(type.id()) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.id(), H5T_VARIABLE);
@@ -171,9 +235,12 @@ std::string File::attr_string(const std::string& name, const std::string& object
 
 std::vector<double> File::attr_doubles(const std::string& name, const std::string& object) const {
   Handle a = open_attr(*this, name, object);
-  Handle space(H5Aget_space(a.id()), H5Sclose);
-  hssize_t n = H5Sget_simple_extent_npoints(space.id());
-  std::vector<double> v(size_t(std::max<hssize_t>(n, 1)));
+  Handle type(H5Aget_type(a.id()), H5Tclose);
+  const H5T_class_t cls = H5Tget_class(type.id());
+  EFFNET_CHECK(cls == H5T_FLOAT || cls == H5T_INTEGER, path_, ": attribute '", name, "' is not numeric");
+  hssize_t n = attr_points(a.id());
+  EFFNET_CHECK(n >= 1, path_, ": attribute '", name, "' is empty");
+  std::vector<double> v(static_cast<size_t>(n));
   EFFNET_CHECK(H5Aread(a.id(), H5T_NATIVE_DOUBLE, v.data()) >= 0, path_, ": attribute '", name, "' is not numeric");
   return v;
 }
@@ -186,6 +253,9 @@ double File::attr_double(const std::string& name, const std::string& object) con
 
 int64_t File::attr_int(const std::string& name, const std::string& object) const {
   Handle a = open_attr(*this, name, object);
+  EFFNET_CHECK(attr_points(a.id()) == 1, path_, ": attribute '", name, "' is not a scalar");
+  Handle type(H5Aget_type(a.id()), H5Tclose);
+  EFFNET_CHECK(H5Tget_class(type.id()) == H5T_INTEGER, path_, ": attribute '", name, "' is not an integer");
   int64_t v = 0;
   EFFNET_CHECK(H5Aread(a.id(), H5T_NATIVE_INT64, &v) >= 0, path_, ": attribute '", name, "' is not an integer");
   return v;

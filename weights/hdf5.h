@@ -29,6 +29,12 @@ class Handle {
   hid_t id() const { return id_; }
   bool valid() const { return id_ >= 0; }
   void reset();
+  // Gives up ownership without closing.
+  hid_t release() {
+    hid_t id = id_;
+    id_ = -1;
+    return id;
+  }
 
  private:
   hid_t id_ = -1;
@@ -41,6 +47,9 @@ class File {
   static File open(const std::string& path);
   // Creates (truncates) a file for writing.
   static File create(const std::string& path);
+  // Flushes and closes, throwing if HDF5 could not finish the file (the destructor closes too, but
+  // cannot report). Nothing may be used after it.
+  void close();
   const std::string& path() const { return path_; }
   hid_t id() const { return h_.id(); }
 
@@ -48,10 +57,15 @@ class File {
   std::vector<std::string> datasets(const std::string& group = "/") const;
   bool has(const std::string& name) const;
   Shape shape(const std::string& name) const;
+  // The stored element type in numpy-like words ("float32", "float64", "int64", "uint8", "string",
+  // ...), for messages and checks.
+  std::string element_type(const std::string& name) const;
   // Reads a float32/float64 dataset into a float32 CPU tensor (or float64 when asked).
   Tensor read(const std::string& name, DType dtype = DType::Float32) const;
   // Reads an integer dataset (labels, indices) into an int64 CPU tensor.
   Tensor read_int64(const std::string& name) const;
+  // Reads in the stored type: float32 -> Float32, float64 -> Float64, any integer -> Int64.
+  Tensor read_as_stored(const std::string& name) const;
   void write(const std::string& name, const Tensor& t);  // float32/float64/int64, any device
   void create_group(const std::string& name);
 
@@ -71,10 +85,14 @@ class File {
   Handle h_;
 };
 
-// Writes through `write` into path + ".tmp", then renames over path: a crash mid-write leaves the
-// previous file intact.
+// Writes through `write` into path + ".tmp", closes it, then renames over path: a crash mid-write
+// leaves the previous file intact. When `write` (or the close) throws, the partial .tmp is removed
+// and the error propagates; a .tmp left by a crash is simply overwritten by the next write.
 template <class F>
 void write_atomically(const std::string& path, F&& write);
+
+// Makes `tmp` durable (fsync) and renames it over `path` (the last step of write_atomically).
+void commit_file(const std::string& tmp, const std::string& path);
 
 }  // namespace effnet::h5
 
@@ -84,11 +102,14 @@ namespace effnet::h5 {
 template <class F>
 void write_atomically(const std::string& path, F&& write) {
   const std::string tmp = path + ".tmp";
-  {
+  try {
     File f = File::create(tmp);
     write(f);
-    H5Fflush(f.id(), H5F_SCOPE_GLOBAL);
+    f.close();
+  } catch (...) {
+    std::remove(tmp.c_str());  // the File is closed by now (its destructor ran during unwinding)
+    throw;
   }
-  EFFNET_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "could not rename ", tmp, " to ", path);
+  commit_file(tmp, path);
 }
 }  // namespace effnet::h5

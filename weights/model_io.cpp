@@ -18,6 +18,24 @@ std::string block_args_string(const EfficientNetConfig& c) {
   }
   return os.str();
 }
+
+// An effnet::Error's message without its "file.cpp:123: " prefix, for wrapping in a better one.
+std::string bare_message(const Error& e) {
+  std::string m = e.what();
+  size_t colon = m.find(": ");
+  return colon == std::string::npos ? m : m.substr(colon + 2);
+}
+
+// Parses a string attribute; a failure names the file and the attribute.
+template <class F>
+auto parse_attr(const h5::File& f, const char* name, F&& parse) {
+  const std::string value = f.attr_string(name);
+  try {
+    return parse(value);
+  } catch (const Error& e) {
+    EFFNET_THROW(f.path(), ": attribute ", name, " '", value, "': ", bare_message(e));
+  }
+}
 }  // namespace
 
 void write_meta(h5::File& f, const WeightsMeta& m) {
@@ -45,31 +63,41 @@ void write_meta(h5::File& f, const WeightsMeta& m) {
 
 WeightsMeta read_meta(const h5::File& f) {
   EFFNET_CHECK(f.has_attr("format") && f.attr_string("format") == "effnet-weights", f.path(),
-               ": not an effnet weights file (root attribute format != 'effnet-weights'); "
-               "convert other checkpoints with weights/convert.py");
+               ": not an effnet weights file (root attribute format is ",
+               f.has_attr("format") ? "'" + f.attr_string("format") + "'" : std::string("missing"),
+               ", expected 'effnet-weights'); convert other checkpoints with weights/convert.py");
   int64_t version = f.attr_int("format_version");
-  EFFNET_CHECK(version == kWeightsFormatVersion, f.path(), ": weights format version ", version,
+  EFFNET_CHECK(version == kWeightsFormatVersion, f.path(), ": weights format_version ", version,
                " is not supported (this build reads version ", kWeightsFormatVersion, ")");
   WeightsMeta m;
-  std::string variant = f.attr_string("variant");
-  m.config = config_for(variant, f.attr_int("num_classes"));
+  const std::string variant = f.attr_string("variant");
+  const int64_t classes = f.attr_int("num_classes");
+  EFFNET_CHECK(classes > 0, f.path(), ": num_classes ", classes, " must be positive");
+  m.config = parse_attr(f, "variant", [&](const std::string& v) { return config_for(v, classes); });
   EfficientNetConfig& c = m.config;
   // The variant fixes the architecture; the file must agree with it.
-  EFFNET_CHECK(std::abs(f.attr_double("width") - c.width) < 1e-9 && std::abs(f.attr_double("depth") - c.depth) < 1e-9,
-               f.path(), ": width/depth attributes do not match variant ", variant);
-  EFFNET_CHECK(f.attr_int("squeeze_excitation") == int64_t(c.squeeze_excitation) &&
-                   f.attr_int("fix_stem_head") == int64_t(c.fix_stem_head),
-               f.path(), ": squeeze_excitation / fix_stem_head attributes do not match variant ", variant);
-  EFFNET_CHECK(f.attr_string("block_args") == block_args_string(c), f.path(), ": block_args '",
-               f.attr_string("block_args"), "' differ from variant ", variant, "'s '", block_args_string(c), "'");
+  const double width = f.attr_double("width"), depth = f.attr_double("depth");
+  EFFNET_CHECK(std::abs(width - c.width) < 1e-9 && std::abs(depth - c.depth) < 1e-9, f.path(),
+               ": attributes width ", width, ", depth ", depth, " do not match variant ", variant, " (width ", c.width,
+               ", depth ", c.depth, ")");
+  const int64_t se = f.attr_int("squeeze_excitation"), fixed = f.attr_int("fix_stem_head");
+  EFFNET_CHECK(se == int64_t(c.squeeze_excitation) && fixed == int64_t(c.fix_stem_head), f.path(),
+               ": attributes squeeze_excitation ", se, ", fix_stem_head ", fixed, " do not match variant ", variant,
+               " (", int(c.squeeze_excitation), ", ", int(c.fix_stem_head), ")");
+  const std::string blocks = f.attr_string("block_args");
+  EFFNET_CHECK(blocks == block_args_string(c), f.path(), ": attribute block_args '", blocks,
+               "' does not match variant ", variant, " ('", block_args_string(c), "')");
   // Settings that travel with the weights.
-  c.activation = nn::parse_activation(f.attr_string("activation"));
-  c.padding = nn::parse_padding_mode(f.attr_string("padding"));
+  c.activation = parse_attr(f, "activation", nn::parse_activation);
+  c.padding = parse_attr(f, "padding", nn::parse_padding_mode);
   c.bn.eps = f.attr_double("bn_eps");
   c.bn.momentum = f.attr_double("bn_momentum");
+  EFFNET_CHECK(c.bn.eps > 0 && c.bn.momentum >= 0 && c.bn.momentum <= 1, f.path(), ": bn_eps ", c.bn.eps,
+               " / bn_momentum ", c.bn.momentum, " out of range (eps > 0, momentum in [0, 1], PyTorch convention)");
   c.dropout = f.attr_double("dropout");
   c.drop_connect = f.attr_double("drop_connect");
   c.resolution = f.attr_int("resolution");
+  EFFNET_CHECK(c.resolution > 0, f.path(), ": resolution ", c.resolution, " must be positive");
   m.input_mean = f.attr_doubles("input_mean");
   m.input_std = f.attr_doubles("input_std");
   EFFNET_CHECK(m.input_mean.size() == 3 && m.input_std.size() == 3, f.path(), ": input_mean/input_std need 3 values");
@@ -83,40 +111,58 @@ void write_tensors(h5::File& f, const nn::Module& model, const std::string& grou
   for (const auto& [name, t] : model.state()) f.write(group + "/" + name, t.detach().to(DType::Float32));
 }
 
-void read_tensors(const h5::File& f, nn::Module& model, const LoadOptions& opts, const std::string& group) {
+StagedTensors stage_tensors(const h5::File& f, const nn::Module& model, const LoadOptions& opts,
+                            const std::string& group) {
   const std::string root = group.empty() ? "/" : group;
   std::vector<std::string> in_file = f.datasets(root);
   std::set<std::string> unused(in_file.begin(), in_file.end());
   std::ostringstream problems;
   int n_problems = 0;
-  std::vector<std::pair<Tensor, Tensor>> staged;  // (model tensor, value read)
+  auto problem = [&](const auto&... parts) {
+    problems << "\n  ";
+    (problems << ... << parts);
+    ++n_problems;
+  };
+  StagedTensors staged;
   for (const auto& [name, t] : model.state()) {
     if (opts.backbone_only && name.rfind("classifier.", 0) == 0) {
       unused.erase(name);
       continue;
     }
     if (!unused.count(name)) {
-      if (opts.strict) problems << "\n  missing dataset '" << name << "' (model shape " << shape_str(t.shape()) << ")";
-      n_problems += opts.strict;
+      if (opts.strict) problem("missing dataset '", name, "' (model shape ", shape_str(t.shape()), ")");
       continue;
     }
     unused.erase(name);
-    Shape s = f.shape(group + "/" + name);
+    const std::string path = group + "/" + name;
+    Shape s = f.shape(path);
     if (s != t.shape()) {
-      problems << "\n  dataset '" << name << "': file shape " << shape_str(s) << ", model shape " << shape_str(t.shape());
-      ++n_problems;
+      problem("dataset '", name, "': file shape ", shape_str(s), ", model shape ", shape_str(t.shape()));
       continue;
     }
-    staged.emplace_back(t, f.read(group + "/" + name, is_floating(t.dtype()) ? t.dtype() : DType::Float32));
+    // float32 is what the format stores; float64 (h5py's default for Python floats) is converted.
+    std::string type = f.element_type(path);
+    if (type != "float32" && type != "float64") {
+      problem("dataset '", name, "': element type ", type, ", expected float32");
+      continue;
+    }
+    staged.pairs.emplace_back(t, f.read(path, is_floating(t.dtype()) ? t.dtype() : DType::Float32));
   }
   if (opts.strict)
-    for (const std::string& name : unused) {
-      problems << "\n  unexpected dataset '" << name << "' (shape " << shape_str(f.shape(group + "/" + name)) << ")";
-      ++n_problems;
-    }
-  EFFNET_CHECK(n_problems == 0, f.path(), ": weights do not fit the model (", n_problems, " problems):", problems.str());
+    for (const std::string& name : unused)
+      problem("unexpected dataset '", name, "' (shape ", shape_str(f.shape(group + "/" + name)), ")");
+  EFFNET_CHECK(n_problems == 0, f.path(), ": weights do not fit the model (", n_problems,
+               n_problems == 1 ? " problem):" : " problems):", problems.str());
+  return staged;
+}
+
+void StagedTensors::commit() {
   NoGradGuard no_grad;
-  for (auto& [dst, src] : staged) dst.copy_(src);
+  for (auto& [dst, src] : pairs) dst.copy_(src);
+}
+
+void read_tensors(const h5::File& f, nn::Module& model, const LoadOptions& opts, const std::string& group) {
+  stage_tensors(f, model, opts, group).commit();
 }
 
 void save_weights(const nn::Module& model, const std::string& path, const WeightsMeta& meta) {

@@ -37,6 +37,16 @@ WeightsMeta read_meta(const std::string& path);
 void save_weights(const nn::Module& model, const std::string& path, const WeightsMeta& meta);
 // Writes the model's tensors into an open file (used by checkpoints too).
 void write_tensors(h5::File& f, const nn::Module& model, const std::string& group = "");
+// A load split in two: stage_tensors() reads every tensor and checks names, shapes and element
+// types without touching the model (throwing with the list of problems); commit() then copies the
+// values in. Checkpoints stage the model, restore the optimizer, then commit, so that a failure
+// anywhere leaves both unchanged.
+struct StagedTensors {
+  std::vector<std::pair<Tensor, Tensor>> pairs;  // (model tensor, value read from the file)
+  void commit();
+};
+StagedTensors stage_tensors(const h5::File& f, const nn::Module& model, const LoadOptions& opts = {},
+                            const std::string& group = "");
 // Reads the model's tensors from an open file (strict checks as described above).
 void read_tensors(const h5::File& f, nn::Module& model, const LoadOptions& opts = {}, const std::string& group = "");
 void load_weights(nn::Module& model, const std::string& path, const LoadOptions& opts = {});

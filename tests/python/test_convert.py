@@ -1,0 +1,335 @@
+#!/usr/bin/python3
+"""Tests of weights/convert.py, run by ctest (python_test_convert) with Debian's /usr/bin/python3.
+
+- naming and variant detection for each source: torchvision, lukemelas (and its Lite fork), timm,
+  Keras;
+- clear errors for files the converter does not recognise, naming what it expected;
+- the Keras path. TensorFlow cannot be installed here, so no file written by Keras is available.
+  Instead a legacy Keras-2 .h5 is built with h5py from a torchvision model's weights using the
+  inverse of the documented layout transforms (HWIO kernels, depthwise (kh, kw, C, 1), dense
+  (in, out), gamma/beta/moving_mean/moving_variance, groups "layer/layer/var:0" under
+  model_weights with layer_names / weight_names attributes, as Keras 2's hdf5_format.py saves).
+  Converting it must give exactly the tensors of the direct torchvision conversion. This checks
+  our reading of the documented layout (../shared/reference/efficientnet.md section 5), not
+  compatibility with a file Keras itself wrote;
+- timm tf_ conversions record TF-SAME padding and BN eps 1e-3; Lite defaults to its official input
+  normalisation, and --input-mean/--input-std override it.
+Exit status 77 (ctest: skipped) when torch or h5py is missing; lukemelas / timm / Lite-fork cases
+skip individually when scripts/setup.sh could not install those packages.
+"""
+import contextlib
+import importlib.util
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+try:
+    import h5py
+    import numpy as np
+    import torch
+    import torchvision
+except ImportError as e:  # Debian's python3-torch, python3-torchvision, python3-h5py
+    print(f"SKIP: {e}")
+    sys.exit(77)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONVERT = os.path.join(HERE, "..", "..", "weights", "convert.py")
+sys.path.insert(0, os.path.dirname(CONVERT))
+import convert  # noqa: E402
+
+
+def have(module):
+    return importlib.util.find_spec(module) is not None
+
+
+def numpy_state(model):
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+_cache = {}
+
+
+def torchvision_b0():
+    """Seeded torchvision B0 with 10 classes and random BN statistics, as numpy arrays."""
+    if "tv_b0" not in _cache:
+        torch.manual_seed(0)
+        m = torchvision.models.efficientnet_b0(num_classes=10)
+        with torch.no_grad():
+            for name, b in m.named_buffers():
+                if name.endswith("running_mean"):
+                    b.normal_(0, 0.1)
+                elif name.endswith("running_var"):
+                    b.uniform_(0.5, 1.5)
+        _cache["tv_b0"] = numpy_state(m)
+    return _cache["tv_b0"]
+
+
+class Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_cli(*args, subprocess_=False):
+    """convert.py's command line: in this process (fast: torch is imported once), or as a real
+    process to check the exit status and that errors are messages, not tracebacks."""
+    if subprocess_:
+        r = subprocess.run([sys.executable, CONVERT, *args], capture_output=True, text=True)
+        return Result(r.returncode, r.stdout, r.stderr)
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            convert.main(list(args))
+        except SystemExit as e:  # what the interpreter would print and return
+            if isinstance(e.code, int):
+                code = e.code
+            elif e.code is not None:
+                print(e.code, file=sys.stderr)
+                code = 1
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def read_effnet(path):
+    with h5py.File(path, "r") as f:
+        tensors = {k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    return tensors, attrs
+
+
+# ---- a Keras-2 legacy .h5 built from effnet tensors (inverse of convert.from_keras) -------------------
+def keras_layers(tensors, arch):
+    """[(layer name, [(variable, array), ...]), ...] in Keras' layer order, weightless layers included."""
+    def conv(name):  # OIHW -> HWIO
+        return np.transpose(tensors[name], (2, 3, 1, 0))
+
+    def bn(prefix):
+        return [("gamma", tensors[f"{prefix}.weight"]), ("beta", tensors[f"{prefix}.bias"]),
+                ("moving_mean", tensors[f"{prefix}.running_mean"]),
+                ("moving_variance", tensors[f"{prefix}.running_var"])]
+
+    layers = [("input_1", []), ("rescaling", []),
+              ("normalization", [("mean", np.array([0.485, 0.456, 0.406], np.float32)),
+                                 ("variance", np.array([0.229, 0.224, 0.225], np.float32)),
+                                 ("count", np.array(0, np.int64))]),
+              ("rescaling_1", []), ("stem_conv_pad", []),
+              ("stem_conv", [("kernel", conv("stem.conv.weight"))]), ("stem_bn", bn("stem.bn")),
+              ("stem_activation", [])]
+    for i, b in enumerate(arch["blocks"]):
+        name, q = f"block{b['stage']}{chr(ord('a') + b['index_in_stage'])}", f"blocks.{i}"
+        if b["expand"] != 1:
+            layers += [(f"{name}_expand_conv", [("kernel", conv(f"{q}.expand_conv.weight"))]),
+                       (f"{name}_expand_bn", bn(f"{q}.expand_bn")), (f"{name}_expand_activation", [])]
+        if b["index_in_stage"] == 0 and b["stage"] in (2, 3, 4, 6):
+            layers.append((f"{name}_dwconv_pad", []))
+        dw = np.transpose(tensors[f"{q}.depthwise_conv.weight"], (2, 3, 0, 1))  # (C,1,kh,kw) -> (kh,kw,C,1)
+        layers += [(f"{name}_dwconv", [("depthwise_kernel", dw)]), (f"{name}_bn", bn(f"{q}.depthwise_bn")),
+                   (f"{name}_activation", []), (f"{name}_se_squeeze", []), (f"{name}_se_reshape", [])]
+        for a in ("reduce", "expand"):
+            layers.append((f"{name}_se_{a}", [("kernel", conv(f"{q}.se.{a}.weight")),
+                                              ("bias", tensors[f"{q}.se.{a}.bias"])]))
+        layers += [(f"{name}_se_excite", []), (f"{name}_project_conv", [("kernel", conv(f"{q}.project_conv.weight"))]),
+                   (f"{name}_project_bn", bn(f"{q}.project_bn"))]
+        if b["index_in_stage"] > 0:
+            layers += [(f"{name}_drop", []), (f"{name}_add", [])]
+    layers += [("top_conv", [("kernel", conv("head.conv.weight"))]), ("top_bn", bn("head.bn")),
+               ("top_activation", []), ("avg_pool", []), ("top_dropout", []),
+               ("predictions", [("kernel", np.transpose(tensors["classifier.weight"])),
+                                ("bias", tensors["classifier.bias"])])]
+    return layers
+
+
+def write_keras_h5(path, layers, whole_model):
+    """Legacy Keras-2 layout: model.save() nests the layers under model_weights (with the model's JSON
+    in the root attributes), model.save_weights() puts them at the root."""
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"2.13.1"
+        f.attrs["backend"] = b"tensorflow"
+        if whole_model:
+            f.attrs["model_config"] = b'{"class_name": "Functional", "config": {"name": "efficientnetb0"}}'
+        root = f.create_group("model_weights") if whole_model else f
+        root.attrs["layer_names"] = np.array([n.encode() for n, _ in layers])
+        for name, weights in layers:
+            g = root.create_group(name)
+            g.attrs["weight_names"] = np.array([f"{name}/{w}:0".encode() for w, _ in weights], dtype="S")
+            for w, value in weights:
+                g.create_dataset(f"{name}/{w}:0", data=np.ascontiguousarray(value))
+
+
+class Detection(unittest.TestCase):
+    def test_torchvision(self):
+        sd = torchvision_b0()
+        self.assertEqual(convert.detect_naming(set(sd)), "torchvision")
+        self.assertEqual(convert.detect_variant(sd, "torchvision"), "b0")
+        sd3 = numpy_state(torchvision.models.efficientnet_b3())
+        self.assertEqual(convert.detect_variant(sd3, "torchvision"), "b3")
+
+    @unittest.skipUnless(have("efficientnet_pytorch"), "efficientnet_pytorch not installed (scripts/setup.sh)")
+    def test_lukemelas(self):
+        from efficientnet_pytorch import EfficientNet
+        sd = numpy_state(EfficientNet.from_name("efficientnet-b1", num_classes=10))
+        self.assertEqual(convert.detect_naming(set(sd)), "lukemelas")
+        self.assertEqual(convert.detect_variant(sd, "lukemelas"), "b1")
+
+    @unittest.skipUnless(have("efficientnet_lite_pytorch"), "efficientnet_lite_pytorch not installed (scripts/setup.sh)")
+    def test_lukemelas_lite_fork(self):
+        from efficientnet_lite_pytorch import EfficientNet
+        sd = numpy_state(EfficientNet.from_name("efficientnet-lite0"))
+        self.assertEqual(convert.detect_naming(set(sd)), "lukemelas")
+        self.assertEqual(convert.detect_variant(sd, "lukemelas"), "lite0")  # no SE: not b0
+        tensors, attrs = convert.convert(sd, "lukemelas", "lite0", "lite fork")
+        self.assertEqual((attrs["activation"], attrs["squeeze_excitation"], attrs["fix_stem_head"]), ("relu6", 0, 1))
+        self.assertEqual(attrs["padding"], "same")
+        self.assertFalse(any(".se." in k for k in tensors))
+
+    @unittest.skipUnless(have("timm"), "timm not installed (scripts/setup.sh)")
+    def test_timm(self):
+        import timm
+        for name in ("efficientnet_b0", "tf_efficientnet_b0"):
+            sd = numpy_state(timm.create_model(name, pretrained=False, num_classes=10))
+            self.assertEqual(convert.detect_naming(set(sd)), "timm", name)  # identical keys: plain timm assumed
+            self.assertEqual(convert.detect_variant(sd, "timm"), "b0", name)
+
+    def test_keras(self):
+        sd = torchvision_b0()
+        arch = convert.architecture("b0")
+        tensors, _ = convert.convert(sd, "torchvision", "b0", "tv")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "k.h5")
+            write_keras_h5(path, keras_layers(tensors, arch), whole_model=True)
+            src = convert.load_keras(path)
+        self.assertIn("block2a_dwconv/block2a_dwconv/depthwise_kernel:0", src)
+        self.assertEqual(convert.detect_naming(set(src)), "keras")
+        self.assertEqual(convert.detect_variant(src, "keras"), "b0")
+
+
+class Errors(unittest.TestCase):
+    def assert_fails(self, result, *parts):
+        self.assertNotEqual(result.returncode, 0, result.stdout)
+        for p in parts:
+            self.assertIn(p, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)  # a message, not a crash
+
+    def test_unrecognised_state_dict_lists_what_was_expected(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "resnet.pth")
+            torch.save(torchvision.models.resnet18().state_dict(), src)
+            r = run_cli(src, os.path.join(d, "out.h5"), subprocess_=True)
+            self.assertEqual(r.returncode, 1)
+            self.assert_fails(r, "unrecognised checkpoint", "torchvision (features.0.0.weight)",
+                              "lukemelas (_conv_stem.weight)", "timm (conv_stem.weight, blocks.*)",
+                              "Keras (stem_conv/kernel)", "found: bn1.bias")
+            self.assertFalse(os.path.exists(os.path.join(d, "out.h5")))
+
+    def test_not_a_checkpoint(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "junk.pth")
+            with open(src, "wb") as f:
+                f.write(np.random.RandomState(0).bytes(1000))
+            self.assert_fails(run_cli(src, os.path.join(d, "o.h5")), "junk.pth: not a PyTorch checkpoint")
+            src = os.path.join(d, "junk.h5")
+            with open(src, "wb") as f:
+                f.write(np.random.RandomState(0).bytes(1000))
+            self.assert_fails(run_cli(src, os.path.join(d, "o.h5")), "junk.h5: not an HDF5 file")
+            self.assert_fails(run_cli(os.path.join(d, "absent.pth"), os.path.join(d, "o.h5")), "no such file")
+
+    def test_other_layouts(self):
+        with self.assertRaisesRegex(SystemExit, "already in effnet's format"):
+            convert.detect_naming({"stem.conv.weight", "blocks.0.depthwise_conv.weight"})
+        with self.assertRaisesRegex(SystemExit, "Keras 3 .weights.h5"):
+            convert.detect_naming({"layers/conv2d/vars/0", "layers/dense/vars/1"})
+
+    def test_missing_and_extra_tensors(self):
+        sd = dict(torchvision_b0())
+        with tempfile.TemporaryDirectory() as d:
+            missing = {k: v for k, v in sd.items() if k != "features.3.1.block.1.0.weight"}
+            torch.save({k: torch.from_numpy(v) for k, v in missing.items()}, os.path.join(d, "m.pth"))
+            self.assert_fails(run_cli(os.path.join(d, "m.pth"), os.path.join(d, "o.h5"), "--model", "b0"),
+                              "does not look like a torchvision EfficientNet-b0: missing 'features.3.1.block.1.0.weight'")
+            extra = dict(sd, **{"features.9.0.weight": np.zeros((2, 2), np.float32)})
+            torch.save({k: torch.from_numpy(v) for k, v in extra.items()}, os.path.join(d, "e.pth"))
+            self.assert_fails(run_cli(os.path.join(d, "e.pth"), os.path.join(d, "o.h5")),
+                              "1 tensors of the checkpoint have no place in EfficientNet-b0: features.9.0.weight")
+
+
+class Keras(unittest.TestCase):
+    def test_keras_layout_converts_to_the_torchvision_tensors(self):
+        sd = torchvision_b0()
+        arch = convert.architecture("b0")
+        direct, direct_attrs = convert.convert(sd, "torchvision", "b0", "tv")
+        self.assertEqual((direct_attrs["padding"], direct_attrs["bn_eps"]), ("symmetric", 1e-5))
+        layers = keras_layers(direct, arch)
+        with tempfile.TemporaryDirectory() as d:
+            for whole_model in (True, False):
+                src, out = os.path.join(d, f"keras_{whole_model}.h5"), os.path.join(d, f"out_{whole_model}.h5")
+                write_keras_h5(src, layers, whole_model)
+                r = run_cli(src, out)  # naming and variant detected
+                self.assertEqual(r.returncode, 0, r.stderr)
+                tensors, attrs = read_effnet(out)
+                self.assertEqual(set(tensors), set(direct))
+                for k, v in direct.items():
+                    self.assertEqual(tensors[k].dtype, np.float32, k)
+                    self.assertTrue(np.array_equal(tensors[k], v), k)
+                self.assertEqual(attrs["variant"], "b0")
+                self.assertEqual(attrs["num_classes"], 10)
+                self.assertEqual(attrs["source"], f"keras:keras_{whole_model}.h5")
+                # Keras is TF lineage: SAME padding, eps 1e-3, momentum 0.99 in TF's convention.
+                self.assertEqual(attrs["padding"], "same")
+                self.assertAlmostEqual(attrs["bn_eps"], 1e-3)
+                self.assertAlmostEqual(attrs["bn_momentum"], 0.01)
+                np.testing.assert_allclose(attrs["input_mean"], convert.IMAGENET_MEAN)
+
+
+@unittest.skipUnless(have("timm"), "timm not installed (scripts/setup.sh)")
+class TimmTf(unittest.TestCase):
+    def test_records_same_padding_and_tf_eps(self):
+        import timm
+        m = timm.create_model("tf_efficientnet_b0", pretrained=False, num_classes=10)
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "tf_b0.pth")
+            torch.save(m.state_dict(), src)
+            r = run_cli(src, os.path.join(d, "tf.h5"), "--naming", "timm_tf")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            tensors, attrs = read_effnet(os.path.join(d, "tf.h5"))
+            self.assertEqual(attrs["padding"], "same")
+            self.assertAlmostEqual(attrs["bn_eps"], 1e-3)
+            self.assertAlmostEqual(attrs["bn_momentum"], 0.1)  # timm keeps PyTorch's default
+            self.assertEqual(attrs["source"], "timm_tf:tf_b0.pth")
+            sd = numpy_state(m)
+            self.assertTrue(np.array_equal(tensors["blocks.1.expand_conv.weight"], sd["blocks.1.0.conv_pw.weight"]))
+            self.assertTrue(np.array_equal(tensors["blocks.0.project_conv.weight"], sd["blocks.0.0.conv_pw.weight"]))
+            # Without --naming the keys say only "timm": plain timm is assumed, and the user is told.
+            r = run_cli(src, os.path.join(d, "plain.h5"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("Pass --naming timm_tf", r.stderr)
+            _, attrs = read_effnet(os.path.join(d, "plain.h5"))
+            self.assertEqual((attrs["padding"], attrs["bn_eps"]), ("symmetric", 1e-5))
+
+
+class Normalisation(unittest.TestCase):
+    def test_defaults(self):
+        self.assertEqual(convert.default_normalisation("b0"), (convert.IMAGENET_MEAN, convert.IMAGENET_STD))
+        mean, std = convert.default_normalisation("lite0")
+        np.testing.assert_allclose(mean, [127 / 255] * 3)
+        np.testing.assert_allclose(std, [128 / 255] * 3)
+
+    def test_options(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "tv.pth")
+            torch.save({k: torch.from_numpy(v) for k, v in torchvision_b0().items()}, src)
+            out = os.path.join(d, "o.h5")
+            r = run_cli(src, out, "--input-mean", "0.5", "--input-std", "0.25", "0.5", "0.125")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            _, attrs = read_effnet(out)
+            np.testing.assert_allclose(attrs["input_mean"], [0.5, 0.5, 0.5])
+            np.testing.assert_allclose(attrs["input_std"], [0.25, 0.5, 0.125])
+            r = run_cli(src, out, "--input-std", "0.25", "0.5")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("--input-std needs one or three values", r.stderr)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    result = unittest.main(exit=False, verbosity=2).result
+    sys.exit(0 if result.wasSuccessful() else 1)
