@@ -125,16 +125,17 @@ std::string svg_line_chart(const std::string& title, const std::vector<Series>& 
 
 std::string svg_bar_chart(const std::string& title, const std::vector<std::string>& labels,
                           const std::vector<int64_t>& values, const std::vector<int64_t>& highlight) {
-  const double W = 520, H = 300, left = 56, right = 16, top = 30, bottom = 86;
+  const double W = 520, H = 310, left = 56, right = 16, top = 46, bottom = 86;
   const double n = std::max<double>(1, double(values.size()));
   int64_t biggest = 1;
   for (int64_t v : values) biggest = std::max(biggest, v);
+  const double y_top = double(biggest) * 1.05;  // room for the value above the tallest bar
   const double slot = (W - left - right) / n;
-  auto py = [&](double y) { return top + (1.0 - y / double(biggest)) * (H - top - bottom); };
+  auto py = [&](double y) { return top + (1.0 - y / y_top) * (H - top - bottom); };
   std::string svg = "<svg width=\"" + fmt("%.0f", W) + "\" height=\"" + fmt("%.0f", H) + "\" viewBox=\"0 0 " +
                     fmt("%.0f", W) + " " + fmt("%.0f", H) + "\" role=\"img\">";
   svg += text(W / 2, 18, title, "middle", 13, " font-weight=\"bold\"");
-  for (double t : ticks(0, double(biggest))) {
+  for (double t : ticks(0, y_top)) {
     svg += line(left, py(t), W - right, py(t), "#e5e5e5");
     svg += text(left - 6, py(t) + 4, fmt("%g", t), "end", 10);
   }
@@ -150,8 +151,8 @@ std::string svg_bar_chart(const std::string& title, const std::vector<std::strin
   }
   svg += line(left, H - bottom, W - right, H - bottom, "#333") + line(left, top, left, H - bottom, "#333");
   if (!highlight.empty())
-    svg += rect(W - right - 150, top, 10, 10, "#3182bd") + text(W - right - 136, top + 9, "correct", "start", 10) +
-           rect(W - right - 80, top, 10, 10, "#9ecae1") + text(W - right - 66, top + 9, "wrong", "start", 10);
+    svg += rect(W - right - 150, 26, 10, 10, "#3182bd") + text(W - right - 136, 35, "correct", "start", 10) +
+           rect(W - right - 80, 26, 10, 10, "#9ecae1") + text(W - right - 66, 35, "wrong", "start", 10);
   return svg + "</svg>";
 }
 
@@ -159,7 +160,7 @@ std::string svg_confusion(const std::string& title, const std::vector<std::vecto
                           const std::vector<std::string>& classes) {
   const size_t k = counts.size();
   const double cell = k <= 10 ? 38 : std::max(8.0, 380.0 / double(k));
-  const double left = 110, top = 36, W = left + cell * double(k) + 20, H = top + cell * double(k) + 100;
+  const double left = 110, top = 36, W = left + cell * double(k) + 20, H = top + cell * double(k) + 96;
   std::string svg = "<svg width=\"" + fmt("%.0f", W) + "\" height=\"" + fmt("%.0f", H) + "\" viewBox=\"0 0 " +
                     fmt("%.0f", W) + " " + fmt("%.0f", H) + "\" role=\"img\">";
   svg += text(W / 2, 18, title, "middle", 13, " font-weight=\"bold\"");
@@ -185,7 +186,7 @@ std::string svg_confusion(const std::string& title, const std::vector<std::vecto
     svg += text(lx, ly, name(c), "end", 10,
                 (" transform=\"rotate(-40 " + fmt("%.1f", lx) + " " + fmt("%.1f", ly) + ")\"").c_str());
   }
-  svg += text(left - 100, top - 8, "true \xe2\x86\x93  predicted \xe2\x86\x92", "start", 10);
+  svg += text(left + cell * double(k) / 2, H - 8, "predicted class (rows: true class)", "middle", 11);
   return svg + "</svg>";
 }
 
@@ -208,7 +209,7 @@ std::string render_report(const ReportData& d) {
   auto stage_charts = [&](const char* name, const std::vector<EpochMetrics>& rows) {
     if (rows.empty()) return;
     h += std::string("<h2>Learning curves: ") + name + "</h2>\n<div class=\"charts\">";
-    h += svg_line_chart(std::string(name) + ": accuracy", curves(rows, true), "epoch", "accuracy (%)");
+    h += svg_line_chart(std::string(name) + ": accuracy", curves(rows, true), "epoch", "accuracy (%)", 0, 100);
     h += svg_line_chart(std::string(name) + ": loss", curves(rows, false), "epoch", "cross-entropy");
     h += "</div>\n";
   };
