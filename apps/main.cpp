@@ -1,5 +1,6 @@
 // effnet: one command with subcommands (info, bench, ...). Errors are reported as one line on
 // stderr with a non-zero exit status; nothing aborts.
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -34,6 +35,8 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Whole lines reach a log file or pipe as they are printed (progress bars flush themselves).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     usage();
     return argc < 2 ? 2 : 0;

@@ -150,8 +150,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   const bool terminal = !opts.quiet && stdout_is_terminal();
   const bool on_gpu = opts.device.is_cuda();
   // Reading a loss back waits for the GPU: there, read only at log points (a bar redraws more often).
-  const int64_t read_every = !on_gpu ? 1 : std::max<int64_t>(1, terminal ? std::min<int64_t>(10, opts.log_every)
-                                                                         : opts.log_every);
+  const int64_t read_every = !on_gpu ? 1 : terminal ? 10 : opts.log_every > 0 ? opts.log_every : 50;
   EvalOptions eval;
   eval.batch = opts.eval_batch;
   eval.workers = opts.workers;

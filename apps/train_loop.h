@@ -52,7 +52,7 @@ struct TrainOptions {
   uint64_t seed = 0;                   // batch order and augmentation
   Device device = Device::cpu();
   int workers = 1;
-  int64_t log_every = 50;              // batches between log lines (and loss reads on the GPU)
+  int64_t log_every = 20;              // batches between log lines (and loss reads on the GPU)
   int64_t stop_after_steps = 0;        // test hook: exit(kSimulatedCrashExit) after this many steps in this process
   bool quiet = false;                  // no progress output (tests)
   // What identifies the run (model, data split, hyper-parameters, class names): stored in the

@@ -24,7 +24,7 @@ void add_training_options(Args& args) {
       .option("seed", "0", "seed of the initialisation, batch order, augmentation and dropout")
       .option("device", "auto", "auto (cuda when a GPU is visible) | cpu | cuda")
       .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)")
-      .option("log-every", "50", "batches between log lines when stdout is not a terminal")
+      .option("log-every", "20", "batches between log lines when stdout is not a terminal")
       .option("stop-after-steps", "0", "testing: exit with status 75 after this many optimizer steps (a simulated crash)");
 }
 

@@ -21,6 +21,7 @@
 #include "apps/train_loop.h"
 #include "framework/data/dataset.h"
 #include "framework/data/image.h"
+#include "framework/framework.h"
 
 using namespace effnet;
 using namespace effnet::app;
@@ -370,4 +371,76 @@ TEST(Checks, WeightsForAnotherArchitecture) {
   write_text(dir / "names.txt", "x\ny\nz\n");
   EXPECT_EQ(load_model((dir / "lite0.h5").string(), (dir / "names.txt").string()).classes,
             (std::vector<std::string>{"x", "y", "z"}));
+}
+
+// ---- training loop ------------------------------------------------------------------------------
+
+TEST(TrainLoop, SchedulesFromOptions) {
+  TrainOptions o;
+  o.lr = 0.1;
+  o.epochs = 4;
+  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(39), 0.1);
+  o.schedule = "step";
+  o.step_epochs = 2;
+  o.gamma = 0.5;
+  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(19), 0.1);
+  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(20), 0.05);
+  o.schedule = "cosine";
+  o.warmup_epochs = 1;
+  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(0), 0.01);    // warm-up: base / 10 steps
+  EXPECT_NEAR(make_schedule(o, 10)->lr_at(25), 0.05, 1e-12);  // half-way through the cosine
+  EXPECT_ERROR_HAS(make_optimizer("lbfgs", {}, 0.1, 0, 0), "unknown optimizer 'lbfgs'");
+}
+
+TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
+  fs::path dir = temp_dir();
+  data::Dataset ds;
+  ds.classes = {"dark", "bright"};
+  for (int i = 0; i < 24; ++i) {
+    auto img = std::make_shared<data::Image>();
+    img->width = img->height = 16;
+    img->rgb.assign(16 * 16 * 3, uint8_t(i % 2 ? 200 + i : 20 + i));
+    ds.files.push_back(std::to_string(i) + ".png");
+    ds.images.push_back(img);
+    ds.labels.push_back(i % 2);
+  }
+  manual_seed(3);
+  auto net = make_efficientnet("b0", 2);
+  const std::vector<float> stem_before = net->stem->named_parameters()[0].second.to_vector<float>();
+  const std::vector<float> running_before = net->stem->named_buffers()[0].second.to_vector<float>();
+  const std::vector<float> head_before = net->classifier->weight.to_vector<float>();
+  WeightsMeta meta;
+  meta.config = net->config();
+  meta.config.resolution = 16;
+  TrainData td;
+  td.dataset = &ds;
+  for (int64_t i = 0; i < 20; ++i) td.train.push_back(i);
+  td.val = {20, 21, 22, 23};
+  td.train_transform.height = td.train_transform.width = 16;
+  td.eval_transform = td.train_transform;
+  TrainOptions o;
+  o.out_dir = (dir / "out").string();
+  o.epochs = 2;
+  o.batch = 8;
+  o.head_only = true;
+  o.quiet = true;
+  o.settings = {{"test", "head-only"}};
+  TrainResult r = train_model(*net, meta, td, o);
+  EXPECT_EQ(r.epochs_run, 2);
+  ASSERT_EQ(r.history.size(), 2u);
+  EXPECT_EQ(r.history[0].epoch, 1);
+  EXPECT_TRUE(r.history[0].best);
+  EXPECT_TRUE(fs::exists(dir / "out" / "best.h5"));
+  EXPECT_TRUE(fs::exists(dir / "out" / "last.h5"));
+  EXPECT_TRUE(fs::exists(dir / "out" / "metrics.json"));
+  EXPECT_EQ(net->stem->named_parameters()[0].second.to_vector<float>(), stem_before);
+  EXPECT_EQ(net->stem->named_buffers()[0].second.to_vector<float>(), running_before) << "frozen BN keeps its statistics";
+  EXPECT_NE(net->classifier->weight.to_vector<float>(), head_before);
+  // Running again finds the finished run and changes nothing; other settings are refused.
+  TrainResult again = train_model(*net, meta, td, o);
+  EXPECT_EQ(again.resumed_from, 2);
+  EXPECT_EQ(again.history.size(), 2u);
+  o.lr = 0.5;
+  o.settings = {{"test", "other"}};
+  EXPECT_ERROR_HAS(train_model(*net, meta, td, o), "holds a finetune run with other settings", "test: head-only -> other");
 }
