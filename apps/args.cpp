@@ -103,6 +103,23 @@ double Args::number(const std::string& name) const {
 bool Args::on(const std::string& name) const { return str(name) == "1" || str(name) == "true"; }
 bool Args::given(const std::string& name) const { return opts_.at(name).given; }
 
+bool Args::has(const std::string& name) const {
+  for (const std::string& n : order_)
+    if (n == name) return true;
+  return false;
+}
+
+void Args::set_default(const std::string& name, const std::string& value) {
+  EFFNET_CHECK(has(name), "effnet ", command_, ": unknown option '", name, "'");
+  opts_[name].value = value;
+}
+
+std::vector<std::pair<std::string, std::string>> Args::values() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& n : order_) out.emplace_back(n, opts_.at(n).value);
+  return out;
+}
+
 std::string Args::help() const {
   std::ostringstream os;
   os << "usage: effnet " << command_;

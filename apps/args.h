@@ -26,6 +26,11 @@ class Args {
   double number(const std::string& name) const;
   bool on(const std::string& name) const;
   bool given(const std::string& name) const;  // set on the command line (not a default)
+  bool has(const std::string& name) const;    // a declared option or flag (not a positional)
+  // Sets a declared option as if it were the default (a config file's value): given() stays false.
+  void set_default(const std::string& name, const std::string& value);
+  // Every declared option and flag with its current value, in declaration order.
+  std::vector<std::pair<std::string, std::string>> values() const;
   std::string help() const;
 
  private:

@@ -1,5 +1,6 @@
 // effnet: one command with subcommands (info, bench, ...). Errors are reported as one line on
 // stderr with a non-zero exit status; nothing aborts.
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -19,6 +20,11 @@ const Command kCommands[] = {
     {"info", "print a model's layer table (shapes, parameters, multiply-adds)", effnet::app::cmd_info},
     {"bench", "time training or inference steps (img/s, ms/step, peak memory)", effnet::app::cmd_bench},
     {"prepare", "write a dataset (fashion-mnist) as PNG folders with the labeled/unlabeled/test split", effnet::app::cmd_prepare},
+    {"finetune", "train on the labeled images (from scratch or from weights); keeps the best checkpoint", effnet::app::cmd_finetune},
+    {"pseudolabel", "label unlabeled images with a checkpoint's sharpened, confident predictions", effnet::app::cmd_pseudolabel},
+    {"retrain", "train further on labeled + pseudo-labeled images", effnet::app::cmd_retrain},
+    {"predict", "classify a folder of images (CSV); accuracy and confusion matrix with labels", effnet::app::cmd_predict},
+    {"pipeline", "fine-tune -> pseudo-label -> retrain -> predict, resumable, with a results table and report.html", effnet::app::cmd_pipeline},
 };
 
 void usage() {
@@ -29,6 +35,8 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Whole lines reach a log file or pipe as they are printed (progress bars flush themselves).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     usage();
     return argc < 2 ? 2 : 0;

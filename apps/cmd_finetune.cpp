@@ -1,0 +1,133 @@
+// `effnet finetune`: train an EfficientNet on the labeled images (from scratch or from a weights
+// file with a new classifier), keeping the best checkpoint by validation accuracy.
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/commands.h"
+#include "apps/model_setup.h"
+#include "apps/splits.h"
+#include "apps/stages.h"
+#include "framework/core/rng.h"
+
+namespace effnet::app {
+
+namespace {
+std::string file_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+}  // namespace
+
+StageOutcome run_finetune(const FinetuneOptions& o) {
+  // Everything that can be checked before the work starts.
+  require_dir(o.labeled.dir, "labeled image folder");
+  if (!o.labeled.order_csv.empty()) require_file(o.labeled.order_csv, "split order file");
+  if (!o.labeled.classes_file.empty()) require_file(o.labeled.classes_file, "class list");
+  std::string model = o.model;
+  WeightsMeta meta;
+  if (!o.weights.empty()) {
+    meta = check_weights_file(o.weights, model);
+    model = meta.config.name;
+  } else {
+    EFFNET_CHECK(!model.empty(), "finetune: name a model (--model b0) or a weights file (--weights FILE)");
+    check_model_name(model);
+  }
+  TrainOptions t = o.setup.train;
+  t.stage = "finetune";
+  check_train_options(t);
+
+  data::Dataset ds = load_labeled(o.labeled.dir, o.labeled.classes_file, o.labeled.skip_bad_images);
+  const int64_t classes = int64_t(ds.classes.size());
+  EFFNET_CHECK(classes >= 2, "finetune: ", o.labeled.dir, " has ", classes, " class folder; at least 2 are needed");
+  const std::vector<int64_t> order = labeled_order(ds, o.labeled.order_csv, o.split_seed);
+  const Split split = split_tail(order, validation_count(ds.size(), o.val));
+
+  manual_seed(t.seed);
+  std::shared_ptr<EfficientNet> net;
+  if (!o.weights.empty()) {
+    net = load_efficientnet(o.weights, classes, &meta);
+  } else {
+    net = make_efficientnet(model, classes);
+    meta.config = net->config();
+    meta.source = "effnet finetune (from scratch)";
+  }
+  const int64_t image_size = o.setup.image_size > 0 ? o.setup.image_size : meta.config.resolution;
+  meta.config.resolution = image_size;  // what predict and pseudolabel resize to
+
+  TrainData td;
+  td.dataset = &ds;
+  td.train = split.train;
+  td.val = split.val;
+  td.eval_transform = eval_transform(meta, image_size);
+  td.train_transform = td.eval_transform;
+  td.train_transform.flip_prob = o.setup.flip;
+  td.train_transform.crop_padding = int(o.setup.crop_padding);
+
+  t.settings = {{"stage", "finetune"},
+                {"model", model},
+                {"init", o.weights.empty() ? "scratch" : "weights " + file_name(o.weights)},
+                {"split", o.labeled.order_csv.empty() ? "permutation seed " + std::to_string(o.split_seed)
+                                                      : "order " + file_name(o.labeled.order_csv)},
+                {"train_images", std::to_string(split.train.size())},
+                {"val_images", std::to_string(split.val.size())}};
+  for (auto& kv : training_settings(o.setup)) t.settings.push_back(kv);
+  for (auto& kv : class_settings(ds.classes)) t.settings.push_back(kv);
+  if (!t.quiet)
+    std::printf("finetune: %s on %s, %lld classes, %zu train / %zu validation images at %lldx%lld, %s\n",
+                model.c_str(), t.device.str().c_str(), (long long)classes, split.train.size(), split.val.size(),
+                (long long)image_size, (long long)image_size,
+                o.weights.empty() ? "from scratch" : ("from " + o.weights).c_str());
+
+  StageOutcome out;
+  out.result = train_model(*net, meta, td, t);
+  out.classes = ds.classes;
+  out.train_images = int64_t(split.train.size());
+  out.val_images = int64_t(split.val.size());
+  return out;
+}
+
+int cmd_finetune(int argc, char** argv) {
+  Args args("finetune",
+            "Train an EfficientNet on labeled images (DATA/<class>/<file>), from scratch or from a weights file\n"
+            "with a new classifier. Keeps OUT/best.h5 (best validation accuracy) and OUT/last.h5 (resumable:\n"
+            "run the same command again after an interruption and it continues after the last finished epoch).");
+  args.option("data", "", "a folder in `effnet prepare`'s layout (sets --labeled, --split-order, --classes)")
+      .option("labeled", "", "labeled image tree <dir>/<class>/<file>")
+      .option("split-order", "", "CSV file,label giving the split order: the last --val images validate")
+      .option("classes", "", "class names in label order, one per line (default: sorted folder names)")
+      .option("val", "0.1", "validation share (< 1) or count (>= 1) of the labeled images")
+      .option("split-seed", "0", "without --split-order: numpy RandomState seed of the split")
+      .option("model", "b0", "b0..b7, lite0..lite4 (with --weights: defaults to the file's)")
+      .option("weights", "", "start from this weights file (HDF5; a new classifier when the classes differ)")
+      .flag("head-only", "train only the classifier (backbone frozen, its batch norms in eval mode)")
+      .option("epochs", "30", "maximum epochs")
+      .option("patience", "10", "stop after this many epochs without a better validation accuracy (0: never)")
+      .option("out", "", "output folder (required)")
+      .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
+  add_training_options(args);
+  if (!args.parse(argc, argv, 2)) return 0;
+
+  FinetuneOptions o;
+  if (!args.str("data").empty()) {
+    DataLayout d = data_layout(args.str("data"));
+    o.labeled.dir = d.labeled;
+    o.labeled.order_csv = d.order_csv;
+    o.labeled.classes_file = d.classes_file;
+  }
+  if (args.given("labeled")) o.labeled.dir = args.str("labeled");
+  if (args.given("split-order")) o.labeled.order_csv = args.str("split-order");
+  if (args.given("classes")) o.labeled.classes_file = args.str("classes");
+  EFFNET_CHECK(!o.labeled.dir.empty(), "finetune: give --data DIR or --labeled DIR");
+  o.labeled.skip_bad_images = args.on("skip-bad-images");
+  o.val = args.number("val");
+  o.split_seed = uint32_t(args.integer("split-seed"));
+  o.weights = args.str("weights");
+  o.model = o.weights.empty() || args.given("model") ? args.str("model") : "";
+  o.setup = training_setup_from(args);
+  o.setup.train.epochs = args.integer("epochs");
+  o.setup.train.patience = args.integer("patience");
+  o.setup.train.head_only = args.on("head-only");
+  o.setup.train.out_dir = args.str("out");
+  EFFNET_CHECK(!o.setup.train.out_dir.empty(), "finetune: --out DIR is required");
+  run_finetune(o);
+  return 0;
+}
+
+}  // namespace effnet::app

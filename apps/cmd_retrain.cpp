@@ -1,0 +1,146 @@
+// `effnet retrain`: continue training the fine-tuned model on the labeled images plus the
+// pseudo-labeled ones, with a random validation share, early stopping and the best checkpoint.
+// The training set is built as the reference builds X2: the labeled images in split order, then
+// the pseudo-labeled ones in list order; RandomState(1).permutation picks the validation share.
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/commands.h"
+#include "apps/evaluate.h"
+#include "apps/model_setup.h"
+#include "apps/splits.h"
+#include "apps/stages.h"
+#include "framework/core/rng.h"
+
+namespace effnet::app {
+
+namespace {
+// The samples of `ds` at `indices`, in that order (pixels shared, not copied).
+data::Dataset take(const data::Dataset& ds, const std::vector<int64_t>& indices) {
+  data::Dataset out;
+  out.root = ds.root;
+  out.classes = ds.classes;
+  for (int64_t i : indices) {
+    out.files.push_back(ds.files[size_t(i)]);
+    out.images.push_back(ds.images[size_t(i)]);
+    out.labels.push_back(ds.labels[size_t(i)]);
+  }
+  return out;
+}
+}  // namespace
+
+StageOutcome run_retrain(const RetrainOptions& o) {
+  require_dir(o.labeled.dir, "labeled image folder");
+  if (!o.labeled.order_csv.empty()) require_file(o.labeled.order_csv, "split order file");
+  if (!o.labeled.classes_file.empty()) require_file(o.labeled.classes_file, "class list");
+  require_dir(o.unlabeled_dir, "unlabeled image folder");
+  require_file(o.pseudo_csv, "pseudo-label list");
+  require_file(o.checkpoint, "checkpoint");
+  TrainOptions t = o.setup.train;
+  t.stage = "retrain";
+  check_train_options(t);
+  LoadedModel m = load_model(o.checkpoint);
+  const int64_t classes = m.meta.config.num_classes;
+
+  data::Dataset lab = load_labeled(o.labeled.dir, o.labeled.classes_file, o.labeled.skip_bad_images);
+  EFFNET_CHECK(lab.classes == m.classes, "retrain: the classes of ", o.labeled.dir,
+               " differ from those the checkpoint ", o.checkpoint, " was trained on");
+  const std::vector<int64_t> order =
+      o.labeled.order_csv.empty() ? all_indices(lab.size()) : labeled_order(lab, o.labeled.order_csv, 0);
+  const std::vector<data::LabelRow> pseudo_rows = data::read_pseudo_labels(o.pseudo_csv);
+  for (const data::LabelRow& r : pseudo_rows)
+    EFFNET_CHECK(r.label >= 0 && r.label < classes, o.pseudo_csv, ": ", r.file, " has label ", r.label,
+                 " outside the ", classes, " classes");
+  data::Dataset combined = take(lab, order);
+  if (!pseudo_rows.empty()) {
+    data::LoadOptions lo;
+    lo.skip_bad_images = o.labeled.skip_bad_images;
+    lo.threads = 0;
+    combined = data::concat(combined, data::relabel(data::load_unlabeled_folder(o.unlabeled_dir, lo), pseudo_rows));
+  }
+  const Split split = split_permuted_head(combined.size(), validation_count(combined.size(), o.val), o.split_seed);
+
+  WeightsMeta meta = m.meta;
+  const int64_t image_size = o.setup.image_size > 0 ? o.setup.image_size : meta.config.resolution;
+  meta.config.resolution = image_size;
+  meta.source = "effnet retrain";
+  TrainData td;
+  td.dataset = &combined;
+  td.train = split.train;
+  td.val = split.val;
+  td.eval_transform = eval_transform(meta, image_size);
+  td.train_transform = td.eval_transform;
+  td.train_transform.flip_prob = o.setup.flip;
+  td.train_transform.crop_padding = int(o.setup.crop_padding);
+
+  t.settings = {{"stage", "retrain"},
+                {"model", meta.config.name},
+                {"init", std::filesystem::path(o.checkpoint).filename().string()},
+                {"labeled_images", std::to_string(order.size())},
+                {"pseudo_images", std::to_string(pseudo_rows.size())},
+                {"split", "permutation seed " + std::to_string(o.split_seed)},
+                {"train_images", std::to_string(split.train.size())},
+                {"val_images", std::to_string(split.val.size())}};
+  for (auto& kv : training_settings(o.setup)) t.settings.push_back(kv);
+  for (auto& kv : class_settings(m.classes)) t.settings.push_back(kv);
+  if (!t.quiet)
+    std::printf("retrain: %s on %s from %s, %zu labeled + %zu pseudo-labeled images: %zu train / %zu validation\n",
+                meta.config.name.c_str(), t.device.str().c_str(), o.checkpoint.c_str(), order.size(),
+                pseudo_rows.size(), split.train.size(), split.val.size());
+
+  manual_seed(t.seed);  // dropout and drop-connect masks; a resumed run restores the generator
+  StageOutcome out;
+  out.result = train_model(*m.net, meta, td, t);
+  out.classes = m.classes;
+  out.train_images = int64_t(split.train.size());
+  out.val_images = int64_t(split.val.size());
+  return out;
+}
+
+int cmd_retrain(int argc, char** argv) {
+  Args args("retrain",
+            "Retrain a fine-tuned checkpoint on the labeled plus the pseudo-labeled images, with a random\n"
+            "validation share, early stopping and the best checkpoint in OUT/best.h5 (resumable like finetune).");
+  args.option("data", "", "a folder in `effnet prepare`'s layout (sets --labeled, --split-order, --classes, --unlabeled)")
+      .option("labeled", "", "labeled image tree <dir>/<class>/<file>")
+      .option("split-order", "", "CSV file,label: the order of the labeled images in the combined set")
+      .option("classes", "", "class names in label order, one per line")
+      .option("unlabeled", "", "folder of the unlabeled images the pseudo-label list names")
+      .option("pseudo", "", "pseudo-label list from `effnet pseudolabel` (required)")
+      .option("checkpoint", "", "the fine-tuned checkpoint to start from (required)")
+      .option("val", "0.25", "validation share (< 1) or count (>= 1) of labeled + pseudo-labeled images")
+      .option("split-seed", "1", "numpy RandomState seed of the validation split")
+      .option("epochs", "15", "maximum epochs")
+      .option("patience", "5", "stop after this many epochs without a better validation accuracy (0: never)")
+      .option("out", "", "output folder (required)")
+      .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
+  add_training_options(args);
+  if (!args.parse(argc, argv, 2)) return 0;
+  RetrainOptions o;
+  if (!args.str("data").empty()) {
+    DataLayout d = data_layout(args.str("data"));
+    o.labeled.dir = d.labeled;
+    o.labeled.order_csv = d.order_csv;
+    o.labeled.classes_file = d.classes_file;
+    o.unlabeled_dir = d.unlabeled;
+  }
+  if (args.given("labeled")) o.labeled.dir = args.str("labeled");
+  if (args.given("split-order")) o.labeled.order_csv = args.str("split-order");
+  if (args.given("classes")) o.labeled.classes_file = args.str("classes");
+  if (args.given("unlabeled")) o.unlabeled_dir = args.str("unlabeled");
+  EFFNET_CHECK(!o.labeled.dir.empty(), "retrain: give --data DIR or --labeled DIR");
+  o.labeled.skip_bad_images = args.on("skip-bad-images");
+  o.pseudo_csv = args.str("pseudo");
+  o.checkpoint = args.str("checkpoint");
+  o.val = args.number("val");
+  o.split_seed = uint32_t(args.integer("split-seed"));
+  o.setup = training_setup_from(args);
+  o.setup.train.epochs = args.integer("epochs");
+  o.setup.train.patience = args.integer("patience");
+  o.setup.train.out_dir = args.str("out");
+  EFFNET_CHECK(!o.setup.train.out_dir.empty(), "retrain: --out DIR is required");
+  run_retrain(o);
+  return 0;
+}
+
+}  // namespace effnet::app

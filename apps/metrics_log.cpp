@@ -1,0 +1,86 @@
+// Per-epoch metrics files (see metrics_log.h).
+#include "apps/metrics_log.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "apps/json_writer.h"
+#include "framework/core/error.h"
+#include "framework/data/image.h"
+
+namespace effnet::app {
+namespace {
+const char* kHeader = "stage,epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,best,seconds,images_per_second";
+}
+
+std::string metrics_json(const std::vector<EpochMetrics>& rows) {
+  std::vector<std::string> items;
+  for (const EpochMetrics& m : rows)
+    items.push_back(JsonObject()
+                        .add("stage", m.stage)
+                        .add("epoch", m.epoch)
+                        .add("lr", m.lr)
+                        .add("train_loss", m.train_loss)
+                        .add("train_accuracy", m.train_accuracy)
+                        .add("val_loss", m.val_loss)
+                        .add("val_accuracy", m.val_accuracy)
+                        .add("best", m.best)
+                        .add("seconds", m.seconds)
+                        .add("images_per_second", m.images_per_second)
+                        .str());
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ",\n " : "\n ") + items[i];
+  return out + (items.empty() ? "]\n" : "\n]\n");
+}
+
+void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& rows) {
+  std::string csv = std::string(kHeader) + "\n";
+  char buf[512];
+  for (const EpochMetrics& m : rows) {
+    std::snprintf(buf, sizeof buf, "%s,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%.3f,%.1f\n", m.stage.c_str(),
+                  (long long)m.epoch, m.lr, m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy, int(m.best),
+                  m.seconds, m.images_per_second);
+    csv += buf;
+  }
+  const std::filesystem::path d(dir);
+  data::write_file_atomic((d / "metrics.csv").string(), csv.data(), csv.size());
+  const std::string json = metrics_json(rows);
+  data::write_file_atomic((d / "metrics.json").string(), json.data(), json.size());
+}
+
+std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
+  std::ifstream f(path);
+  EFFNET_CHECK(f.good(), "cannot read ", path);
+  std::string line;
+  std::getline(f, line);
+  EFFNET_CHECK(line == kHeader, path, ": not a metrics file (header '", line, "')");
+  std::vector<EpochMetrics> rows;
+  for (int n = 2; std::getline(f, line); ++n) {
+    if (line.empty()) continue;
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    EFFNET_CHECK(cells.size() == 10, path, ":", n, ": expected 10 fields, got ", cells.size());
+    EpochMetrics m;
+    try {
+      m.stage = cells[0];
+      m.epoch = std::stoll(cells[1]);
+      m.lr = std::stod(cells[2]);
+      m.train_loss = std::stod(cells[3]);
+      m.train_accuracy = std::stod(cells[4]);
+      m.val_loss = std::stod(cells[5]);
+      m.val_accuracy = std::stod(cells[6]);
+      m.best = cells[7] == "1";
+      m.seconds = std::stod(cells[8]);
+      m.images_per_second = std::stod(cells[9]);
+    } catch (const std::exception&) {
+      EFFNET_THROW(path, ":", n, ": malformed number in '", line, "'");
+    }
+    rows.push_back(m);
+  }
+  return rows;
+}
+
+}  // namespace effnet::app

@@ -1,0 +1,274 @@
+// The shared training loop (see train_loop.h).
+#include "apps/train_loop.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include "apps/evaluate.h"
+#include "apps/progress.h"
+#include "framework/data/loader.h"
+#include "framework/framework.h"
+#include "weights/checkpoint.h"
+
+namespace effnet::app {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Optimizer steps made by this process, over all stages (the --stop-after-steps hook counts these).
+int64_t g_steps_this_process = 0;
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// One step's results, kept on the device until the loop reads them back.
+struct PendingStep {
+  Tensor loss, predicted, labels;
+  int64_t step = 0;   // optimizer step, 1-based
+  int64_t batch = 0;  // batch of the epoch, 1-based
+};
+
+struct EpochTally {
+  double loss_sum = 0;
+  int64_t correct = 0, images = 0, batches = 0;
+};
+
+}  // namespace
+
+std::vector<std::string> settings_differences(const std::vector<ConfigEntry>& stored, const Settings& current) {
+  std::map<std::string, std::string> old;
+  for (const ConfigEntry& e : stored) old[e.key] = e.value;
+  std::vector<std::string> diffs;
+  for (const auto& [k, v] : current) {
+    auto it = old.find(k);
+    if (it == old.end())
+      diffs.push_back(k + ": (absent) -> " + v);
+    else if (it->second != v)
+      diffs.push_back(k + ": " + it->second + " -> " + v);
+    if (it != old.end()) old.erase(it);
+  }
+  for (const auto& [k, v] : old) diffs.push_back(k + ": " + v + " -> (absent)");
+  return diffs;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Tensor> params, double lr,
+                                          double momentum, double weight_decay) {
+  if (name == "sgd") return std::make_unique<SGD>(std::move(params), lr, momentum, 0.0, weight_decay);
+  if (name == "adam") return std::make_unique<Adam>(std::move(params), lr, 0.9, 0.999, 1e-8, weight_decay);
+  if (name == "adamw") return std::make_unique<AdamW>(std::move(params), lr, 0.9, 0.999, 1e-8, weight_decay);
+  if (name == "rmsprop") return std::make_unique<RMSprop>(std::move(params), lr, 0.9, momentum, 1e-3, weight_decay);
+  EFFNET_THROW("unknown optimizer '", name, "' (known: sgd, adam, adamw, rmsprop)");
+}
+
+std::unique_ptr<LRSchedule> make_schedule(const TrainOptions& o, int64_t steps_per_epoch) {
+  if (o.schedule == "constant") return std::make_unique<ConstantLR>(o.lr);
+  if (o.schedule == "step") {
+    const int64_t size = std::max<int64_t>(1, std::llround(o.step_epochs * double(steps_per_epoch)));
+    return std::make_unique<StepLR>(o.lr, size, o.gamma);
+  }
+  if (o.schedule == "cosine") {
+    const int64_t total = std::max<int64_t>(1, o.epochs * steps_per_epoch);
+    const int64_t warmup = std::min<int64_t>(total - 1, std::llround(o.warmup_epochs * double(steps_per_epoch)));
+    return std::make_unique<CosineLR>(o.lr, total, warmup, std::min(o.min_lr, o.lr));
+  }
+  EFFNET_THROW("unknown schedule '", o.schedule, "' (known: constant, step, cosine)");
+}
+
+void check_train_options(const TrainOptions& o) {
+  EFFNET_CHECK(!o.out_dir.empty(), o.stage, ": an output folder is required (--out)");
+  EFFNET_CHECK(o.epochs >= 1, o.stage, ": epochs must be at least 1, got ", o.epochs);
+  EFFNET_CHECK(o.batch >= 1 && o.eval_batch >= 1, o.stage, ": batch sizes must be positive");
+  EFFNET_CHECK(o.lr > 0 && std::isfinite(o.lr), o.stage, ": the learning rate must be positive, got ", o.lr);
+  EFFNET_CHECK(o.momentum >= 0 && o.weight_decay >= 0, o.stage, ": momentum and weight decay must be >= 0");
+  EFFNET_CHECK(o.warmup_epochs >= 0 && o.step_epochs > 0 && o.gamma > 0 && o.min_lr >= 0, o.stage,
+               ": bad schedule settings (warmup-epochs >= 0, step-epochs > 0, gamma > 0, min-lr >= 0)");
+  std::vector<Tensor> none;
+  make_optimizer(o.optimizer, none, o.lr, o.momentum, o.weight_decay);  // name check
+  make_schedule(o, 1);
+}
+
+TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainData& td, const TrainOptions& opts) {
+  check_train_options(opts);
+  EFFNET_CHECK(td.dataset && !td.train.empty() && !td.val.empty(), opts.stage,
+               ": needs training and validation images");
+  fs::create_directories(opts.out_dir);
+  TrainResult r;
+  r.best_path = (fs::path(opts.out_dir) / "best.h5").string();
+  r.last_path = (fs::path(opts.out_dir) / "last.h5").string();
+  const std::string metrics_csv = (fs::path(opts.out_dir) / "metrics.csv").string();
+
+  net.to(opts.device);
+  net.freeze_backbone(opts.head_only);
+  std::unique_ptr<Optimizer> optimizer =
+      make_optimizer(opts.optimizer, net.trainable_parameters(), opts.lr, opts.momentum, opts.weight_decay);
+
+  data::LoaderOptions lo;
+  lo.batch_size = opts.batch;
+  lo.shuffle = true;
+  lo.drop_last = int64_t(td.train.size()) >= opts.batch;  // the reference drops the last partial batch
+  lo.seed = opts.seed;
+  lo.workers = std::max(1, opts.workers);
+  lo.transform = td.train_transform;
+  lo.device = opts.device;
+  data::Loader loader(*td.dataset, td.train, lo);
+  const int64_t batches = loader.batches_per_epoch();
+  std::unique_ptr<LRSchedule> schedule = make_schedule(opts, batches);
+
+  TrainingState state;
+  state.stage = opts.stage;
+  state.config = format_settings(opts.settings);
+  if (fs::exists(r.last_path)) {
+    TrainingState saved = read_training_state(r.last_path);
+    EFFNET_CHECK(saved.stage == opts.stage, r.last_path, " is a checkpoint of stage '", saved.stage, "', not '",
+                 opts.stage, "'");
+    std::vector<std::string> diffs = settings_differences(parse_config_text(saved.config, r.last_path), opts.settings);
+    std::string listed;
+    for (const std::string& d : diffs) listed += "\n  " + d;
+    EFFNET_CHECK(diffs.empty(), opts.out_dir, " holds a ", opts.stage, " run with other settings:", listed,
+                 "\nuse another output folder, or delete this one to start over");
+    state = load_checkpoint(r.last_path, net, optimizer.get());
+    default_generator().set_state(state.rng_seed, state.rng_offset);
+    if (fs::exists(metrics_csv))
+      for (const EpochMetrics& m : read_metrics_csv(metrics_csv))
+        if (m.epoch <= state.epoch) r.history.push_back(m);
+    r.resumed_from = state.epoch;
+    if (!opts.quiet)
+      std::printf("%s: resuming from %s after epoch %lld (best validation accuracy %.2f%% at epoch %lld)\n",
+                  opts.stage.c_str(), r.last_path.c_str(), (long long)state.epoch, 100.0 * state.best_metric,
+                  (long long)state.best_epoch);
+  }
+
+  auto finished = [&] {
+    return state.epoch >= opts.epochs || (opts.patience > 0 && state.epochs_without_improvement >= opts.patience);
+  };
+  const bool terminal = !opts.quiet && stdout_is_terminal();
+  const bool on_gpu = opts.device.is_cuda();
+  // Reading a loss back waits for the GPU: there, read only at log points (a bar redraws more often).
+  const int64_t read_every = !on_gpu ? 1 : terminal ? 10 : opts.log_every > 0 ? opts.log_every : 50;
+  EvalOptions eval;
+  eval.batch = opts.eval_batch;
+  eval.workers = opts.workers;
+  eval.device = opts.device;
+
+  while (!finished()) {
+    const int64_t epoch = state.epoch + 1;  // 1-based, as printed
+    const auto t0 = std::chrono::steady_clock::now();
+    net.train();
+    if (opts.head_only) {  // a frozen backbone keeps its batch-norm statistics too
+      net.stem->eval();
+      net.blocks->eval();
+      net.head->eval();
+    }
+    loader.start_epoch(epoch - 1);
+    char label[96];
+    std::snprintf(label, sizeof label, "%s epoch %lld/%lld", opts.stage.c_str(), (long long)epoch,
+                  (long long)opts.epochs);
+    Progress progress(label, batches, terminal, opts.quiet ? 0 : opts.log_every);
+    std::vector<PendingStep> pending;
+    EpochTally tally;
+    auto read_back = [&] {
+      for (PendingStep& p : pending) {
+        const double loss = p.loss.item();
+        if (!std::isfinite(loss)) {
+          std::string kept = state.epoch > 0 ? r.last_path + " (after epoch " + std::to_string(state.epoch) + ")"
+                                             : std::string("none: no epoch had completed");
+          EFFNET_THROW(opts.stage, ": the loss became ", loss, " at epoch ", epoch, ", step ", p.step, " (batch ",
+                       p.batch, " of ", batches, "); training stopped. Last good checkpoint: ", kept);
+        }
+        const std::vector<int64_t> pred = p.predicted.to_vector<int64_t>();
+        const std::vector<int64_t> truth = p.labels.to_vector<int64_t>();
+        for (size_t i = 0; i < pred.size(); ++i) tally.correct += pred[i] == truth[i];
+        tally.loss_sum += loss * double(pred.size());
+        tally.images += int64_t(pred.size());
+        tally.batches++;
+      }
+      pending.clear();
+      progress.update(tally.batches, tally.images, tally.images ? tally.loss_sum / double(tally.images) : -1,
+                      tally.images ? double(tally.correct) / double(tally.images) : -1);
+    };
+
+    data::Batch b;
+    int64_t batch_in_epoch = 0;
+    while (loader.next(b)) {
+      optimizer->set_lr(schedule->lr_at(optimizer->step_count()));
+      optimizer->zero_grad();
+      Tensor logits = net.forward(b.images);
+      Tensor loss = cross_entropy(logits, b.labels);
+      loss.backward();
+      optimizer->step();
+      pending.push_back({loss.detach(), argmax(logits.detach(), 1), b.labels, optimizer->step_count(),
+                         ++batch_in_epoch});
+      if (int64_t(pending.size()) >= read_every) read_back();
+      if (opts.stop_after_steps > 0 && ++g_steps_this_process == opts.stop_after_steps) {
+        // Test hook: die as a crash would, mid-epoch, without writing anything more.
+        std::printf("%s: --stop-after-steps %lld reached at epoch %lld, batch %lld; exiting\n", opts.stage.c_str(),
+                    (long long)opts.stop_after_steps, (long long)epoch, (long long)batch_in_epoch);
+        std::fflush(stdout);
+        std::_Exit(kSimulatedCrashExit);
+      }
+    }
+    read_back();
+    const double train_seconds = seconds_since(t0);
+
+    std::vector<float> probs = predict_probabilities(net, *td.dataset, td.val, td.eval_transform, eval);
+    const std::vector<int64_t> val_labels = labels_at(*td.dataset, td.val);
+    const int64_t classes = net.config().num_classes;
+    EpochMetrics m;
+    m.stage = opts.stage;
+    m.epoch = epoch;
+    m.lr = optimizer->lr();
+    m.train_loss = tally.loss_sum / double(std::max<int64_t>(1, tally.images));
+    m.train_accuracy = double(tally.correct) / double(std::max<int64_t>(1, tally.images));
+    m.val_accuracy = accuracy_of(probs, classes, val_labels);
+    m.val_loss = mean_nll(probs, classes, val_labels);
+    m.images_per_second = double(tally.images) / std::max(train_seconds, 1e-9);
+    m.best = m.val_accuracy > state.best_metric;  // strictly better, as the reference
+    if (m.best) {
+      state.best_metric = m.val_accuracy;
+      state.best_epoch = epoch;
+      state.epochs_without_improvement = 0;
+    } else {
+      state.epochs_without_improvement++;
+    }
+    state.epoch = epoch;
+    state.step = optimizer->step_count();
+    state.rng_seed = default_generator().seed();
+    state.rng_offset = default_generator().offset();
+    // best.h5, then the metrics, then last.h5: a crash in between repeats this epoch on resume,
+    // and the repeat writes the same files again.
+    if (m.best) save_checkpoint(r.best_path, net, meta, nullptr, state);
+    m.seconds = seconds_since(t0);
+    r.history.push_back(m);
+    write_metrics(opts.out_dir, r.history);
+    save_checkpoint(r.last_path, net, meta, optimizer.get(), state);
+
+    char summary[320];
+    std::snprintf(summary, sizeof summary,
+                  "%s: loss %.4f acc %.2f%% | val loss %.4f acc %.2f%%%s | lr %.3g | %s, %.0f img/s", label,
+                  m.train_loss, 100.0 * m.train_accuracy, m.val_loss, 100.0 * m.val_accuracy, m.best ? " (best)" : "",
+                  m.lr, format_duration(m.seconds).c_str(), m.images_per_second);
+    if (!opts.quiet) progress.finish(summary);
+  }
+
+  r.epochs_run = state.epoch;
+  r.best_val_accuracy = state.best_metric;
+  r.best_epoch = state.best_epoch;
+  r.stopped_early = state.epoch < opts.epochs;
+  for (const EpochMetrics& m : r.history) r.seconds += m.seconds;
+  EFFNET_CHECK(fs::exists(r.best_path), opts.stage, ": ", r.best_path, " is missing after training");
+  load_weights(net, r.best_path);
+  net.freeze_backbone(false);
+  if (!opts.quiet)
+    std::printf("%s: best validation accuracy %.2f%% at epoch %lld of %lld%s; weights in %s\n", opts.stage.c_str(),
+                100.0 * r.best_val_accuracy, (long long)r.best_epoch, (long long)r.epochs_run,
+                r.stopped_early ? " (stopped early)" : "", r.best_path.c_str());
+  return r;
+}
+
+}  // namespace effnet::app

@@ -1,0 +1,446 @@
+// The apps' pure parts: pseudo-label sharpening and thresholding on hand-computed numbers, the
+// pseudo-label list round trip, splits against numpy, config text, metrics files, settings
+// comparison, evaluation metrics, the HTML report, and the checks that run before any work
+// (unknown model, missing files, empty class, weights of another architecture).
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "apps/config_file.h"
+#include "apps/evaluate.h"
+#include "apps/metrics_log.h"
+#include "apps/model_setup.h"
+#include "apps/progress.h"
+#include "apps/pseudo_label.h"
+#include "apps/report.h"
+#include "apps/splits.h"
+#include "apps/stage_marker.h"
+#include "apps/stages.h"
+#include "apps/train_loop.h"
+#include "framework/data/dataset.h"
+#include "framework/data/image.h"
+#include "framework/framework.h"
+
+using namespace effnet;
+using namespace effnet::app;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::error_code ec;
+  fs::path base = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec || base.empty()) base = fs::current_path();
+  fs::path p = base / "test_apps_tmp" / (std::string(info->test_suite_name()) + "." + info->name());
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+#define EXPECT_ERROR_HAS(stmt, ...)                                                                 \
+  do {                                                                                             \
+    std::string _msg = error_of([&] { stmt; });                                                    \
+    EXPECT_FALSE(_msg.empty()) << #stmt << " did not throw effnet::Error";                        \
+    for (const std::string& _part : std::vector<std::string>{__VA_ARGS__})                         \
+      EXPECT_NE(_msg.find(_part), std::string::npos) << "message: " << _msg << "\nlacks: " << _part; \
+  } while (0)
+
+void write_text(const fs::path& p, const std::string& s) {
+  std::ofstream out(p);
+  out << s;
+}
+
+}  // namespace
+
+// ---- sharpening and thresholding ----------------------------------------------------------------
+
+TEST(Sharpen, HalfTemperatureSquaresAndRenormalises) {
+  // [0.6, 0.3, 0.1]^2 = [0.36, 0.09, 0.01], sum 0.46.
+  std::vector<float> p = sharpen({0.6f, 0.3f, 0.1f, 0.25f, 0.25f, 0.5f}, 3, 0.5);
+  ASSERT_EQ(p.size(), 6u);
+  EXPECT_NEAR(p[0], 0.36 / 0.46, 1e-6);
+  EXPECT_NEAR(p[1], 0.09 / 0.46, 1e-6);
+  EXPECT_NEAR(p[2], 0.01 / 0.46, 1e-6);
+  // [0.0625, 0.0625, 0.25] / 0.375
+  EXPECT_NEAR(p[3], 1.0 / 6.0, 1e-6);
+  EXPECT_NEAR(p[4], 1.0 / 6.0, 1e-6);
+  EXPECT_NEAR(p[5], 2.0 / 3.0, 1e-6);
+}
+
+TEST(Sharpen, TemperatureOneKeepsAndTwoFlattens) {
+  std::vector<float> same = sharpen({0.7f, 0.2f, 0.1f}, 3, 1.0);
+  EXPECT_NEAR(same[0], 0.7, 1e-6);
+  EXPECT_NEAR(same[1], 0.2, 1e-6);
+  EXPECT_NEAR(same[2], 0.1, 1e-6);
+  // sqrt: 0.83666, 0.44721, 0.31623; sum 1.60010
+  std::vector<float> flat = sharpen({0.7f, 0.2f, 0.1f}, 3, 2.0);
+  EXPECT_NEAR(flat[0], 0.836660 / 1.600100, 1e-5);
+  EXPECT_NEAR(flat[1], 0.447214 / 1.600100, 1e-5);
+  EXPECT_NEAR(flat[2], 0.316228 / 1.600100, 1e-5);
+}
+
+TEST(Sharpen, TinyProbabilitiesAndLowTemperatureStayFinite) {
+  // p^(1/0.01) underflows to 0 for every entry; the row maximum factored out keeps the top at 1.
+  std::vector<float> p = sharpen({1e-3f, 2e-3f}, 2, 0.01);
+  EXPECT_NEAR(p[1], 1.0, 1e-6);
+  EXPECT_NEAR(p[0], 0.0, 1e-6);
+}
+
+TEST(Sharpen, RejectsBadInput) {
+  EXPECT_ERROR_HAS(sharpen({0.5f, 0.5f}, 2, 0.0), "temperature must be positive");
+  EXPECT_ERROR_HAS(sharpen({0.5f, -0.1f}, 2, 0.5), "row 0 holds probability -0.1");
+  EXPECT_ERROR_HAS(sharpen({0.0f, 0.0f}, 2, 0.5), "row 0 is all zeros");
+  EXPECT_ERROR_HAS(sharpen({0.5f, 0.5f, 0.5f}, 2, 0.5), "3 probabilities do not make rows of 2");
+}
+
+TEST(SelectConfident, KeepsStrictlyAboveThresholdWithFirstArgmax) {
+  const std::vector<float> probs = {
+      0.80f, 0.15f, 0.05f,  // exactly at the threshold (as float): not kept
+      0.10f, 0.85f, 0.05f,  // kept, label 1
+      0.45f, 0.45f, 0.10f,  // tie, low: not kept
+      0.02f, 0.03f, 0.95f,  // kept, label 2
+  };
+  std::vector<PseudoLabel> kept = select_confident(probs, 3, 0.8f);  // the float 0.8, as stored
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].row, 1);
+  EXPECT_EQ(kept[0].label, 1);
+  EXPECT_NEAR(kept[0].confidence, 0.85, 1e-6);
+  EXPECT_EQ(kept[1].row, 3);
+  EXPECT_EQ(kept[1].label, 2);
+  // A tie above the threshold goes to the first class.
+  std::vector<PseudoLabel> tie = select_confident({0.5f, 0.5f}, 2, 0.4);
+  ASSERT_EQ(tie.size(), 1u);
+  EXPECT_EQ(tie[0].label, 0);
+}
+
+TEST(SelectConfident, SharpeningThenThresholdOnHandComputedRows) {
+  // Row 0: [0.7, 0.2, 0.1] -> squares [0.49, 0.04, 0.01] / 0.54 -> top 0.9074 > 0.8: kept.
+  // Row 1: [0.6, 0.3, 0.1] -> top 0.7826 <= 0.8: dropped although 0.6 would pass 0.5.
+  std::vector<PseudoLabel> kept = select_confident(sharpen({0.7f, 0.2f, 0.1f, 0.6f, 0.3f, 0.1f}, 3, 0.5), 3, 0.8);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].row, 0);
+  EXPECT_NEAR(kept[0].confidence, 0.49 / 0.54, 1e-6);
+}
+
+TEST(PseudoLabelCounts, PerClassAndPrecision) {
+  std::vector<PseudoLabel> kept = {{0, 2, 0.9}, {1, 0, 0.95}, {3, 2, 0.99}, {4, 1, 0.81}};
+  EXPECT_EQ(count_per_class(kept, 3), (std::vector<int64_t>{1, 1, 2}));
+  // true labels of rows 0..4: rows 0, 1, 4 right, row 3 wrong.
+  EXPECT_DOUBLE_EQ(pseudo_label_precision(kept, {2, 0, 1, 0, 1}), 0.75);
+  EXPECT_DOUBLE_EQ(pseudo_label_precision({}, {1}), 0.0);
+  EXPECT_ERROR_HAS(count_per_class({{0, 3, 0.9}}, 3), "label 3 outside [0, 3)");
+  EXPECT_ERROR_HAS(pseudo_label_precision({{7, 0, 0.9}}, {0, 1}), "row 7 has no true label");
+}
+
+TEST(PseudoLabelList, RoundTrips) {
+  fs::path dir = temp_dir();
+  const std::vector<data::LabelRow> rows = {{"00012.png", 3, 0.912345678}, {"sub dir/ab.png", 0, 0.8000001}, {"x.jpg", 9, 1.0}};
+  data::write_pseudo_labels((dir / "list.csv").string(), rows);
+  EXPECT_FALSE(fs::exists(dir / "list.csv.tmp"));
+  std::vector<data::LabelRow> back = data::read_pseudo_labels((dir / "list.csv").string());
+  ASSERT_EQ(back.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(back[i].file, rows[i].file);
+    EXPECT_EQ(back[i].label, rows[i].label);
+    EXPECT_NEAR(back[i].confidence, rows[i].confidence, 1e-6);
+  }
+}
+
+// ---- splits -------------------------------------------------------------------------------------
+
+TEST(Splits, ValidationCounts) {
+  EXPECT_EQ(validation_count(5000, 0.1), 500);
+  EXPECT_EQ(validation_count(45565, 0.25), 11391);  // int(45565 * 0.25)
+  EXPECT_EQ(validation_count(100, 7), 7);
+  EXPECT_ERROR_HAS(validation_count(3, 0.1), "leaves 0 of 3 images for validation");
+  EXPECT_ERROR_HAS(validation_count(10, 10), "leaves 10 of 10");
+}
+
+TEST(Splits, TailAndPermutedHeadMatchTheReference) {
+  Split s = split_tail({5, 3, 9, 1, 7}, 2);
+  EXPECT_EQ(s.train, (std::vector<int64_t>{5, 3, 9}));
+  EXPECT_EQ(s.val, (std::vector<int64_t>{1, 7}));
+  // numpy: RandomState(1).permutation(10) = [2 9 6 4 0 3 1 7 8 5]
+  Split r = split_permuted_head(10, 3, 1);
+  EXPECT_EQ(r.val, (std::vector<int64_t>{2, 9, 6}));
+  EXPECT_EQ(r.train, (std::vector<int64_t>{4, 0, 3, 1, 7, 8, 5}));
+}
+
+// ---- config text, markers, settings -------------------------------------------------------------
+
+TEST(ConfigText, ParsesCommentsAndRejectsMalformedLines) {
+  std::vector<ConfigEntry> e = parse_config_text("# comment\n\nmodel = b0   # trailing\nlr=0.005\nname = a b = c\n", "x.conf");
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0].key, "model");
+  EXPECT_EQ(e[0].value, "b0");
+  EXPECT_EQ(e[0].line, 3);
+  EXPECT_EQ(e[1].value, "0.005");
+  EXPECT_EQ(e[2].value, "a b = c");
+  EXPECT_ERROR_HAS(parse_config_text("model b0\n", "x.conf"), "x.conf:1: expected 'key = value'");
+  EXPECT_ERROR_HAS(parse_config_text("a = 1\na = 2\n", "x.conf"), "x.conf:2: key 'a' appears twice");
+  EXPECT_EQ(setting_or(e, "lr", "1"), "0.005");
+  EXPECT_EQ(setting_or(e, "nope", "1"), "1");
+}
+
+TEST(ConfigText, SettingsDifferencesNameEachKey) {
+  std::vector<ConfigEntry> stored = parse_config_text("lr = 0.005\nbatch = 128\nold = 1\n", "s");
+  EXPECT_TRUE(settings_differences(stored, {{"lr", "0.005"}, {"batch", "128"}, {"old", "1"}}).empty());
+  std::vector<std::string> d = settings_differences(stored, {{"lr", "0.01"}, {"batch", "128"}, {"new", "2"}});
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0], "lr: 0.005 -> 0.01");
+  EXPECT_EQ(d[1], "new: (absent) -> 2");
+  EXPECT_EQ(d[2], "old: 1 -> (absent)");
+}
+
+TEST(StageMarker, RoundTripsNumbersListsAndMatrices) {
+  fs::path dir = temp_dir() / "stage";
+  EXPECT_FALSE(stage_done(dir.string()));
+  write_marker(dir.string(), {{"acc", encode_number(0.78361234567)},
+                              {"per_class", encode_list({3, 0, 12})},
+                              {"confusion", encode_matrix({{5, 1}, {0, 7}})}});
+  ASSERT_TRUE(stage_done(dir.string()));
+  std::vector<ConfigEntry> m = read_marker(dir.string());
+  EXPECT_DOUBLE_EQ(decode_number(m, "acc"), 0.78361234567);
+  EXPECT_EQ(decode_list(m, "per_class"), (std::vector<int64_t>{3, 0, 12}));
+  EXPECT_EQ(decode_matrix(m, "confusion"), (std::vector<std::vector<int64_t>>{{5, 1}, {0, 7}}));
+  EXPECT_ERROR_HAS(decode_number(m, "missing"), "no 'missing' entry");
+}
+
+TEST(ClassSettings, RoundTripThroughCheckpointText) {
+  std::vector<std::string> classes = {"T-shirt_top", "Trouser", "Ankle boot"};
+  std::vector<ConfigEntry> e = parse_config_text(format_settings(class_settings(classes)), "ckpt");
+  EXPECT_EQ(classes_from_settings(e), classes);
+}
+
+// ---- metrics, evaluation, report, progress ------------------------------------------------------
+
+TEST(Metrics, CsvRoundTripAndJson) {
+  fs::path dir = temp_dir();
+  std::vector<EpochMetrics> rows(2);
+  rows[0] = {"finetune", 1, 0.005, 2.25, 0.4, 1.5, 0.55, true, 12.5, 98.7};
+  rows[1] = {"finetune", 2, 0.004, 1.25, 0.6, 1.25, 0.5, false, 11.0, 101.0};
+  write_metrics(dir.string(), rows);
+  std::vector<EpochMetrics> back = read_metrics_csv((dir / "metrics.csv").string());
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[1].epoch, 2);
+  EXPECT_DOUBLE_EQ(back[0].train_loss, 2.25);
+  EXPECT_DOUBLE_EQ(back[0].val_accuracy, 0.55);
+  EXPECT_TRUE(back[0].best);
+  EXPECT_FALSE(back[1].best);
+  std::ifstream js(dir / "metrics.json");
+  std::string json((std::istreambuf_iterator<char>(js)), {});
+  EXPECT_NE(json.find("\"val_accuracy\": 0.55"), std::string::npos) << json;
+  write_text(dir / "bad.csv", "stage,epoch\n");
+  EXPECT_ERROR_HAS(read_metrics_csv((dir / "bad.csv").string()), "not a metrics file");
+}
+
+TEST(Evaluate, AccuracyLossAndConfusion) {
+  const std::vector<float> probs = {0.7f, 0.2f, 0.1f, 0.1f, 0.1f, 0.8f, 0.3f, 0.4f, 0.3f, 0.5f, 0.25f, 0.25f};
+  EXPECT_EQ(argmax_rows(probs, 3), (std::vector<int64_t>{0, 2, 1, 0}));
+  const std::vector<int64_t> labels = {0, 2, 2, 1};
+  EXPECT_DOUBLE_EQ(accuracy_of(probs, 3, labels), 0.5);
+  EXPECT_NEAR(mean_nll(probs, 3, labels), -(std::log(0.7) + std::log(0.8) + std::log(0.3) + std::log(0.25)) / 4, 1e-6);
+  auto m = confusion_matrix(labels, argmax_rows(probs, 3), 3);
+  EXPECT_EQ(m, (std::vector<std::vector<int64_t>>{{1, 0, 0}, {1, 0, 0}, {0, 1, 1}}));
+  std::string text = format_confusion(m, {"cat", "dog", "bird"});
+  EXPECT_NE(text.find(" 2 bird"), std::string::npos) << text;
+  EXPECT_ERROR_HAS(confusion_matrix({3}, {0}, 3), "outside [0, 3)");
+  EXPECT_EQ(confusion_csv(m, {"cat", "dog", "bird"}), "true\\predicted,cat,dog,bird\ncat,1,0,0\ndog,1,0,0\nbird,0,1,1\n");
+}
+
+TEST(Report, SelfContainedHtmlWithInlineSvg) {
+  ReportData d;
+  d.title = "run <1> & co";
+  d.results = {{"stage", "result"}, {"fine-tune", "test 78.36%"}};
+  d.finetune = {{"finetune", 1, 0.005, 2.0, 0.3, 1.8, 0.35, true, 10, 100},
+                {"finetune", 2, 0.005, 1.5, 0.5, 1.4, 0.52, true, 10, 100}};
+  d.retrain = d.finetune;
+  d.classes = {"a<b", "c"};
+  d.pseudo_per_class = {10, 20};
+  d.pseudo_correct_per_class = {9, 15};
+  d.confusion_finetune = {{5, 1}, {2, 7}};
+  d.confusion_final = {{6, 0}, {1, 8}};
+  d.settings = "model = b0\n";
+  const std::string html = render_report(d);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  size_t svgs = 0;
+  for (size_t p = html.find("<svg"); p != std::string::npos; p = html.find("<svg", p + 1)) ++svgs;
+  EXPECT_EQ(svgs, 7u);  // 2 x 2 learning curves, pseudo-label bars, 2 confusion matrices
+  EXPECT_EQ(html.find("http"), std::string::npos) << "no external references";
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_NE(html.find("run &lt;1&gt; &amp; co"), std::string::npos);
+  EXPECT_NE(html.find("a&lt;b"), std::string::npos);
+  EXPECT_EQ(html.find("a<b"), std::string::npos);
+  EXPECT_NE(html.find("test 78.36%"), std::string::npos);
+}
+
+TEST(Progress, DurationsAndPlainLogLines) {
+  EXPECT_EQ(format_duration(42.2), "42s");
+  EXPECT_EQ(format_duration(187), "3:07");
+  EXPECT_EQ(format_duration(3723), "1:02:03");
+  testing::internal::CaptureStdout();
+  Progress p("finetune epoch 1/3", 10, false, 4);
+  for (int b = 1; b <= 10; ++b) p.update(b, b * 8, 1.5, 0.25);
+  p.finish("done");
+  const std::string out = testing::internal::GetCapturedStdout();
+  // Lines at batches 4 and 8 (not 10: the summary covers the end), then the summary.
+  EXPECT_NE(out.find("finetune epoch 1/3  batch 4/10"), std::string::npos) << out;
+  EXPECT_NE(out.find("batch 8/10"), std::string::npos) << out;
+  EXPECT_EQ(out.find("batch 10/10"), std::string::npos) << out;
+  EXPECT_NE(out.find("loss 1.5000  acc 25.00%"), std::string::npos) << out;
+  EXPECT_EQ(out.find('\r'), std::string::npos);
+  EXPECT_NE(out.find("done\n"), std::string::npos);
+}
+
+// ---- checks before any work ---------------------------------------------------------------------
+
+TEST(Checks, UnknownModelMissingFilesAndBadOptions) {
+  fs::path dir = temp_dir();
+  EXPECT_ERROR_HAS(check_model_name("b9"), "b9");
+  FinetuneOptions o;
+  o.labeled.dir = (dir / "nowhere").string();
+  o.setup.train.out_dir = (dir / "out").string();
+  EXPECT_ERROR_HAS(run_finetune(o), "labeled image folder", "nowhere", "does not exist");
+  fs::create_directories(dir / "lab" / "a");
+  o.labeled.dir = (dir / "lab").string();
+  o.model = "b9";
+  EXPECT_ERROR_HAS(run_finetune(o), "b9");
+  o.model = "b0";
+  o.setup.train.optimizer = "lbfgs";
+  EXPECT_ERROR_HAS(run_finetune(o), "unknown optimizer 'lbfgs'");
+  o.setup.train.optimizer = "sgd";
+  o.setup.train.schedule = "linear";
+  EXPECT_ERROR_HAS(run_finetune(o), "unknown schedule 'linear'");
+  o.setup.train.schedule = "constant";
+  o.weights = (dir / "missing.h5").string();
+  EXPECT_ERROR_HAS(run_finetune(o), "weights file", "missing.h5 does not exist");
+  EXPECT_FALSE(fs::exists(dir / "out")) << "nothing written before the checks pass";
+
+  PseudolabelOptions p;
+  p.checkpoint = (dir / "missing.h5").string();
+  p.unlabeled_dir = dir.string();
+  p.out_csv = (dir / "p.csv").string();
+  EXPECT_ERROR_HAS(run_pseudolabel(p), "checkpoint", "missing.h5 does not exist");
+  PredictOptions q;
+  q.checkpoint = (dir / "missing.h5").string();
+  q.input_dir = dir.string();
+  EXPECT_ERROR_HAS(run_predict(q), "checkpoint", "missing.h5 does not exist");
+  EXPECT_ERROR_HAS(choose_device("tpu"), "tpu");
+}
+
+TEST(Checks, EmptyClassFolderIsAnError) {
+  fs::path dir = temp_dir();
+  data::Image img;
+  img.width = img.height = 4;
+  img.rgb.assign(48, 100);
+  fs::create_directories(dir / "lab" / "a");
+  fs::create_directories(dir / "lab" / "b");
+  data::write_png((dir / "lab" / "a" / "0.png").string(), img);
+  FinetuneOptions o;
+  o.labeled.dir = (dir / "lab").string();
+  o.setup.train.out_dir = (dir / "out").string();
+  EXPECT_ERROR_HAS(run_finetune(o), "class folder", "is empty");
+}
+
+TEST(Checks, WeightsForAnotherArchitecture) {
+  fs::path dir = temp_dir();
+  auto net = make_efficientnet("lite0", 3);
+  WeightsMeta meta;
+  meta.config = net->config();
+  save_weights(*net, (dir / "lite0.h5").string(), meta);
+  EXPECT_EQ(check_weights_file((dir / "lite0.h5").string(), "").config.name, "lite0");
+  EXPECT_ERROR_HAS(check_weights_file((dir / "lite0.h5").string(), "b0"), "lite0.h5 holds weights for lite0",
+                   "not for --model b0");
+  write_text(dir / "junk.h5", "not hdf5");
+  EXPECT_FALSE(error_of([&] { check_weights_file((dir / "junk.h5").string(), ""); }).empty());
+  // A weights file has no class names: 3 outputs get "0".."2", a list file overrides them.
+  LoadedModel m = load_model((dir / "lite0.h5").string());
+  EXPECT_EQ(m.classes, (std::vector<std::string>{"0", "1", "2"}));
+  write_text(dir / "names.txt", "x\ny\nz\n");
+  EXPECT_EQ(load_model((dir / "lite0.h5").string(), (dir / "names.txt").string()).classes,
+            (std::vector<std::string>{"x", "y", "z"}));
+}
+
+// ---- training loop ------------------------------------------------------------------------------
+
+TEST(TrainLoop, SchedulesFromOptions) {
+  TrainOptions o;
+  o.lr = 0.1;
+  o.epochs = 4;
+  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(39), 0.1);
+  o.schedule = "step";
+  o.step_epochs = 2;
+  o.gamma = 0.5;
+  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(19), 0.1);
+  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(20), 0.05);
+  o.schedule = "cosine";
+  o.warmup_epochs = 1;
+  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(0), 0.01);    // warm-up: base / 10 steps
+  EXPECT_NEAR(make_schedule(o, 10)->lr_at(25), 0.05, 1e-12);  // half-way through the cosine
+  EXPECT_ERROR_HAS(make_optimizer("lbfgs", {}, 0.1, 0, 0), "unknown optimizer 'lbfgs'");
+}
+
+TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
+  fs::path dir = temp_dir();
+  data::Dataset ds;
+  ds.classes = {"dark", "bright"};
+  for (int i = 0; i < 24; ++i) {
+    auto img = std::make_shared<data::Image>();
+    img->width = img->height = 16;
+    img->rgb.assign(16 * 16 * 3, uint8_t(i % 2 ? 200 + i : 20 + i));
+    ds.files.push_back(std::to_string(i) + ".png");
+    ds.images.push_back(img);
+    ds.labels.push_back(i % 2);
+  }
+  manual_seed(3);
+  auto net = make_efficientnet("b0", 2);
+  const std::vector<float> stem_before = net->stem->named_parameters()[0].second.to_vector<float>();
+  const std::vector<float> running_before = net->stem->named_buffers()[0].second.to_vector<float>();
+  const std::vector<float> head_before = net->classifier->weight.to_vector<float>();
+  WeightsMeta meta;
+  meta.config = net->config();
+  meta.config.resolution = 16;
+  TrainData td;
+  td.dataset = &ds;
+  for (int64_t i = 0; i < 20; ++i) td.train.push_back(i);
+  td.val = {20, 21, 22, 23};
+  td.train_transform.height = td.train_transform.width = 16;
+  td.eval_transform = td.train_transform;
+  TrainOptions o;
+  o.out_dir = (dir / "out").string();
+  o.epochs = 2;
+  o.batch = 8;
+  o.head_only = true;
+  o.quiet = true;
+  o.settings = {{"test", "head-only"}};
+  TrainResult r = train_model(*net, meta, td, o);
+  EXPECT_EQ(r.epochs_run, 2);
+  ASSERT_EQ(r.history.size(), 2u);
+  EXPECT_EQ(r.history[0].epoch, 1);
+  EXPECT_TRUE(r.history[0].best);
+  EXPECT_TRUE(fs::exists(dir / "out" / "best.h5"));
+  EXPECT_TRUE(fs::exists(dir / "out" / "last.h5"));
+  EXPECT_TRUE(fs::exists(dir / "out" / "metrics.json"));
+  EXPECT_EQ(net->stem->named_parameters()[0].second.to_vector<float>(), stem_before);
+  EXPECT_EQ(net->stem->named_buffers()[0].second.to_vector<float>(), running_before) << "frozen BN keeps its statistics";
+  EXPECT_NE(net->classifier->weight.to_vector<float>(), head_before);
+  // Running again finds the finished run and changes nothing; other settings are refused.
+  TrainResult again = train_model(*net, meta, td, o);
+  EXPECT_EQ(again.resumed_from, 2);
+  EXPECT_EQ(again.history.size(), 2u);
+  o.lr = 0.5;
+  o.settings = {{"test", "other"}};
+  EXPECT_ERROR_HAS(train_model(*net, meta, td, o), "holds a finetune run with other settings", "test: head-only -> other");
+}

@@ -1,0 +1,236 @@
+// End to end on a tiny generated dataset (4 classes of 16x16 shapes): the `effnet pipeline`
+// binary must learn (test accuracy well above chance), and a run killed mid-epoch twice (in
+// fine-tune, then in retrain, through the --stop-after-steps hook, which exits at once without
+// writing anything) and started again must end with exactly the weights, optimizer state and
+// pseudo-labels of an uninterrupted run. Also: NaN loss and bad configurations fail clearly.
+// CPU only; about a minute and a half on two cores.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "framework/data/image.h"
+#include "framework/framework.h"
+#include "weights/hdf5.h"
+
+using namespace effnet;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path test_root() {
+  std::error_code ec;
+  fs::path base = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec || base.empty()) base = fs::current_path();
+  return base / "test_apps_tmp";
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path p = test_root() / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+// The effnet binary sits in the build folder, one level above this test's (build/tests/).
+std::string effnet_binary() {
+  if (const char* env = std::getenv("EFFNET_BINARY")) return env;
+  std::error_code ec;
+  return (fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "effnet").string();
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Runs `effnet ARGS`, output to `log`; returns the exit status (-1 if it did not exit normally).
+// One compute thread unless the caller chose otherwise: ctest runs test programs side by side on
+// few cores, where more threads than cores make OpenMP's barriers spin. (The results are the
+// same with any thread count; only the time differs.)
+int run_effnet(const std::string& args, const fs::path& log) {
+  const std::string cmd = std::string(std::getenv("OMP_NUM_THREADS") ? "" : "OMP_NUM_THREADS=1 ") + "'" +
+                          effnet_binary() + "' " + args + " > '" + log.string() + "' 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Class c: a coloured shape (square, horizontal bars, vertical bars, cross) on a dark noisy
+// background; colours and noise vary per image.
+data::Image shape_image(int c, std::mt19937& rng) {
+  const int S = 16;
+  auto jitter = [&](int v, int amount) { return std::clamp(v + int(rng() % uint32_t(2 * amount + 1)) - amount, 0, 255); };
+  const int colours[4][3] = {{220, 60, 60}, {60, 200, 60}, {60, 60, 220}, {220, 220, 60}};
+  int base[3], colour[3];
+  for (int k = 0; k < 3; ++k) {
+    base[k] = int(rng() % 61);
+    colour[k] = jitter(colours[c][k], 30);
+  }
+  data::Image img;
+  img.width = img.height = S;
+  img.rgb.resize(S * S * 3);
+  for (int y = 0; y < S; ++y)
+    for (int x = 0; x < S; ++x) {
+      const bool on = c == 0 ? (x >= 4 && x < 12 && y >= 4 && y < 12)
+                    : c == 1 ? (y % 4 < 2)
+                    : c == 2 ? (x % 4 < 2)
+                             : (x >= 6 && x < 10) || (y >= 6 && y < 10);
+      for (int k = 0; k < 3; ++k) img.rgb[size_t((y * S + x) * 3 + k)] = uint8_t(jitter(on ? colour[k] : base[k], 20));
+    }
+  return img;
+}
+
+// The layout of `effnet prepare`: classes.txt, labeled/<class>/, unlabeled/ + unlabeled_labels.csv,
+// test/ + test_labels.csv.
+void make_shapes_dataset(const fs::path& root, int per_class, int unlabeled, int test) {
+  const std::vector<std::string> classes = {"square", "hbars", "vbars", "cross"};
+  std::mt19937 rng(7);
+  fs::create_directories(root);
+  std::ofstream(root / "classes.txt") << "square\nhbars\nvbars\ncross\n";
+  for (int c = 0; c < 4; ++c) {
+    fs::create_directories(root / "labeled" / classes[size_t(c)]);
+    for (int i = 0; i < per_class; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "%04d.png", i);
+      data::write_png((root / "labeled" / classes[size_t(c)] / name).string(), shape_image(c, rng));
+    }
+  }
+  for (const char* part : {"unlabeled", "test"}) {
+    const int n = std::string(part) == "test" ? test : unlabeled;
+    fs::create_directories(root / part);
+    std::ofstream labels(root / (std::string(part) + "_labels.csv"));
+    labels << "file,label\n";
+    for (int i = 0; i < n; ++i) {
+      const int c = int(rng() % 4);
+      char name[32];
+      std::snprintf(name, sizeof name, "%05d.png", i);
+      data::write_png((root / part / name).string(), shape_image(c, rng));
+      labels << name << "," << c << "\n";
+    }
+  }
+}
+
+// The tiny recipe: B0 at 16x16, SGD, 10 fine-tune epochs (6 steps each), 3 retrain epochs.
+const char* kConfig =
+    "# tiny end-to-end recipe\n"
+    "model = b0\nimage-size = 16\nbatch = 32\nlr = 0.01\nmomentum = 0.9\nweight-decay = 1e-4\n"
+    "finetune-epochs = 10\nfinetune-patience = 10\nfinetune-val = 0.2\n"
+    "temperature = 0.5\nthreshold = 0.8\nretrain-epochs = 3\nretrain-patience = 5\n"
+    "device = cpu\nlog-every = 0\n";
+
+// Every dataset of both files (groups "/" and, when present, "/optimizer") holds the same values.
+void expect_same_tensors(const fs::path& a, const fs::path& b) {
+  h5::File fa = h5::File::open(a.string()), fb = h5::File::open(b.string());
+  for (const std::string group : {"/", "/optimizer"}) {
+    ASSERT_EQ(fa.has(group), fb.has(group)) << group;
+    if (!fa.has(group)) continue;
+    std::vector<std::string> names = fa.datasets(group);
+    ASSERT_EQ(names, fb.datasets(group)) << a << " vs " << b;
+    ASSERT_FALSE(names.empty());
+    int differing = 0;
+    for (const std::string& n : names) {
+      const std::string path = (group == "/" ? "/" : group + "/") + n;
+      if (n.rfind("step.", 0) == 0) continue;  // Adam's int64 counters (none with SGD)
+      differing += fa.read(path).to_vector<float>() != fb.read(path).to_vector<float>();
+    }
+    EXPECT_EQ(differing, 0) << differing << " of " << names.size() << " tensors differ in " << group << " of " << a
+                            << " and " << b;
+  }
+}
+
+double json_number(const std::string& json, const std::string& key) {
+  size_t p = json.find("\"" + key + "\": ");
+  if (p == std::string::npos) return -1;
+  return std::stod(json.substr(p + key.size() + 4));
+}
+
+}  // namespace
+
+TEST(PipelineEndToEnd, LearnsAndResumesAfterKillsWithIdenticalWeights) {
+  const fs::path root = fresh_dir("pipeline");
+  make_shapes_dataset(root / "data", 60, 160, 160);
+  std::ofstream(root / "tiny.conf") << kConfig;
+  const std::string common = "pipeline --config '" + (root / "tiny.conf").string() + "' --data '" +
+                             (root / "data").string() + "' --out ";
+
+  // Uninterrupted.
+  ASSERT_EQ(run_effnet(common + "'" + (root / "full").string() + "'", root / "full.log"), 0)
+      << read_text(root / "full.log");
+  const std::string log = read_text(root / "full.log");
+  EXPECT_NE(log.find("test accuracy"), std::string::npos) << log;  // the results table
+  const std::string json = read_text(root / "full" / "results.json");
+  EXPECT_GE(json_number(json, "finetune_test"), 0.6) << json;  // chance: 0.25
+  EXPECT_GE(json_number(json, "retrain_test"), 0.6) << json;
+  EXPECT_GT(json_number(json, "pseudo_kept"), 0) << json;
+  EXPECT_TRUE(fs::exists(root / "full" / "report.html"));
+  EXPECT_TRUE(fs::exists(root / "full" / "finetune" / "metrics.json"));
+  const std::string predictions = read_text(root / "full" / "predict" / "predictions.csv");
+  EXPECT_EQ(predictions.rfind("file,class,confidence\n00000.png,", 0), 0u) << predictions.substr(0, 80);
+  EXPECT_NE(predictions.find(",hbars,"), std::string::npos) << "class names come from the checkpoint";
+
+  // Killed mid-epoch in fine-tune (step 15 = epoch 3, batch 3), then mid-epoch in retrain
+  // (8 fine-tune epochs x 6 steps + 12 = retrain epoch 2, batch 3), then run to the end.
+  const std::string resumed = common + "'" + (root / "resumed").string() + "'";
+  ASSERT_EQ(run_effnet(resumed + " --stop-after-steps 15", root / "r1.log"), 75) << read_text(root / "r1.log");
+  EXPECT_TRUE(fs::exists(root / "resumed" / "finetune" / "last.h5"));
+  EXPECT_FALSE(fs::exists(root / "resumed" / "finetune" / "done.txt"));
+  ASSERT_EQ(run_effnet(resumed + " --stop-after-steps 60", root / "r2.log"), 75) << read_text(root / "r2.log");
+  EXPECT_NE(read_text(root / "r2.log").find("finetune: resuming from"), std::string::npos) << read_text(root / "r2.log");
+  EXPECT_TRUE(fs::exists(root / "resumed" / "finetune" / "done.txt"));
+  EXPECT_TRUE(fs::exists(root / "resumed" / "retrain" / "last.h5"));
+  EXPECT_FALSE(fs::exists(root / "resumed" / "retrain" / "done.txt"));
+  ASSERT_EQ(run_effnet(resumed, root / "r3.log"), 0) << read_text(root / "r3.log");
+  EXPECT_NE(read_text(root / "r3.log").find("retrain: resuming from"), std::string::npos) << read_text(root / "r3.log");
+
+  for (const char* file : {"finetune/best.h5", "finetune/last.h5", "retrain/best.h5", "retrain/last.h5"})
+    expect_same_tensors(root / "full" / file, root / "resumed" / file);
+  EXPECT_EQ(read_text(root / "full" / "pseudolabel" / "pseudo_labels.csv"),
+            read_text(root / "resumed" / "pseudolabel" / "pseudo_labels.csv"));
+  EXPECT_EQ(read_text(root / "full" / "predict" / "predictions.csv"),
+            read_text(root / "resumed" / "predict" / "predictions.csv"));
+  const std::string rjson = read_text(root / "resumed" / "results.json");
+  EXPECT_EQ(json_number(rjson, "retrain_test"), json_number(json, "retrain_test"));
+  EXPECT_EQ(json_number(rjson, "finetune_test"), json_number(json, "finetune_test"));
+
+  // The same folder with other settings is refused, naming the difference.
+  EXPECT_EQ(run_effnet(resumed + " --lr 0.02", root / "r4.log"), 1);
+  EXPECT_NE(read_text(root / "r4.log").find("lr: 0.01 -> 0.02"), std::string::npos) << read_text(root / "r4.log");
+}
+
+TEST(PipelineEndToEnd, NanLossStopsNamingEpochAndStep) {
+  const fs::path root = fresh_dir("nan");
+  make_shapes_dataset(root / "data", 8, 4, 4);
+  const int rc = run_effnet("finetune --data '" + (root / "data").string() + "' --out '" + (root / "out").string() +
+                                "' --image-size 16 --batch 8 --epochs 2 --lr 1e30 --device cpu --log-every 0",
+                            root / "log");
+  const std::string log = read_text(root / "log");
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_NE(log.find("the loss became"), std::string::npos) << log;
+  EXPECT_NE(log.find("at epoch 1, step "), std::string::npos) << log;
+  EXPECT_NE(log.find("Last good checkpoint: none"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(root / "out" / "last.h5"));
+}
+
+TEST(PipelineEndToEnd, BadConfigurationsFailBeforeWork) {
+  const fs::path root = fresh_dir("badconfig");
+  make_shapes_dataset(root / "data", 2, 2, 2);
+  std::ofstream(root / "bad.conf") << "model = b0\nlearning-rate = 0.1\n";
+  const std::string data = " --data '" + (root / "data").string() + "' --out '" + (root / "out").string() + "'";
+  EXPECT_EQ(run_effnet("pipeline --config '" + (root / "bad.conf").string() + "'" + data, root / "log1"), 1);
+  EXPECT_NE(read_text(root / "log1").find("bad.conf:2: unknown key 'learning-rate'"), std::string::npos)
+      << read_text(root / "log1");
+  EXPECT_EQ(run_effnet("pipeline --model b9" + data, root / "log2"), 1);
+  EXPECT_NE(read_text(root / "log2").find("b9"), std::string::npos) << read_text(root / "log2");
+  EXPECT_EQ(run_effnet("pipeline --device cpu" + std::string(" --data '") + (root / "nowhere").string() +
+                           "' --out '" + (root / "out").string() + "'",
+                       root / "log3"),
+            1);
+  EXPECT_NE(read_text(root / "log3").find("nowhere does not exist"), std::string::npos) << read_text(root / "log3");
+  EXPECT_FALSE(fs::exists(root / "out")) << "nothing written before the checks pass";
+  EXPECT_EQ(run_effnet("finetune --help", root / "log4"), 0);
+  EXPECT_NE(read_text(root / "log4").find("--head-only"), std::string::npos);
+}
