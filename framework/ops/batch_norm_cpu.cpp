@@ -1,9 +1,12 @@
-// CPU kernels of batch_norm2d: the readable reference. Per-channel statistics are accumulated in
-// double with two passes (mean, then squared deviations) so that they stay accurate for large
-// N*H*W; channels run in parallel.
+// CPU kernels of batch_norm2d: the readable reference. Per-channel statistics take two passes
+// (mean, then squared deviations) summed through vec::sum (float lanes flushed into double), so
+// they stay accurate for large N*H*W and still vectorise; channels run in parallel. Elementwise
+// passes compute in the tensor's type.
+#include <algorithm>
 #include <cmath>
 
 #include "framework/ops/batch_norm_kernels.h"
+#include "framework/ops/cpu_vec.h"
 
 namespace effnet::cpu {
 namespace {
@@ -37,25 +40,28 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tenso
 #pragma omp parallel for if (d.N * d.C * d.HW > 32768)
     for (int64_t c = 0; c < d.C; ++c) {
       double sum = 0.0;
-      for_planes(d, c, px, [&](const scalar_t* p, int64_t) {
-        for (int64_t i = 0; i < d.HW; ++i) sum += double(p[i]);
-      });
+      for_planes(d, c, px, [&](const scalar_t* p, int64_t) { sum += vec::sum<scalar_t>(d.HW, [p](int64_t i) { return p[i]; }); });
       const double mean = sum / M;
+      const scalar_t mean_t = scalar_t(mean);
       double sq = 0.0;
       for_planes(d, c, px, [&](const scalar_t* p, int64_t) {
-        for (int64_t i = 0; i < d.HW; ++i) {
-          double dev = double(p[i]) - mean;
-          sq += dev * dev;
-        }
+        sq += vec::sum<scalar_t>(d.HW, [p, mean_t](int64_t i) {
+          const scalar_t dev = p[i] - mean_t;
+          return dev * dev;
+        });
       });
-      const double var = sq / M;  // biased: what normalises the batch
+      // mean_t differs from mean by its rounding r; the deviations above are then off by r, which
+      // adds M·r² to the sum of squares: taken back out here.
+      const double r = double(mean_t) - mean;
+      const double var = std::max(0.0, sq / M - r * r);  // biased: what normalises the batch
       const double invstd = 1.0 / std::sqrt(var + eps);
-      const double scale = double(pw[c]) * invstd, shift = double(pb[c]) - mean * scale;
+      // y = (x - mean)·scale + bias: subtracting first keeps float rounding relative to the result.
+      const scalar_t scale = scalar_t(double(pw[c]) * invstd), shift = pb[c];
       for (int64_t n = 0; n < d.N; ++n) {
         const int64_t off = (n * d.C + c) * d.HW;
-        for (int64_t i = 0; i < d.HW; ++i) py[off + i] = scalar_t(double(px[off + i]) * scale + shift);
+        for (int64_t i = 0; i < d.HW; ++i) py[off + i] = (px[off + i] - mean_t) * scale + shift;
       }
-      psm[c] = scalar_t(mean);
+      psm[c] = mean_t;
       psi[c] = scalar_t(invstd);
       // The running variance estimates the population variance: unbiased, as in PyTorch.
       prm[c] = scalar_t((1.0 - momentum) * double(prm[c]) + momentum * mean);
@@ -76,11 +82,10 @@ void batch_norm_eval_forward(const Tensor& x, const Tensor& weight, const Tensor
 #pragma omp parallel for if (d.N * d.C * d.HW > 32768)
     for (int64_t nc = 0; nc < d.N * d.C; ++nc) {
       const int64_t c = nc % d.C;
-      const double scale = double(pw[c]) / std::sqrt(double(prv[c]) + eps);
-      const double shift = double(pb[c]) - double(prm[c]) * scale;
+      const scalar_t scale = scalar_t(double(pw[c]) / std::sqrt(double(prv[c]) + eps)), mean = prm[c], shift = pb[c];
       const scalar_t* p = px + nc * d.HW;
       scalar_t* q = py + nc * d.HW;
-      for (int64_t i = 0; i < d.HW; ++i) q[i] = scalar_t(double(p[i]) * scale + shift);
+      for (int64_t i = 0; i < d.HW; ++i) q[i] = (p[i] - mean) * scale + shift;
     }
   });
 }
@@ -107,28 +112,26 @@ void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& w
     const double M = double(d.count());
 #pragma omp parallel for if (d.N * d.C * d.HW > 32768)
     for (int64_t c = 0; c < d.C; ++c) {
-      const double mean = double(pm[c]), invstd = double(pi[c]);
+      const scalar_t mean = pm[c];
+      const double invstd = double(pi[c]);
       // sum_g = dL/dbias, sum_gxhat = dL/dweight
-      double sum_g = 0.0, sum_gxhat = 0.0;
+      double sum_g = 0.0, sum_gxc = 0.0;
       for (int64_t n = 0; n < d.N; ++n) {
-        const int64_t off = (n * d.C + c) * d.HW;
-        for (int64_t i = 0; i < d.HW; ++i) {
-          double gi = double(pg[off + i]);
-          sum_g += gi;
-          sum_gxhat += gi * (double(px[off + i]) - mean) * invstd;
-        }
+        const scalar_t* xp = px + (n * d.C + c) * d.HW;
+        const scalar_t* gp = pg + (n * d.C + c) * d.HW;
+        sum_g += vec::sum<scalar_t>(d.HW, [gp](int64_t i) { return gp[i]; });
+        sum_gxc += vec::sum<scalar_t>(d.HW, [xp, gp, mean](int64_t i) { return gp[i] * (xp[i] - mean); });
       }
+      const double sum_gxhat = sum_gxc * invstd;
       if (pgb) pgb[c] = scalar_t(sum_g);
       if (pgw) pgw[c] = scalar_t(sum_gxhat);
       if (!pgx) continue;
-      // dx = weight * invstd * (g - mean(g) - xhat * mean(g * xhat))
-      const double k = double(pw[c]) * invstd, mean_g = sum_g / M, mean_gxhat = sum_gxhat / M;
+      // dx = weight·invstd·(g - mean(g) - xhat·mean(g·xhat)) = a·g + b·(x - mean) + e
+      const double k = double(pw[c]) * invstd;
+      const scalar_t a = scalar_t(k), b = scalar_t(-k * invstd * sum_gxhat / M), e = scalar_t(-k * sum_g / M);
       for (int64_t n = 0; n < d.N; ++n) {
         const int64_t off = (n * d.C + c) * d.HW;
-        for (int64_t i = 0; i < d.HW; ++i) {
-          double xhat = (double(px[off + i]) - mean) * invstd;
-          pgx[off + i] = scalar_t(k * (double(pg[off + i]) - mean_g - xhat * mean_gxhat));
-        }
+        for (int64_t i = 0; i < d.HW; ++i) pgx[off + i] = a * pg[off + i] + b * (px[off + i] - mean) + e;
       }
     }
   });

@@ -1,8 +1,10 @@
 // CPU kernels of the unary family, the readable reference for the CUDA half: one forward and one
 // backward loop template, instantiated per op so that the per-element switch is resolved at
-// compile time.
+// compile time. float sigmoid and silu use the branch-free exp of cpu_vec.h so that their loops
+// vectorise (libm's expf is a scalar call); double keeps std::exp as the reference.
 #include <cmath>
 
+#include "framework/ops/cpu_vec.h"
 #include "framework/ops/unary_kernels.h"
 
 namespace effnet::cpu {
@@ -15,6 +17,7 @@ inline T stable_sigmoid(T x) {
   T e = std::exp(x);
   return e / (T(1) + e);
 }
+inline float stable_sigmoid(float x) { return vec::sigmoid(x); }
 
 // Comparisons are written so that NaN falls through to the "pass x" branch and propagates.
 template <class T, UnaryOp OP>
