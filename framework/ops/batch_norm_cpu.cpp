@@ -4,8 +4,10 @@
 // passes compute in the tensor's type.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "framework/ops/batch_norm_kernels.h"
+#include "framework/ops/cpu_parallel.h"
 #include "framework/ops/cpu_vec.h"
 
 namespace effnet::cpu {
@@ -17,10 +19,18 @@ struct Dims {
   int64_t count() const { return N * HW; }  // values per channel
 };
 
-// Calls f(plane) for each of channel c's N planes of HW contiguous values.
-template <class T, class F>
-inline void for_planes(const Dims& d, int64_t c, T* base, F&& f) {
-  for (int64_t n = 0; n < d.N; ++n) f(base + (n * d.C + c) * d.HW, n);
+// Calls f(c0, c1) for blocks of channels (through vectorised(), so f must be EFFNET_INLINE), in
+// parallel when the tensor is large. Kernels walk the
+// images outer and the block's channels inner, so each image's block is one contiguous run of
+// memory, and per-channel sums over small planes (2x2, 1x1 at 32x32 input) are independent
+// chains rather than one dependent chain per channel.
+template <class F>
+void for_channel_blocks(const Dims& d, F&& f) {
+  const int threads = d.N * d.C * d.HW > 32768 ? cpu_threads() : 1;
+  const int64_t block = std::max<int64_t>(1, (d.C + 4 * threads - 1) / (4 * threads));
+  const int64_t blocks = (d.C + block - 1) / block;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int64_t b = 0; b < blocks; ++b) vectorised(f, b * block, std::min(d.C, (b + 1) * block));
 }
 
 }  // namespace
@@ -37,36 +47,44 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tenso
     scalar_t* py = y.data<scalar_t>();
     scalar_t *psm = save_mean.data<scalar_t>(), *psi = save_invstd.data<scalar_t>();
     const double M = double(d.count());
-#pragma omp parallel for if (d.N * d.C * d.HW > 32768)
-    for (int64_t c = 0; c < d.C; ++c) {
-      double sum = 0.0;
-      for_planes(d, c, px, [&](const scalar_t* p, int64_t) { sum += vec::sum<scalar_t>(d.HW, [p](int64_t i) { return p[i]; }); });
-      const double mean = sum / M;
-      const scalar_t mean_t = scalar_t(mean);
-      double sq = 0.0;
-      for_planes(d, c, px, [&](const scalar_t* p, int64_t) {
-        sq += vec::sum<scalar_t>(d.HW, [p, mean_t](int64_t i) {
-          const scalar_t dev = p[i] - mean_t;
-          return dev * dev;
-        });
-      });
-      // mean_t differs from mean by its rounding r; the deviations above are then off by r, which
-      // adds M·r² to the sum of squares: taken back out here.
-      const double r = double(mean_t) - mean;
-      const double var = std::max(0.0, sq / M - r * r);  // biased: what normalises the batch
-      const double invstd = 1.0 / std::sqrt(var + eps);
-      // y = (x - mean)·scale + bias: subtracting first keeps float rounding relative to the result.
-      const scalar_t scale = scalar_t(double(pw[c]) * invstd), shift = pb[c];
-      for (int64_t n = 0; n < d.N; ++n) {
-        const int64_t off = (n * d.C + c) * d.HW;
-        for (int64_t i = 0; i < d.HW; ++i) py[off + i] = (px[off + i] - mean_t) * scale + shift;
+    for_channel_blocks(d, [&](int64_t c0, int64_t c1) EFFNET_INLINE {
+      std::vector<double> sum(size_t(c1 - c0), 0.0), sq(size_t(c1 - c0), 0.0);
+      for (int64_t n = 0; n < d.N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          const scalar_t* p = px + (n * d.C + c) * d.HW;
+          sum[size_t(c - c0)] += vec::sum<scalar_t>(d.HW, [p](int64_t i) { return p[i]; });
+        }
+      for (int64_t c = c0; c < c1; ++c) psm[c] = scalar_t(sum[size_t(c - c0)] / M);
+      for (int64_t n = 0; n < d.N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          const scalar_t* p = px + (n * d.C + c) * d.HW;
+          const scalar_t mean = psm[c];
+          sq[size_t(c - c0)] += vec::sum<scalar_t>(d.HW, [p, mean](int64_t i) {
+            const scalar_t dev = p[i] - mean;
+            return dev * dev;
+          });
+        }
+      for (int64_t c = c0; c < c1; ++c) {
+        const double mean = sum[size_t(c - c0)] / M;
+        // The deviations were taken from the rounded mean psm[c] = mean + r, which adds M·r² to
+        // their sum of squares: taken back out here.
+        const double r = double(psm[c]) - mean;
+        const double var = std::max(0.0, sq[size_t(c - c0)] / M - r * r);  // biased: what normalises the batch
+        const double invstd = 1.0 / std::sqrt(var + eps);
+        psi[c] = scalar_t(invstd);
+        // The running variance estimates the population variance: unbiased, as in PyTorch.
+        prm[c] = scalar_t((1.0 - momentum) * double(prm[c]) + momentum * mean);
+        prv[c] = scalar_t((1.0 - momentum) * double(prv[c]) + momentum * var * M / (M - 1.0));
+        sq[size_t(c - c0)] = double(pw[c]) * invstd;  // now the scale
       }
-      psm[c] = mean_t;
-      psi[c] = scalar_t(invstd);
-      // The running variance estimates the population variance: unbiased, as in PyTorch.
-      prm[c] = scalar_t((1.0 - momentum) * double(prm[c]) + momentum * mean);
-      prv[c] = scalar_t((1.0 - momentum) * double(prv[c]) + momentum * var * M / (M - 1.0));
-    }
+      // y = (x - mean)·scale + bias: subtracting first keeps the rounding relative to the result.
+      for (int64_t n = 0; n < d.N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          const int64_t off = (n * d.C + c) * d.HW;
+          const scalar_t mean = psm[c], scale = scalar_t(sq[size_t(c - c0)]), shift = pb[c];
+          for (int64_t i = 0; i < d.HW; ++i) py[off + i] = (px[off + i] - mean) * scale + shift;
+        }
+    });
   });
 }
 
@@ -79,14 +97,18 @@ void batch_norm_eval_forward(const Tensor& x, const Tensor& weight, const Tensor
     const scalar_t *pw = weight.data<scalar_t>(), *pb = bias.data<scalar_t>();
     const scalar_t *prm = running_mean.data<scalar_t>(), *prv = running_var.data<scalar_t>();
     scalar_t* py = y.data<scalar_t>();
-#pragma omp parallel for if (d.N * d.C * d.HW > 32768)
-    for (int64_t nc = 0; nc < d.N * d.C; ++nc) {
-      const int64_t c = nc % d.C;
-      const scalar_t scale = scalar_t(double(pw[c]) / std::sqrt(double(prv[c]) + eps)), mean = prm[c], shift = pb[c];
-      const scalar_t* p = px + nc * d.HW;
-      scalar_t* q = py + nc * d.HW;
-      for (int64_t i = 0; i < d.HW; ++i) q[i] = (p[i] - mean) * scale + shift;
-    }
+    std::vector<scalar_t> scale(size_t(d.C));
+    for (int64_t c = 0; c < d.C; ++c) scale[size_t(c)] = scalar_t(double(pw[c]) / std::sqrt(double(prv[c]) + eps));
+    const scalar_t* ps = scale.data();
+    parallel_for(d.N * d.C, std::max<int64_t>(1, 32768 / d.HW), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for (int64_t nc = lo; nc < hi; ++nc) {
+        const int64_t c = nc % d.C;
+        const scalar_t sc = ps[c], mean = prm[c], shift = pb[c];
+        const scalar_t* p = px + nc * d.HW;
+        scalar_t* q = py + nc * d.HW;
+        for (int64_t i = 0; i < d.HW; ++i) q[i] = (p[i] - mean) * sc + shift;
+      }
+    });
   });
 }
 
@@ -110,30 +132,36 @@ void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& w
     scalar_t* pgw = gw.defined() ? gw.data<scalar_t>() : nullptr;
     scalar_t* pgb = gb.defined() ? gb.data<scalar_t>() : nullptr;
     const double M = double(d.count());
-#pragma omp parallel for if (d.N * d.C * d.HW > 32768)
-    for (int64_t c = 0; c < d.C; ++c) {
-      const scalar_t mean = pm[c];
-      const double invstd = double(pi[c]);
-      // sum_g = dL/dbias, sum_gxhat = dL/dweight
-      double sum_g = 0.0, sum_gxc = 0.0;
-      for (int64_t n = 0; n < d.N; ++n) {
-        const scalar_t* xp = px + (n * d.C + c) * d.HW;
-        const scalar_t* gp = pg + (n * d.C + c) * d.HW;
-        sum_g += vec::sum<scalar_t>(d.HW, [gp](int64_t i) { return gp[i]; });
-        sum_gxc += vec::sum<scalar_t>(d.HW, [xp, gp, mean](int64_t i) { return gp[i] * (xp[i] - mean); });
+    for_channel_blocks(d, [&](int64_t c0, int64_t c1) EFFNET_INLINE {
+      // sum_g = dL/dbias, sum_gxc·invstd = dL/dweight
+      std::vector<double> sum_g(size_t(c1 - c0), 0.0), sum_gxc(size_t(c1 - c0), 0.0);
+      for (int64_t n = 0; n < d.N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          const scalar_t* xp = px + (n * d.C + c) * d.HW;
+          const scalar_t* gp = pg + (n * d.C + c) * d.HW;
+          const scalar_t mean = pm[c];
+          sum_g[size_t(c - c0)] += vec::sum<scalar_t>(d.HW, [gp](int64_t i) { return gp[i]; });
+          sum_gxc[size_t(c - c0)] +=
+              vec::sum<scalar_t>(d.HW, [xp, gp, mean](int64_t i) { return gp[i] * (xp[i] - mean); });
+        }
+      for (int64_t c = c0; c < c1; ++c) {
+        const double invstd = double(pi[c]), sg = sum_g[size_t(c - c0)], sgxhat = sum_gxc[size_t(c - c0)] * invstd;
+        if (pgb) pgb[c] = scalar_t(sg);
+        if (pgw) pgw[c] = scalar_t(sgxhat);
+        // dx = weight·invstd·(g - mean(g) - xhat·mean(g·xhat)) = a·g + b·(x - mean) + e: keep b, e.
+        const double k = double(pw[c]) * invstd;
+        sum_gxc[size_t(c - c0)] = -k * invstd * sgxhat / M;
+        sum_g[size_t(c - c0)] = -k * sg / M;
       }
-      const double sum_gxhat = sum_gxc * invstd;
-      if (pgb) pgb[c] = scalar_t(sum_g);
-      if (pgw) pgw[c] = scalar_t(sum_gxhat);
-      if (!pgx) continue;
-      // dx = weight·invstd·(g - mean(g) - xhat·mean(g·xhat)) = a·g + b·(x - mean) + e
-      const double k = double(pw[c]) * invstd;
-      const scalar_t a = scalar_t(k), b = scalar_t(-k * invstd * sum_gxhat / M), e = scalar_t(-k * sum_g / M);
-      for (int64_t n = 0; n < d.N; ++n) {
-        const int64_t off = (n * d.C + c) * d.HW;
-        for (int64_t i = 0; i < d.HW; ++i) pgx[off + i] = a * pg[off + i] + b * (px[off + i] - mean) + e;
-      }
-    }
+      if (!pgx) return;
+      for (int64_t n = 0; n < d.N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          const int64_t off = (n * d.C + c) * d.HW;
+          const scalar_t a = scalar_t(double(pw[c]) * double(pi[c])), b = scalar_t(sum_gxc[size_t(c - c0)]),
+                         e = scalar_t(sum_g[size_t(c - c0)]), mean = pm[c];
+          for (int64_t i = 0; i < d.HW; ++i) pgx[off + i] = a * pg[off + i] + b * (px[off + i] - mean) + e;
+        }
+    });
   });
 }
 

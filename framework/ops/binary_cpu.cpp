@@ -5,12 +5,13 @@
 #include <array>
 
 #include "framework/ops/binary_kernels.h"
+#include "framework/ops/cpu_parallel.h"
 
 namespace effnet::cpu {
 namespace {
 
 template <class T>
-inline T apply_op(BinaryOp op, T a, T b) {
+EFFNET_INLINE inline T apply_op(BinaryOp op, T a, T b) {
   switch (op) {
     case BinaryOp::Add: return a + b;
     case BinaryOp::Sub: return a - b;
@@ -23,8 +24,9 @@ inline T apply_op(BinaryOp op, T a, T b) {
 
 template <class T, BinaryOp OP>
 void binary_same_shape(const T* a, const T* b, T* out, int64_t n) {
-#pragma omp parallel for if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) out[i] = apply_op(OP, a[i], b[i]);
+  parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
+    for (int64_t i = lo; i < hi; ++i) out[i] = apply_op(OP, a[i], b[i]);
+  });
 }
 
 // The plan with size-1 dimensions dropped and adjacent dimensions merged wherever both operands
@@ -58,7 +60,7 @@ Collapsed collapse(const BroadcastPlan& p) {
 
 // One output row; the common stride patterns get loops of their own so that they vectorise.
 template <class T, BinaryOp OP>
-inline void binary_row(const T* a, int64_t as, const T* b, int64_t bs, T* out, int64_t n) {
+EFFNET_INLINE inline void binary_row(const T* a, int64_t as, const T* b, int64_t bs, T* out, int64_t n) {
   if (as == 1 && bs == 1) {
     for (int64_t i = 0; i < n; ++i) out[i] = apply_op(OP, a[i], b[i]);
   } else if (as == 1 && bs == 0) {
@@ -81,18 +83,19 @@ void binary_broadcast(const BroadcastPlan& plan, const T* a, const T* b, T* out)
   const int64_t as = nd ? p.a_strides[last] : 0, bs = nd ? p.b_strides[last] : 0;
   int64_t outer = 1;
   for (int d = 0; d < nd - 1; ++d) outer *= p.sizes[size_t(d)];
-#pragma omp parallel for if (outer * inner > 32768)
-  for (int64_t o = 0; o < outer; ++o) {
-    // Offsets of row o in a and b: unravel o over the outer dimensions.
-    int64_t rem = o, ao = 0, bo = 0;
-    for (int d = nd - 2; d >= 0; --d) {
-      int64_t idx = rem % p.sizes[size_t(d)];
-      rem /= p.sizes[size_t(d)];
-      ao += idx * p.a_strides[size_t(d)];
-      bo += idx * p.b_strides[size_t(d)];
+  parallel_for(outer, std::max<int64_t>(1, 32768 / inner), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+    for (int64_t o = lo; o < hi; ++o) {
+      // Offsets of row o in a and b: unravel o over the outer dimensions.
+      int64_t rem = o, ao = 0, bo = 0;
+      for (int d = nd - 2; d >= 0; --d) {
+        int64_t idx = rem % p.sizes[size_t(d)];
+        rem /= p.sizes[size_t(d)];
+        ao += idx * p.a_strides[size_t(d)];
+        bo += idx * p.b_strides[size_t(d)];
+      }
+      binary_row<T, OP>(a + ao, as, b + bo, bs, out + o * inner, inner);
     }
-    binary_row<T, OP>(a + ao, as, b + bo, bs, out + o * inner, inner);
-  }
+  });
 }
 
 template <class T>
@@ -129,8 +132,9 @@ void affine(const Tensor& x, double scale, double shift, Tensor& out) {
     const scalar_t* px = x.data<scalar_t>();
     scalar_t* po = out.data<scalar_t>();
     const scalar_t s = scalar_t(scale), t = scalar_t(shift);
-#pragma omp parallel for if (n > 32768)
-    for (int64_t i = 0; i < n; ++i) po[i] = px[i] * s + t;
+    parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for (int64_t i = lo; i < hi; ++i) po[i] = px[i] * s + t;
+    });
   });
 }
 
@@ -141,8 +145,9 @@ void axpy_(Tensor& y, const Tensor& x, double alpha) {
     const scalar_t* px = x.data<scalar_t>();
     scalar_t* py = y.data<scalar_t>();
     const scalar_t a = scalar_t(alpha);
-#pragma omp parallel for if (n > 32768)
-    for (int64_t i = 0; i < n; ++i) py[i] += a * px[i];
+    parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for (int64_t i = lo; i < hi; ++i) py[i] += a * px[i];
+    });
   });
 }
 

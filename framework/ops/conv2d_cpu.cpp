@@ -358,7 +358,7 @@ void backward_weight_depthwise(const T* gy, const T* x, T* gw, const Conv2dGeome
 bool channels_last(const Conv2dGeometry& g) { return g.c_out == g.c_in; }
 
 // Kernel taps t in [lo, hi) whose input position o·stride - pad + t lies inside [0, in).
-Span valid_taps(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t in) {
+EFFNET_INLINE inline Span valid_taps(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t in) {
   const int64_t base = o * stride - pad;
   const int64_t lo = std::max<int64_t>(0, -base), hi = std::min(k, in - base);
   return {lo, std::max(lo, hi)};
@@ -367,7 +367,7 @@ Span valid_taps(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t in) {
 // Calls f(tap, in_pixel, out_pixel) for every output pixel and every kernel tap that lands inside
 // the image; tap = i·kw + j, pixels are row-major (ih·W + iw, oh·Wo + ow).
 template <class F>
-void for_each_tap(const Conv2dGeometry& g, F&& f) {
+EFFNET_INLINE inline void for_each_tap(const Conv2dGeometry& g, F&& f) {
   for (int64_t oh = 0; oh < g.ho; ++oh) {
     const Span ti = valid_taps(oh, g.stride_h, g.pad_h, g.kh, g.h);
     for (int64_t ow = 0; ow < g.wo; ++ow) {
@@ -387,6 +387,18 @@ int image_threads(const Conv2dGeometry& g) {
   return int(std::min<int64_t>(work > 32768 ? cpu_threads() : 1, g.n));
 }
 
+// f(t, n0, n1): thread t of `threads` handles images [n0, n1), through vectorised() (so f must be
+// EFFNET_INLINE).
+template <class F>
+void for_image_chunks(const Conv2dGeometry& g, int threads, F&& f) {
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t n0 = g.n * t / nt, n1 = g.n * (t + 1) / nt;
+    if (n0 < n1) vectorised([&](int64_t lo, int64_t hi) EFFNET_INLINE { f(t, lo, hi); }, n0, n1);
+  }
+}
+
 template <class T>
 void forward_depthwise_cl(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g) {
   const int64_t C = g.c_in, hw = g.h * g.w, howo = g.ho * g.wo, taps = g.kh * g.kw;
@@ -394,18 +406,16 @@ void forward_depthwise_cl(const T* x, const T* w, const T* bias, T* y, const Con
   transpose_serial(w, wt.get(), C, taps);
   const int threads = image_threads(g);
   Scratch<T> buf(threads * (hw + howo) * C);
-#pragma omp parallel num_threads(threads)
-  {
-    T* xt = buf.get() + omp_get_thread_num() * (hw + howo) * C;
+  for_image_chunks(g, threads, [&](int t, int64_t n0, int64_t n1) EFFNET_INLINE {
+    T* xt = buf.get() + t * (hw + howo) * C;
     T* yt = xt + hw * C;
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t n = n0; n < n1; ++n) {
       transpose_serial(x + n * C * hw, xt, C, hw);
       for (int64_t p = 0; p < howo; ++p) {
         if (bias) std::copy(bias, bias + C, yt + p * C);
         else std::fill(yt + p * C, yt + (p + 1) * C, T(0));
       }
-      for_each_tap(g, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel) {
+      for_each_tap(g, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel) EFFNET_INLINE {
         const T* __restrict src = xt + in_pixel * C;
         const T* __restrict k = wt.get() + tap * C;
         T* __restrict dst = yt + out_pixel * C;
@@ -413,7 +423,7 @@ void forward_depthwise_cl(const T* x, const T* w, const T* bias, T* y, const Con
       });
       transpose_serial(yt, y + n * C * howo, howo, C);
     }
-  }
+  });
 }
 
 template <class T>
@@ -423,15 +433,13 @@ void backward_input_depthwise_cl(const T* gy, const T* w, T* gx, const Conv2dGeo
   transpose_serial(w, wt.get(), C, taps);
   const int threads = image_threads(g);
   Scratch<T> buf(threads * (hw + howo) * C);
-#pragma omp parallel num_threads(threads)
-  {
-    T* gxt = buf.get() + omp_get_thread_num() * (hw + howo) * C;
+  for_image_chunks(g, threads, [&](int t, int64_t n0, int64_t n1) EFFNET_INLINE {
+    T* gxt = buf.get() + t * (hw + howo) * C;
     T* gyt = gxt + hw * C;
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t n = n0; n < n1; ++n) {
       transpose_serial(gy + n * C * howo, gyt, C, howo);
       std::fill(gxt, gxt + hw * C, T(0));
-      for_each_tap(g, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel) {
+      for_each_tap(g, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel) EFFNET_INLINE {
         const T* __restrict src = gyt + out_pixel * C;
         const T* __restrict k = wt.get() + tap * C;
         T* __restrict dst = gxt + in_pixel * C;
@@ -439,7 +447,7 @@ void backward_input_depthwise_cl(const T* gy, const T* w, T* gx, const Conv2dGeo
       });
       transpose_serial(gxt, gx + n * C * hw, hw, C);
     }
-  }
+  });
 }
 
 // Per thread: sums over its images, per image in T (at most Ho·Wo products per tap and channel),
@@ -452,19 +460,16 @@ void backward_weight_depthwise_cl(const T* gy, const T* x, T* gw, const Conv2dGe
   Scratch<T> buf(threads * (hw + howo + taps) * C);
   Scratch<double> acc(threads * taps * C);
   std::fill(acc.get(), acc.get() + threads * taps * C, 0.0);
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num();
+  for_image_chunks(g, threads, [&](int t, int64_t n0, int64_t n1) EFFNET_INLINE {
     T* xt = buf.get() + t * (hw + howo + taps) * C;
     T* gyt = xt + hw * C;
     T* part = gyt + howo * C;
     double* sum = acc.get() + t * taps * C;
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t n = n0; n < n1; ++n) {
       transpose_serial(x + n * C * hw, xt, C, hw);
       transpose_serial(gy + n * C * howo, gyt, C, howo);
       std::fill(part, part + taps * C, T(0));
-      for_each_tap(g, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel) {
+      for_each_tap(g, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel) EFFNET_INLINE {
         const T* __restrict a = xt + in_pixel * C;
         const T* __restrict b = gyt + out_pixel * C;
         T* __restrict dst = part + tap * C;
@@ -472,7 +477,7 @@ void backward_weight_depthwise_cl(const T* gy, const T* x, T* gw, const Conv2dGe
       });
       for (int64_t q = 0; q < taps * C; ++q) sum[q] += double(part[q]);
     }
-  }
+  });
   for (int64_t c = 0; c < C; ++c)
     for (int64_t tap = 0; tap < taps; ++tap) {
       double s = 0.0;

@@ -8,14 +8,18 @@
 #include <cstdint>
 #include <cstring>
 
+// Forces inlining into the caller, so that the body is compiled for the caller's target (the
+// AVX2 copies made by cpu_parallel.h's vectorised()).
+#define EFFNET_INLINE __attribute__((always_inline))
+
 namespace effnet::cpu::vec {
 
-inline float bits_to_float(uint32_t u) {
+EFFNET_INLINE inline float bits_to_float(uint32_t u) {
   float f;
   std::memcpy(&f, &u, sizeof f);
   return f;
 }
-inline uint32_t float_to_bits(float f) {
+EFFNET_INLINE inline uint32_t float_to_bits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, sizeof u);
   return u;
@@ -24,7 +28,7 @@ inline uint32_t float_to_bits(float f) {
 // Picks a where cond holds, else b, as integer bit operations. A float `cond ? a : b` feeding
 // further arithmetic stays a branch under GCC's default -ftrapping-math (if-conversion would have
 // to speculate trapping operations), which blocks vectorisation of the whole loop.
-inline float select(bool cond, float a, float b) {
+EFFNET_INLINE inline float select(bool cond, float a, float b) {
   const uint32_t mask = uint32_t(0) - uint32_t(cond);
   const uint32_t ua = float_to_bits(a), ub = float_to_bits(b);
   return bits_to_float(ub ^ ((ua ^ ub) & mask));
@@ -36,7 +40,7 @@ inline float select(bool cond, float a, float b) {
 // undefined). 2^n is applied as two factors 2^(n/2)·2^(n - n/2), each a normal float, so that
 // results in the subnormal range (down to e^-103.9) come out gradually rather than as zero: the
 // stable sigmoid relies on that tail.
-inline float exp_nonpositive(float x) {
+EFFNET_INLINE inline float exp_nonpositive(float x) {
   x = select(x < -104.0f, -104.0f, x);  // below, e^x rounds to 0 anyway; NaN compares false and stays
   constexpr float kMagic = 12582912.0f;  // 1.5·2^23
   const float t = x * 1.44269504088896341f + kMagic;
@@ -57,16 +61,16 @@ inline float exp_nonpositive(float x) {
 
 // The stable sigmoid: e^-|x| never overflows, and for x < 0 the quotient e^x / (1 + e^x) keeps
 // the tiny left tail. NaN propagates through e.
-inline float sigmoid(float x) {
+EFFNET_INLINE inline float sigmoid(float x) {
   const float e = exp_nonpositive(-std::abs(x));
   return select(x >= 0.0f, 1.0f, e) / (1.0f + e);
 }
 
 // Sum of f(0..n) in double. Float input is added in 16 independent float lanes (vectorised, and
-// four SSE accumulators hide the add latency), flushed into double every 1024 terms so that long
-// sums keep double-like accuracy. Short sums go straight to double.
+// four SSE accumulators hide the add latency), folded to 4 and flushed into double every 1024
+// terms, so that long sums keep double-like accuracy. Short sums go straight to double.
 template <class T, class F>
-inline double sum(int64_t n, F&& f) {
+EFFNET_INLINE inline double sum(int64_t n, F&& f) {
   constexpr int kLanes = 16;
   constexpr int64_t kBlock = 1024;
   double total = 0.0;
@@ -77,9 +81,8 @@ inline double sum(int64_t n, F&& f) {
       T lane[kLanes] = {};
       for (i = b0; i + kLanes <= b1; i += kLanes)
         for (int l = 0; l < kLanes; ++l) lane[l] += f(i + l);
-      double s = 0.0;
-      for (int l = 0; l < kLanes; ++l) s += double(lane[l]);
-      total += s;
+      for (int l = 0; l < 4; ++l) lane[l] += lane[l + 4] + (lane[l + 8] + lane[l + 12]);
+      total += (double(lane[0]) + double(lane[1])) + (double(lane[2]) + double(lane[3]));
     }
   }
   for (; i < n; ++i) total += double(f(i));
@@ -93,7 +96,7 @@ namespace effnet::cpu {
 // dst (cols, rows) = transpose of src (rows, cols), row-major, on the calling thread; 16 x 16 tiles
 // keep the rows read and the rows written in L1.
 template <class T>
-void transpose_serial(const T* src, T* dst, int64_t rows, int64_t cols) {
+EFFNET_INLINE inline void transpose_serial(const T* src, T* dst, int64_t rows, int64_t cols) {
   constexpr int64_t kTile = 16;
   for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
     const int64_t r1 = std::min(rows, r0 + kTile);
