@@ -1,7 +1,6 @@
-// CPU kernels of batch_norm2d: the readable reference. Per-channel statistics take two passes
-// (mean, then squared deviations) summed through vec::sum (float lanes flushed into double), so
-// they stay accurate for large N*H*W and still vectorise; channels run in parallel. Elementwise
-// passes compute in the tensor's type.
+// CPU kernels of batch_norm2d: the readable reference. Training mode computes in double (two-pass
+// statistics: mean, then squared deviations; the normalisation itself), rounding once per output,
+// vectorised across the positions of a block of channels; blocks run in parallel.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -20,18 +19,57 @@ struct Dims {
 };
 
 // Calls f(c0, c1) for blocks of channels (through vectorised(), so f must be EFFNET_INLINE), in
-// parallel when the tensor is large. Kernels walk the
-// images outer and the block's channels inner, so each image's block is one contiguous run of
-// memory, and per-channel sums over small planes (2x2, 1x1 at 32x32 input) are independent
-// chains rather than one dependent chain per channel.
+// parallel when the tensor is large. Within a block, kernels walk the images outer and the
+// block's values inner: per image the block is one contiguous run of len = channels·H·W values,
+// and per-channel quantities are expanded to one entry per position of that run, so every pass
+// is a plain vector loop whatever the plane size (down to the 1x1 planes at 32x32 input). Blocks
+// hold up to ~4K values so that the run and its per-position arrays stay in L1/L2.
 template <class F>
 void for_channel_blocks(const Dims& d, F&& f) {
   const int threads = d.N * d.C * d.HW > 32768 ? cpu_threads() : 1;
-  const int64_t block = std::max<int64_t>(1, (d.C + 4 * threads - 1) / (4 * threads));
+  const int64_t by_size = std::max<int64_t>(1, 4096 / d.HW), by_threads = (d.C + 4 * threads - 1) / (4 * threads);
+  const int64_t block = std::max<int64_t>(1, std::min(by_size, by_threads));
   const int64_t blocks = (d.C + block - 1) / block;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t b = 0; b < blocks; ++b) vectorised(f, b * block, std::min(d.C, (b + 1) * block));
 }
+
+// total[j] = sum over images n of f(n, j), j in [0, len), and likewise total2 with f2: in double
+// (vectorised across positions), as accurate as the reference statistics need.
+template <class F, class F2>
+EFFNET_INLINE inline void image_sums(int64_t N, int64_t len, double* total, double* total2, F&& f, F2&& f2) {
+  std::fill(total, total + len, 0.0);
+  std::fill(total2, total2 + len, 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < len; ++j) {
+      total[j] += f(n, j);
+      total2[j] += f2(n, j);
+    }
+}
+template <class F>
+EFFNET_INLINE inline void image_sums(int64_t N, int64_t len, double* total, F&& f) {
+  std::fill(total, total + len, 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < len; ++j) total[j] += f(n, j);
+}
+
+// Per-channel sum of a block's per-position totals.
+inline double channel_total(const double* total, int64_t c, int64_t hw) {
+  double s = 0.0;
+  for (int64_t i = 0; i < hw; ++i) s += total[c * hw + i];
+  return s;
+}
+
+// Per-position arrays of one block: `count` runs of len doubles.
+struct BlockScratch {
+  std::vector<double> v;
+  int64_t len;
+  BlockScratch(int64_t count, int64_t len) : v(size_t(count * len)), len(len) {}
+  double* run(int64_t i) { return v.data() + i * len; }
+};
+
+// Fills run[c·hw .. (c+1)·hw) with value: a per-channel quantity expanded over its positions.
+inline void expand(double* run, int64_t c, int64_t hw, double value) { std::fill(run + c * hw, run + (c + 1) * hw, value); }
 
 }  // namespace
 
@@ -47,43 +85,38 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tenso
     scalar_t* py = y.data<scalar_t>();
     scalar_t *psm = save_mean.data<scalar_t>(), *psi = save_invstd.data<scalar_t>();
     const double M = double(d.count());
+    const int64_t CHW = d.C * d.HW;
     for_channel_blocks(d, [&](int64_t c0, int64_t c1) EFFNET_INLINE {
-      std::vector<double> sum(size_t(c1 - c0), 0.0), sq(size_t(c1 - c0), 0.0);
-      for (int64_t n = 0; n < d.N; ++n)
-        for (int64_t c = c0; c < c1; ++c) {
-          const scalar_t* p = px + (n * d.C + c) * d.HW;
-          sum[size_t(c - c0)] += vec::sum<scalar_t>(d.HW, [p](int64_t i) { return p[i]; });
-        }
-      for (int64_t c = c0; c < c1; ++c) psm[c] = scalar_t(sum[size_t(c - c0)] / M);
-      for (int64_t n = 0; n < d.N; ++n)
-        for (int64_t c = c0; c < c1; ++c) {
-          const scalar_t* p = px + (n * d.C + c) * d.HW;
-          const scalar_t mean = psm[c];
-          sq[size_t(c - c0)] += vec::sum<scalar_t>(d.HW, [p, mean](int64_t i) {
-            const scalar_t dev = p[i] - mean;
-            return dev * dev;
-          });
-        }
+      const int64_t len = (c1 - c0) * d.HW, base = c0 * d.HW;
+      BlockScratch s(4, len);
+      double *sum = s.run(0), *mean = s.run(1), *scale = s.run(2), *shift = s.run(3);
+      const scalar_t* xb = px + base;
+      image_sums(d.N, len, sum, [&](int64_t n, int64_t j) EFFNET_INLINE { return double(xb[n * CHW + j]); });
+      for (int64_t c = c0; c < c1; ++c) expand(mean, c - c0, d.HW, channel_total(sum, c - c0, d.HW) / M);
+      image_sums(d.N, len, sum, [&](int64_t n, int64_t j) EFFNET_INLINE {
+        const double dev = double(xb[n * CHW + j]) - mean[j];
+        return dev * dev;
+      });
       for (int64_t c = c0; c < c1; ++c) {
-        const double mean = sum[size_t(c - c0)] / M;
-        // The deviations were taken from the rounded mean psm[c] = mean + r, which adds M·r² to
-        // their sum of squares: taken back out here.
-        const double r = double(psm[c]) - mean;
-        const double var = std::max(0.0, sq[size_t(c - c0)] / M - r * r);  // biased: what normalises the batch
+        const double m = mean[(c - c0) * d.HW];
+        const double var = channel_total(sum, c - c0, d.HW) / M;  // biased: what normalises the batch
         const double invstd = 1.0 / std::sqrt(var + eps);
+        psm[c] = scalar_t(m);
         psi[c] = scalar_t(invstd);
         // The running variance estimates the population variance: unbiased, as in PyTorch.
-        prm[c] = scalar_t((1.0 - momentum) * double(prm[c]) + momentum * mean);
+        prm[c] = scalar_t((1.0 - momentum) * double(prm[c]) + momentum * m);
         prv[c] = scalar_t((1.0 - momentum) * double(prv[c]) + momentum * var * M / (M - 1.0));
-        sq[size_t(c - c0)] = double(pw[c]) * invstd;  // now the scale
+        expand(scale, c - c0, d.HW, double(pw[c]) * invstd);
+        expand(shift, c - c0, d.HW, double(pb[c]));
       }
-      // y = (x - mean)·scale + bias: subtracting first keeps the rounding relative to the result.
-      for (int64_t n = 0; n < d.N; ++n)
-        for (int64_t c = c0; c < c1; ++c) {
-          const int64_t off = (n * d.C + c) * d.HW;
-          const scalar_t mean = psm[c], scale = scalar_t(sq[size_t(c - c0)]), shift = pb[c];
-          for (int64_t i = 0; i < d.HW; ++i) py[off + i] = (px[off + i] - mean) * scale + shift;
-        }
+      // y in double, rounded once: training-mode BN amplifies every rounding of its input in the
+      // layers after it (with this pass in float, B3's train logits drifted from PyTorch's by
+      // 1.02e-5 relative, past test_parity_torch's bound of 1e-5; 8.2e-6 this way).
+      for (int64_t n = 0; n < d.N; ++n) {
+        const scalar_t* xn = xb + n * CHW;
+        scalar_t* yn = py + base + n * CHW;
+        for (int64_t j = 0; j < len; ++j) yn[j] = scalar_t((double(xn[j]) - mean[j]) * scale[j] + shift[j]);
+      }
     });
   });
 }
@@ -132,35 +165,37 @@ void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& w
     scalar_t* pgw = gw.defined() ? gw.data<scalar_t>() : nullptr;
     scalar_t* pgb = gb.defined() ? gb.data<scalar_t>() : nullptr;
     const double M = double(d.count());
+    const int64_t CHW = d.C * d.HW;
     for_channel_blocks(d, [&](int64_t c0, int64_t c1) EFFNET_INLINE {
-      // sum_g = dL/dbias, sum_gxc·invstd = dL/dweight
-      std::vector<double> sum_g(size_t(c1 - c0), 0.0), sum_gxc(size_t(c1 - c0), 0.0);
-      for (int64_t n = 0; n < d.N; ++n)
-        for (int64_t c = c0; c < c1; ++c) {
-          const scalar_t* xp = px + (n * d.C + c) * d.HW;
-          const scalar_t* gp = pg + (n * d.C + c) * d.HW;
-          const scalar_t mean = pm[c];
-          sum_g[size_t(c - c0)] += vec::sum<scalar_t>(d.HW, [gp](int64_t i) { return gp[i]; });
-          sum_gxc[size_t(c - c0)] +=
-              vec::sum<scalar_t>(d.HW, [xp, gp, mean](int64_t i) { return gp[i] * (xp[i] - mean); });
-        }
+      const int64_t len = (c1 - c0) * d.HW, base = c0 * d.HW;
+      BlockScratch s(5, len);
+      double *sum_g = s.run(0), *sum_gxc = s.run(1), *mean = s.run(2), *a = s.run(3), *b = s.run(4);
+      for (int64_t c = c0; c < c1; ++c) expand(mean, c - c0, d.HW, double(pm[c]));
+      const scalar_t *xb = px + base, *gb_ = pg + base;
+      image_sums(
+          d.N, len, sum_g, sum_gxc, [&](int64_t n, int64_t j) EFFNET_INLINE { return double(gb_[n * CHW + j]); },
+          [&](int64_t n, int64_t j) EFFNET_INLINE {
+            return double(gb_[n * CHW + j]) * (double(xb[n * CHW + j]) - mean[j]);
+          });
+      // dx = weight·invstd·(g - mean(g) - xhat·mean(g·xhat)) = a·g + b·(x - mean) + e, with
+      // sum_g = dL/dbias and sum_gxc·invstd = dL/dweight; e goes into sum_g's run.
       for (int64_t c = c0; c < c1; ++c) {
-        const double invstd = double(pi[c]), sg = sum_g[size_t(c - c0)], sgxhat = sum_gxc[size_t(c - c0)] * invstd;
+        const double invstd = double(pi[c]), sg = channel_total(sum_g, c - c0, d.HW);
+        const double sgxhat = channel_total(sum_gxc, c - c0, d.HW) * invstd;
         if (pgb) pgb[c] = scalar_t(sg);
         if (pgw) pgw[c] = scalar_t(sgxhat);
-        // dx = weight·invstd·(g - mean(g) - xhat·mean(g·xhat)) = a·g + b·(x - mean) + e: keep b, e.
         const double k = double(pw[c]) * invstd;
-        sum_gxc[size_t(c - c0)] = -k * invstd * sgxhat / M;
-        sum_g[size_t(c - c0)] = -k * sg / M;
+        expand(a, c - c0, d.HW, k);
+        expand(b, c - c0, d.HW, -k * invstd * sgxhat / M);
+        expand(sum_g, c - c0, d.HW, -k * sg / M);
       }
       if (!pgx) return;
-      for (int64_t n = 0; n < d.N; ++n)
-        for (int64_t c = c0; c < c1; ++c) {
-          const int64_t off = (n * d.C + c) * d.HW;
-          const scalar_t a = scalar_t(double(pw[c]) * double(pi[c])), b = scalar_t(sum_gxc[size_t(c - c0)]),
-                         e = scalar_t(sum_g[size_t(c - c0)]), mean = pm[c];
-          for (int64_t i = 0; i < d.HW; ++i) pgx[off + i] = a * pg[off + i] + b * (px[off + i] - mean) + e;
-        }
+      for (int64_t n = 0; n < d.N; ++n) {
+        const scalar_t *xn = xb + n * CHW, *gn = gb_ + n * CHW;
+        scalar_t* dn = pgx + base + n * CHW;
+        for (int64_t j = 0; j < len; ++j)
+          dn[j] = scalar_t(a[j] * double(gn[j]) + b[j] * (double(xn[j]) - mean[j]) + sum_g[j]);
+      }
     });
   });
 }
