@@ -18,6 +18,7 @@
 // Threads: the GEMMs split over OpenMP threads with single-threaded BLAS (cpu_parallel.h); the
 // copies and the direct loops are OpenMP loops.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "framework/core/allocator.h"
@@ -68,26 +69,38 @@ Span valid_span(int64_t tap, int64_t pad, int64_t stride, int64_t in, int64_t ou
   return {lo, std::max(lo, hi)};
 }
 
-// (N, C, HW) images n0..n0+nb -> channel-major (C, nb·HW), and back.
+// Copies n values; the plane sizes of the small stages (1, 2x2) get fixed-size copies instead of
+// a memcpy call each.
+template <class T>
+EFFNET_INLINE inline void copy_run(const T* src, T* dst, int64_t n) {
+  switch (n) {
+    case 1: dst[0] = src[0]; return;
+    case 4: std::memcpy(dst, src, 4 * sizeof(T)); return;
+    default: std::memcpy(dst, src, size_t(n) * sizeof(T));
+  }
+}
+
+// (N, C, HW) images n0..n0+nb -> channel-major (C, nb·HW), and back. Threads take blocks of
+// channels; per image a block is one contiguous run on the NCHW side.
 template <class T>
 void images_to_channels(const T* src, T* dst, int64_t n0, int64_t nb, int64_t c, int64_t hw) {
   const int64_t L = nb * hw;
-#pragma omp parallel for collapse(2) if (c * L > 32768)
-  for (int64_t ch = 0; ch < c; ++ch)
+  parallel_for(c, std::max<int64_t>(1, 32768 / L), [&](int64_t c0, int64_t c1) EFFNET_INLINE {
     for (int64_t j = 0; j < nb; ++j) {
-      const T* s = src + ((n0 + j) * c + ch) * hw;
-      std::copy(s, s + hw, dst + ch * L + j * hw);
+      const T* s = src + (n0 + j) * c * hw;
+      for (int64_t ch = c0; ch < c1; ++ch) copy_run(s + ch * hw, dst + ch * L + j * hw, hw);
     }
+  });
 }
 template <class T>
 void channels_to_images(const T* src, T* dst, int64_t n0, int64_t nb, int64_t c, int64_t hw) {
   const int64_t L = nb * hw;
-#pragma omp parallel for collapse(2) if (c * L > 32768)
-  for (int64_t j = 0; j < nb; ++j)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const T* s = src + ch * L + j * hw;
-      std::copy(s, s + hw, dst + ((n0 + j) * c + ch) * hw);
+  parallel_for(c, std::max<int64_t>(1, 32768 / L), [&](int64_t c0, int64_t c1) EFFNET_INLINE {
+    for (int64_t j = 0; j < nb; ++j) {
+      T* d = dst + (n0 + j) * c * hw;
+      for (int64_t ch = c0; ch < c1; ++ch) copy_run(src + ch * L + j * hw, d + ch * hw, hw);
     }
+  });
 }
 
 // Row r = (c, i, j) of one image's column matrix: out[oh·Wo + ow] = x[c, oh·sh - ph + i, ow·sw - pw + j],
@@ -364,18 +377,20 @@ EFFNET_INLINE inline Span valid_taps(int64_t o, int64_t stride, int64_t pad, int
   return {lo, std::max(lo, hi)};
 }
 
-// Calls f(tap, in_pixel, out_pixel) for every output pixel and every kernel tap that lands inside
-// the image; tap = i·kw + j, pixels are row-major (ih·W + iw, oh·Wo + ow).
+// Calls f(tap, in_pixel, out_pixel, count) for every output row and kernel tap: output pixels
+// out_pixel .. out_pixel + count - 1 of that row read input pixels in_pixel + t·stride_w
+// (t < count), all inside the image; tap = i·kw + j, pixels are row-major (ih·W + iw, oh·Wo + ow).
+// Per row and tap, rather than per pixel and tap, so that the bookkeeping is paid once per run.
 template <class F>
-EFFNET_INLINE inline void for_each_tap(const Conv2dGeometry& g, F&& f) {
+EFFNET_INLINE inline void for_each_row_tap(const Conv2dGeometry& g, const std::vector<Span>& cols, F&& f) {
   for (int64_t oh = 0; oh < g.ho; ++oh) {
     const Span ti = valid_taps(oh, g.stride_h, g.pad_h, g.kh, g.h);
-    for (int64_t ow = 0; ow < g.wo; ++ow) {
-      const Span tj = valid_taps(ow, g.stride_w, g.pad_w, g.kw, g.w);
-      const int64_t out_pixel = oh * g.wo + ow;
-      for (int64_t i = ti.lo; i < ti.hi; ++i) {
-        const int64_t row = (oh * g.stride_h - g.pad_h + i) * g.w + ow * g.stride_w - g.pad_w;
-        for (int64_t j = tj.lo; j < tj.hi; ++j) f(i * g.kw + j, row + j, out_pixel);
+    for (int64_t i = ti.lo; i < ti.hi; ++i) {
+      const int64_t ih = oh * g.stride_h - g.pad_h + i;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const Span s = cols[size_t(j)];  // output columns whose tap j lands inside the row
+        if (s.lo < s.hi)
+          f(i * g.kw + j, ih * g.w + s.lo * g.stride_w - g.pad_w + j, oh * g.wo + s.lo, s.hi - s.lo);
       }
     }
   }
@@ -402,6 +417,9 @@ void for_image_chunks(const Conv2dGeometry& g, int threads, F&& f) {
 template <class T>
 void forward_depthwise_cl(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g) {
   const int64_t C = g.c_in, hw = g.h * g.w, howo = g.ho * g.wo, taps = g.kh * g.kw;
+  const int64_t sw = g.stride_w;
+  std::vector<Span> cols(size_t(g.kw));
+  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, sw, g.w, g.wo);
   Scratch<T> wt(taps * C);  // (taps, C)
   transpose_serial(w, wt.get(), C, taps);
   const int threads = image_threads(g);
@@ -415,11 +433,13 @@ void forward_depthwise_cl(const T* x, const T* w, const T* bias, T* y, const Con
         if (bias) std::copy(bias, bias + C, yt + p * C);
         else std::fill(yt + p * C, yt + (p + 1) * C, T(0));
       }
-      for_each_tap(g, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel) EFFNET_INLINE {
-        const T* __restrict src = xt + in_pixel * C;
-        const T* __restrict k = wt.get() + tap * C;
-        T* __restrict dst = yt + out_pixel * C;
-        for (int64_t c = 0; c < C; ++c) dst[c] += k[c] * src[c];
+      for_each_row_tap(g, cols, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel, int64_t count) EFFNET_INLINE {
+        const T* k = wt.get() + tap * C;
+        for (int64_t t = 0; t < count; ++t) {
+          const T* __restrict src = xt + (in_pixel + t * sw) * C;
+          T* __restrict dst = yt + (out_pixel + t) * C;
+          for (int64_t c = 0; c < C; ++c) dst[c] += k[c] * src[c];
+        }
       });
       transpose_serial(yt, y + n * C * howo, howo, C);
     }
@@ -429,6 +449,9 @@ void forward_depthwise_cl(const T* x, const T* w, const T* bias, T* y, const Con
 template <class T>
 void backward_input_depthwise_cl(const T* gy, const T* w, T* gx, const Conv2dGeometry& g) {
   const int64_t C = g.c_in, hw = g.h * g.w, howo = g.ho * g.wo, taps = g.kh * g.kw;
+  const int64_t sw = g.stride_w;
+  std::vector<Span> cols(size_t(g.kw));
+  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, sw, g.w, g.wo);
   Scratch<T> wt(taps * C);
   transpose_serial(w, wt.get(), C, taps);
   const int threads = image_threads(g);
@@ -439,11 +462,13 @@ void backward_input_depthwise_cl(const T* gy, const T* w, T* gx, const Conv2dGeo
     for (int64_t n = n0; n < n1; ++n) {
       transpose_serial(gy + n * C * howo, gyt, C, howo);
       std::fill(gxt, gxt + hw * C, T(0));
-      for_each_tap(g, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel) EFFNET_INLINE {
-        const T* __restrict src = gyt + out_pixel * C;
-        const T* __restrict k = wt.get() + tap * C;
-        T* __restrict dst = gxt + in_pixel * C;
-        for (int64_t c = 0; c < C; ++c) dst[c] += k[c] * src[c];
+      for_each_row_tap(g, cols, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel, int64_t count) EFFNET_INLINE {
+        const T* k = wt.get() + tap * C;
+        for (int64_t t = 0; t < count; ++t) {
+          const T* __restrict src = gyt + (out_pixel + t) * C;
+          T* __restrict dst = gxt + (in_pixel + t * sw) * C;
+          for (int64_t c = 0; c < C; ++c) dst[c] += k[c] * src[c];
+        }
       });
       transpose_serial(gxt, gx + n * C * hw, hw, C);
     }
@@ -456,6 +481,9 @@ void backward_input_depthwise_cl(const T* gy, const T* w, T* gx, const Conv2dGeo
 template <class T>
 void backward_weight_depthwise_cl(const T* gy, const T* x, T* gw, const Conv2dGeometry& g) {
   const int64_t C = g.c_in, hw = g.h * g.w, howo = g.ho * g.wo, taps = g.kh * g.kw;
+  const int64_t sw = g.stride_w;
+  std::vector<Span> cols(size_t(g.kw));
+  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, sw, g.w, g.wo);
   const int threads = image_threads(g);
   Scratch<T> buf(threads * (hw + howo + taps) * C);
   Scratch<double> acc(threads * taps * C);
@@ -469,11 +497,13 @@ void backward_weight_depthwise_cl(const T* gy, const T* x, T* gw, const Conv2dGe
       transpose_serial(x + n * C * hw, xt, C, hw);
       transpose_serial(gy + n * C * howo, gyt, C, howo);
       std::fill(part, part + taps * C, T(0));
-      for_each_tap(g, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel) EFFNET_INLINE {
-        const T* __restrict a = xt + in_pixel * C;
-        const T* __restrict b = gyt + out_pixel * C;
+      for_each_row_tap(g, cols, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel, int64_t count) EFFNET_INLINE {
         T* __restrict dst = part + tap * C;
-        for (int64_t c = 0; c < C; ++c) dst[c] += a[c] * b[c];
+        for (int64_t t = 0; t < count; ++t) {
+          const T* __restrict a = xt + (in_pixel + t * sw) * C;
+          const T* __restrict b = gyt + (out_pixel + t) * C;
+          for (int64_t c = 0; c < C; ++c) dst[c] += a[c] * b[c];
+        }
       });
       for (int64_t q = 0; q < taps * C; ++q) sum[q] += double(part[q]);
     }
