@@ -130,16 +130,22 @@ void batch_norm_eval_forward(const Tensor& x, const Tensor& weight, const Tensor
     const scalar_t *pw = weight.data<scalar_t>(), *pb = bias.data<scalar_t>();
     const scalar_t *prm = running_mean.data<scalar_t>(), *prv = running_var.data<scalar_t>();
     scalar_t* py = y.data<scalar_t>();
-    std::vector<scalar_t> scale(size_t(d.C));
-    for (int64_t c = 0; c < d.C; ++c) scale[size_t(c)] = scalar_t(double(pw[c]) / std::sqrt(double(prv[c]) + eps));
-    const scalar_t* ps = scale.data();
-    parallel_for(d.N * d.C, std::max<int64_t>(1, 32768 / d.HW), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
-      for (int64_t nc = lo; nc < hi; ++nc) {
-        const int64_t c = nc % d.C;
-        const scalar_t sc = ps[c], mean = prm[c], shift = pb[c];
-        const scalar_t* p = px + nc * d.HW;
-        scalar_t* q = py + nc * d.HW;
-        for (int64_t i = 0; i < d.HW; ++i) q[i] = (p[i] - mean) * sc + shift;
+    // Per-position runs as in training mode; one pass in the tensor's type (no statistics here
+    // to amplify rounding).
+    for_channel_blocks(d, [&](int64_t c0, int64_t c1) EFFNET_INLINE {
+      const int64_t len = (c1 - c0) * d.HW, base = c0 * d.HW, CHW = d.C * d.HW;
+      std::vector<scalar_t> runs(size_t(3 * len));
+      scalar_t *mean = runs.data(), *scale = mean + len, *shift = scale + len;
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t o = (c - c0) * d.HW;
+        std::fill(mean + o, mean + o + d.HW, prm[c]);
+        std::fill(scale + o, scale + o + d.HW, scalar_t(double(pw[c]) / std::sqrt(double(prv[c]) + eps)));
+        std::fill(shift + o, shift + o + d.HW, pb[c]);
+      }
+      for (int64_t n = 0; n < d.N; ++n) {
+        const scalar_t* xn = px + base + n * CHW;
+        scalar_t* yn = py + base + n * CHW;
+        for (int64_t j = 0; j < len; ++j) yn[j] = (xn[j] - mean[j]) * scale[j] + shift[j];
       }
     });
   });
