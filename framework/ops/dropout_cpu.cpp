@@ -1,4 +1,7 @@
 // CPU kernel of dropout / drop_connect: one keep decision per group, then the group's elements.
+#include <algorithm>
+
+#include "framework/ops/cpu_parallel.h"
 #include "framework/ops/dropout_kernels.h"
 
 namespace effnet::cpu {
@@ -12,12 +15,17 @@ void apply_drop_mask(const Tensor& x, const DropMask& m, Tensor& out) {
     const scalar_t* px = x.data<scalar_t>();
     scalar_t* po = out.data<scalar_t>();
     const scalar_t scale = scalar_t(m.scale);
-#pragma omp parallel for if (n > 32768)
-    for (int64_t k = 0; k < groups; ++k) {
-      const bool keep = drop_keep(m.seed, m.offset + uint64_t(k), m.threshold);
-      const int64_t base = k * m.group;
-      for (int64_t i = 0; i < m.group; ++i) po[base + i] = keep ? px[base + i] * scale : scalar_t(0);
-    }
+    parallel_for(groups, std::max<int64_t>(1, 32768 / m.group), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for (int64_t k = lo; k < hi; ++k) {
+        // One decision per group, so the element loops are a plain scale or fill that vectorise.
+        const int64_t base = k * m.group;
+        if (drop_keep(m.seed, m.offset + uint64_t(k), m.threshold)) {
+          for (int64_t i = 0; i < m.group; ++i) po[base + i] = px[base + i] * scale;
+        } else {
+          std::fill(po + base, po + base + m.group, scalar_t(0));
+        }
+      }
+    });
   });
 }
 

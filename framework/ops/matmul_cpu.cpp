@@ -1,10 +1,11 @@
-// CPU kernels of the matrix-product family: GEMM through OpenBLAS's row-major CBLAS interface, a
-// cache-blocked transpose and the bias row fill used by linear.
-#include <cblas.h>
+// CPU kernels of the matrix-product family: GEMM through OpenBLAS's row-major CBLAS interface (split
+// over the OpenMP threads, see cpu_parallel.h), a cache-blocked transpose and the bias row fill used
+// by linear.
 
 #include <algorithm>
 #include <climits>
 
+#include "framework/ops/cpu_parallel.h"
 #include "framework/ops/matmul_kernels.h"
 
 namespace effnet::cpu {
@@ -14,15 +15,6 @@ void check_blas_sizes(int64_t M, int64_t N, int64_t K) {
   EFFNET_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm: negative size (M=", M, ", N=", N, ", K=", K, ")");
   EFFNET_CHECK(M <= INT_MAX && N <= INT_MAX && K <= INT_MAX, "gemm: size beyond the BLAS int range (M=", M,
                ", N=", N, ", K=", K, ")");
-}
-
-inline void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float* A,
-                      int lda, const float* B, int ldb, float beta, float* C, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-inline void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, double alpha, const double* A,
-                      int lda, const double* B, int ldb, double beta, double* C, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 template <class T>
@@ -42,8 +34,7 @@ void gemm_typed(bool transA, bool transB, int64_t M, int64_t N, int64_t K, doubl
   const int lda = int(std::max<int64_t>(1, transA ? M : K));
   const int ldb = int(std::max<int64_t>(1, transB ? K : N));
   const int ldc = int(std::max<int64_t>(1, N));
-  blas_gemm(transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, int(M), int(N), int(K), T(alpha),
-            A, lda, B, ldb, T(beta), C, ldc);
+  parallel_gemm(transA, transB, M, N, K, T(alpha), A, lda, B, ldb, T(beta), C, ldc);
 }
 
 // 32 x 32 tiles keep both the rows read and the rows written in L1.

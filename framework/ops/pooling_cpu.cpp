@@ -1,4 +1,8 @@
-// CPU kernels of the pooling family; plane sums accumulate in double.
+// CPU kernels of the pooling family; plane sums accumulate through vec::sum (double-accurate).
+#include <algorithm>
+
+#include "framework/ops/cpu_parallel.h"
+#include "framework/ops/cpu_vec.h"
 #include "framework/ops/pooling_kernels.h"
 
 namespace effnet::cpu {
@@ -8,12 +12,12 @@ void global_avg_pool2d(const Tensor& x, Tensor& out, int64_t planes, int64_t hw)
     using scalar_t = decltype(tag);
     const scalar_t* px = x.data<scalar_t>();
     scalar_t* po = out.data<scalar_t>();
-#pragma omp parallel for if (planes * hw > 32768)
-    for (int64_t p = 0; p < planes; ++p) {
-      double acc = 0.0;
-      for (int64_t i = 0; i < hw; ++i) acc += double(px[p * hw + i]);
-      po[p] = scalar_t(acc / double(hw));
-    }
+    parallel_for(planes, std::max<int64_t>(1, 32768 / hw), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for (int64_t p = lo; p < hi; ++p) {
+        const scalar_t* plane = px + p * hw;
+        po[p] = scalar_t(vec::sum<scalar_t>(hw, [plane](int64_t i) { return plane[i]; }) / double(hw));
+      }
+    });
   });
 }
 
@@ -22,11 +26,12 @@ void global_avg_pool2d_backward(const Tensor& g, Tensor& gx, int64_t planes, int
     using scalar_t = decltype(tag);
     const scalar_t* pg = g.data<scalar_t>();
     scalar_t* pgx = gx.data<scalar_t>();
-#pragma omp parallel for if (planes * hw > 32768)
-    for (int64_t p = 0; p < planes; ++p) {
-      const scalar_t v = pg[p] * scalar_t(1.0 / double(hw));  // as the CUDA kernel computes it
-      for (int64_t i = 0; i < hw; ++i) pgx[p * hw + i] = v;
-    }
+    parallel_for(planes, std::max<int64_t>(1, 32768 / hw), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for (int64_t p = lo; p < hi; ++p) {
+        const scalar_t v = pg[p] * scalar_t(1.0 / double(hw));  // as the CUDA kernel computes it
+        std::fill(pgx + p * hw, pgx + (p + 1) * hw, v);
+      }
+    });
   });
 }
 

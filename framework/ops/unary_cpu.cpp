@@ -1,8 +1,12 @@
 // CPU kernels of the unary family, the readable reference for the CUDA half: one forward and one
 // backward loop template, instantiated per op so that the per-element switch is resolved at
-// compile time.
+// compile time. float sigmoid and silu use the branch-free exp of cpu_vec.h so that their loops
+// vectorise (libm's expf is a scalar call); double keeps std::exp as the reference. The loops run
+// through parallel_for (threads, and the AVX2 copy where the CPU has it).
 #include <cmath>
 
+#include "framework/ops/cpu_parallel.h"
+#include "framework/ops/cpu_vec.h"
 #include "framework/ops/unary_kernels.h"
 
 namespace effnet::cpu {
@@ -10,15 +14,16 @@ namespace {
 
 // Evaluates whichever exponential cannot overflow: e^-x for x >= 0, e^x for x < 0.
 template <class T>
-inline T stable_sigmoid(T x) {
+EFFNET_INLINE inline T stable_sigmoid(T x) {
   if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
   T e = std::exp(x);
   return e / (T(1) + e);
 }
+EFFNET_INLINE inline float stable_sigmoid(float x) { return vec::sigmoid(x); }
 
 // Comparisons are written so that NaN falls through to the "pass x" branch and propagates.
 template <class T, UnaryOp OP>
-inline T forward_one(T x, T a, T b) {
+EFFNET_INLINE inline T forward_one(T x, T a, T b) {
   if constexpr (OP == UnaryOp::Exp) return std::exp(x);
   else if constexpr (OP == UnaryOp::Log) return std::log(x);
   else if constexpr (OP == UnaryOp::Sqrt) return std::sqrt(x);
@@ -33,7 +38,7 @@ inline T forward_one(T x, T a, T b) {
 // g · f'(.), where s is the output y for Exp, Sqrt, Sigmoid, Relu, Relu6 and the input x otherwise
 // (unary_backward_reads_output).
 template <class T, UnaryOp OP>
-inline T backward_one(T g, T s, T a, T b) {
+EFFNET_INLINE inline T backward_one(T g, T s, T a, T b) {
   if constexpr (OP == UnaryOp::Exp) return g * s;
   else if constexpr (OP == UnaryOp::Log) return g / s;
   else if constexpr (OP == UnaryOp::Sqrt) return g / (T(2) * s);
@@ -50,14 +55,16 @@ inline T backward_one(T g, T s, T a, T b) {
 
 template <class T, UnaryOp OP>
 void forward_loop(const T* x, T* out, int64_t n, T a, T b) {
-#pragma omp parallel for if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) out[i] = forward_one<T, OP>(x[i], a, b);
+  parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
+    for (int64_t i = lo; i < hi; ++i) out[i] = forward_one<T, OP>(x[i], a, b);
+  });
 }
 
 template <class T, UnaryOp OP>
 void backward_loop(const T* g, const T* s, T* dx, int64_t n, T a, T b) {
-#pragma omp parallel for if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) dx[i] = backward_one<T, OP>(g[i], s[i], a, b);
+  parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
+    for (int64_t i = lo; i < hi; ++i) dx[i] = backward_one<T, OP>(g[i], s[i], a, b);
+  });
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
-// CPU halves of the optimizer updates: one OpenMP loop per parameter tensor over the shared
-// per-element formulas of optim_kernels.h.
+// CPU halves of the optimizer updates: one parallel loop per parameter tensor over the shared
+// per-element formulas of optim_kernels.h (parallel_for: threads, and the AVX2 copy where the CPU
+// has it).
+#include "framework/ops/cpu_parallel.h"
 #include "framework/optim/optim_kernels.h"
 
 namespace effnet::cpu {
@@ -12,8 +14,13 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_
     scalar_t* p = param.data<scalar_t>();
     const scalar_t* g = grad.data<scalar_t>();
     scalar_t* buf = k.use_momentum ? momentum_buffer.data<scalar_t>() : nullptr;
-#pragma omp parallel for if (n > 32768)
-    for (int64_t i = 0; i < n; ++i) optim_math::sgd_element(k, p[i], g[i], buf ? buf + i : nullptr);
+    parallel_for(n, 32768, [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      if (buf) {
+        for (int64_t i = lo; i < hi; ++i) optim_math::sgd_element(k, p[i], g[i], buf + i);
+      } else {
+        for (int64_t i = lo; i < hi; ++i) optim_math::sgd_element(k, p[i], g[i], static_cast<scalar_t*>(nullptr));
+      }
+    });
   });
 }
 
@@ -27,8 +34,9 @@ void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
     const scalar_t* g = grad.data<scalar_t>();
     scalar_t* m = exp_avg.data<scalar_t>();
     scalar_t* v = exp_avg_sq.data<scalar_t>();
-#pragma omp parallel for if (n > 32768)
-    for (int64_t i = 0; i < n; ++i) optim_math::adam_element(k, p[i], g[i], m[i], v[i]);
+    parallel_for(n, 32768, [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for (int64_t i = lo; i < hi; ++i) optim_math::adam_element(k, p[i], g[i], m[i], v[i]);
+    });
   });
 }
 
@@ -42,8 +50,14 @@ void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& squar
     const scalar_t* g = grad.data<scalar_t>();
     scalar_t* ms = square_avg.data<scalar_t>();
     scalar_t* mom = k.use_momentum ? momentum_buffer.data<scalar_t>() : nullptr;
-#pragma omp parallel for if (n > 32768)
-    for (int64_t i = 0; i < n; ++i) optim_math::rmsprop_element(k, p[i], g[i], ms[i], mom ? mom + i : nullptr);
+    parallel_for(n, 32768, [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      if (mom) {
+        for (int64_t i = lo; i < hi; ++i) optim_math::rmsprop_element(k, p[i], g[i], ms[i], mom + i);
+      } else {
+        for (int64_t i = lo; i < hi; ++i)
+          optim_math::rmsprop_element(k, p[i], g[i], ms[i], static_cast<scalar_t*>(nullptr));
+      }
+    });
   });
 }
 
