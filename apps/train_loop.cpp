@@ -174,7 +174,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     EpochTally tally;
     auto read_back = [&] {
       for (PendingStep& p : pending) {
-        const double loss = p.loss.item();
+        const double loss = double(p.loss.to_vector<float>()[0]);  // one 4-byte copy, no dtype kernel
         if (!std::isfinite(loss)) {
           std::string kept = state.epoch > 0 ? r.last_path + " (after epoch " + std::to_string(state.epoch) + ")"
                                              : std::string("none: no epoch had completed");

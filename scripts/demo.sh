@@ -4,8 +4,8 @@
 #   with a usable GPU  configs/fmnist-gpu.conf  (the PyTorch reference recipe, ../shared/anchors)
 #   without one        configs/fmnist-cpu.conf  (the same recipe made light for 2 CPU cores)
 # and the results table at the end. Resumable: run it again after an interruption.
-# Overrides: BUILD_DIR (build), DATA (data/fmnist), OUT (runs/fmnist-gpu or runs/fmnist-cpu),
-# CONFIG (a config file), EFFNET_CUDA=OFF (CPU-only build); extra arguments go to `effnet pipeline`
+# Overrides: BUILD_DIR (build, or build-cpu without a GPU), DATA (data/fmnist), OUT (runs/fmnist-gpu or runs/fmnist-cpu),
+# CONFIG (a config file), EFFNET_CUDA=ON|OFF (default: ON when nvidia-smi sees a GPU); extra arguments go to `effnet pipeline`
 # (e.g. --finetune-epochs 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +15,16 @@ phase() { echo "demo: $1 ($(( $(date +%s) - t0 )) s so far)"; }
 bash scripts/setup.sh
 phase "set-up done"
 
-BUILD_DIR=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEFFNET_CUDA="${EFFNET_CUDA:-ON}" >/dev/null
+# Without a visible GPU the CUDA kernels would only cost build time: build the CPU backend alone,
+# in its own folder (so that scripts/test.sh's build/ keeps its settings).
+if nvidia-smi -L >/dev/null 2>&1; then
+  BUILD_DIR=${BUILD_DIR:-build}
+  EFFNET_CUDA=${EFFNET_CUDA:-ON}
+else
+  BUILD_DIR=${BUILD_DIR:-build-cpu}
+  EFFNET_CUDA=${EFFNET_CUDA:-OFF}
+fi
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEFFNET_CUDA="$EFFNET_CUDA" >/dev/null
 cmake --build "$BUILD_DIR" --target effnet_cli -j "$(nproc)"
 EFFNET="$BUILD_DIR/effnet"
 phase "build done"
