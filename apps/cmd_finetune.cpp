@@ -51,14 +51,7 @@ StageOutcome run_finetune(const FinetuneOptions& o) {
   const int64_t image_size = o.setup.image_size > 0 ? o.setup.image_size : meta.config.resolution;
   meta.config.resolution = image_size;  // what predict and pseudolabel resize to
 
-  TrainData td;
-  td.dataset = &ds;
-  td.train = split.train;
-  td.val = split.val;
-  td.eval_transform = eval_transform(meta, image_size);
-  td.train_transform = td.eval_transform;
-  td.train_transform.flip_prob = o.setup.flip;
-  td.train_transform.crop_padding = int(o.setup.crop_padding);
+  const TrainData td = stage_train_data(ds, split, meta, image_size, o.setup);
 
   t.settings = {{"stage", "finetune"},
                 {"model", model},
@@ -88,44 +81,26 @@ int cmd_finetune(int argc, char** argv) {
             "Train an EfficientNet on labeled images (DATA/<class>/<file>), from scratch or from a weights file\n"
             "with a new classifier. Keeps OUT/best.h5 (best validation accuracy) and OUT/last.h5 (resumable:\n"
             "run the same command again after an interruption and it continues after the last finished epoch).");
-  args.option("data", "", "a folder in `effnet prepare`'s layout (sets --labeled, --split-order, --classes)")
-      .option("labeled", "", "labeled image tree <dir>/<class>/<file>")
-      .option("split-order", "", "CSV file,label giving the split order: the last --val images validate")
-      .option("classes", "", "class names in label order, one per line (default: sorted folder names)")
-      .option("val", "0.1", "validation share (< 1) or count (>= 1) of the labeled images")
+  add_labeled_options(args, "a folder in `effnet prepare`'s layout (sets --labeled, --split-order, --classes)",
+                      "CSV file,label giving the split order: the last --val images validate");
+  args.option("val", "0.1", "validation share (< 1) or count (>= 1) of the labeled images")
       .option("split-seed", "0", "without --split-order: numpy RandomState seed of the split")
       .option("model", "b0", "b0..b7, lite0..lite4 (with --weights: defaults to the file's)")
       .option("weights", "", "start from this weights file (HDF5; a new classifier when the classes differ)")
-      .flag("head-only", "train only the classifier (backbone frozen, its batch norms in eval mode)")
-      .option("epochs", "30", "maximum epochs")
-      .option("patience", "10", "stop after this many epochs without a better validation accuracy (0: never)")
-      .option("out", "", "output folder (required)")
-      .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
+      .flag("head-only", "train only the classifier (backbone frozen, its batch norms in eval mode)");
+  add_stopping_options(args, "30", "10");
   add_training_options(args);
   if (!args.parse(argc, argv, 2)) return 0;
 
   FinetuneOptions o;
-  if (!args.str("data").empty()) {
-    DataLayout d = data_layout(args.str("data"));
-    o.labeled.dir = d.labeled;
-    o.labeled.order_csv = d.order_csv;
-    o.labeled.classes_file = d.classes_file;
-  }
-  if (args.given("labeled")) o.labeled.dir = args.str("labeled");
-  if (args.given("split-order")) o.labeled.order_csv = args.str("split-order");
-  if (args.given("classes")) o.labeled.classes_file = args.str("classes");
-  EFFNET_CHECK(!o.labeled.dir.empty(), "finetune: give --data DIR or --labeled DIR");
-  o.labeled.skip_bad_images = args.on("skip-bad-images");
+  o.labeled = labeled_source_from(args, "finetune");
   o.val = args.number("val");
   o.split_seed = uint32_t(args.integer("split-seed"));
   o.weights = args.str("weights");
   o.model = o.weights.empty() || args.given("model") ? args.str("model") : "";
   o.setup = training_setup_from(args);
-  o.setup.train.epochs = args.integer("epochs");
-  o.setup.train.patience = args.integer("patience");
+  read_stopping_options(args, "finetune", o.setup);
   o.setup.train.head_only = args.on("head-only");
-  o.setup.train.out_dir = args.str("out");
-  EFFNET_CHECK(!o.setup.train.out_dir.empty(), "finetune: --out DIR is required");
   run_finetune(o);
   return 0;
 }

@@ -139,6 +139,11 @@ int cmd_pipeline(int argc, char** argv) {
   ro.setup.train.stage = "retrain";
   check_train_options(ro.setup.train);
 
+  InferenceSetup inference;
+  inference.batch = setup.train.eval_batch;
+  inference.device = setup.train.device;
+  inference.workers = setup.train.workers;
+  inference.skip_bad_images = args.on("skip-bad-images");
   PseudolabelOptions po;
   po.checkpoint = ro.checkpoint;
   po.unlabeled_dir = d.unlabeled;
@@ -147,20 +152,14 @@ int cmd_pipeline(int argc, char** argv) {
   po.temperature = args.number("temperature");
   po.threshold = args.number("threshold");
   po.limit = args.integer("pseudo-limit");
-  po.batch = setup.train.eval_batch;
-  po.device = setup.train.device;
-  po.workers = setup.train.workers;
-  po.skip_bad_images = args.on("skip-bad-images");
+  po.run = inference;
   EFFNET_CHECK(po.temperature > 0 && po.threshold >= 0 && po.threshold < 1,
                "pipeline: --temperature must be positive and --threshold in [0, 1)");
 
   PredictOptions test;
   test.input_dir = d.test;
   test.labels_csv = d.test_labels;
-  test.batch = setup.train.eval_batch;
-  test.device = setup.train.device;
-  test.workers = setup.train.workers;
-  test.skip_bad_images = args.on("skip-bad-images");
+  test.run = inference;
 
   // The run's identity: a folder holding another configuration is not silently mixed with this one.
   Settings identity;

@@ -39,29 +39,18 @@ PredictResult run_predict(const PredictOptions& o) {
   require_dir(o.input_dir, "image folder");
   if (!o.labels_csv.empty()) require_file(o.labels_csv, "label file");
   if (!o.class_names_file.empty()) require_file(o.class_names_file, "class list");
-  EFFNET_CHECK(o.batch > 0, "predict: --batch must be positive");
+  EFFNET_CHECK(o.run.batch > 0, "predict: --batch must be positive");
   LoadedModel m = load_model(o.checkpoint, o.class_names_file);
   const int64_t classes = m.meta.config.num_classes;
 
   const auto t0 = std::chrono::steady_clock::now();
-  data::LoadOptions lo;
-  lo.skip_bad_images = o.skip_bad_images;
-  lo.threads = 0;
-  data::Dataset ds = data::load_test_folder(o.input_dir, o.labels_csv, lo);
-  for (const data::SkippedFile& s : ds.skipped) std::printf("skipped %s: %s\n", s.path.c_str(), s.reason.c_str());
+  const data::Dataset ds = load_test(o.input_dir, o.labels_csv, o.run.skip_bad_images);
   if (!o.labels_csv.empty())
     for (size_t i = 0; i < ds.labels.size(); ++i)
       EFFNET_CHECK(ds.labels[i] >= 0 && ds.labels[i] < classes, o.labels_csv, ": ", ds.files[i], " has label ",
                    ds.labels[i], " but the model has ", classes, " classes");
 
-  m.net->to(o.device);
-  EvalOptions eval;
-  eval.batch = o.batch;
-  eval.workers = o.workers;
-  eval.device = o.device;
-  eval.progress_label = o.quiet ? "" : "predict";
-  const std::vector<int64_t> indices = all_indices(ds.size());
-  const std::vector<float> probs = predict_probabilities(*m.net, ds, indices, eval_transform(m.meta, o.image_size), eval);
+  const std::vector<float> probs = run_inference(m, ds, all_indices(ds.size()), o.run, "predict");
   const std::vector<int64_t> pred = argmax_rows(probs, classes);
 
   PredictResult r;
@@ -83,7 +72,7 @@ PredictResult run_predict(const PredictOptions& o) {
     r.confusion = confusion_matrix(ds.labels, pred, classes);
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!o.quiet) {
+  if (!o.run.quiet) {
     std::printf("predict: %lld images%s%s\n", (long long)r.images, o.out_csv.empty() ? "" : " -> ",
                 o.out_csv.c_str());
     if (r.accuracy >= 0) {
@@ -103,12 +92,8 @@ int cmd_predict(int argc, char** argv) {
       .option("labels", "", "CSV file,label of the images: accuracy and confusion matrix")
       .option("out", "predictions.csv", "output CSV")
       .option("confusion", "", "write the confusion matrix to this CSV (needs --labels)")
-      .option("class-names", "", "class names, one per line (default: the checkpoint's, or ImageNet's for 1000)")
-      .option("batch", "256", "batch size")
-      .option("image-size", "0", "input resolution (0: the checkpoint's)")
-      .option("device", "auto", "auto | cpu | cuda")
-      .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)")
-      .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
+      .option("class-names", "", "class names, one per line (default: the checkpoint's, or ImageNet's for 1000)");
+  add_inference_options(args);
   if (!args.parse(argc, argv, 2)) return 0;
   PredictOptions o;
   o.checkpoint = args.str("checkpoint");
@@ -116,11 +101,7 @@ int cmd_predict(int argc, char** argv) {
   o.labels_csv = args.str("labels");
   o.out_csv = args.str("out");
   o.class_names_file = args.str("class-names");
-  o.batch = args.integer("batch");
-  o.image_size = args.integer("image-size");
-  o.device = choose_device(args.str("device"));
-  o.workers = loader_workers(o.device, args.integer("workers"));
-  o.skip_bad_images = args.on("skip-bad-images");
+  o.run = inference_setup_from(args);
   EFFNET_CHECK(args.str("confusion").empty() || !o.labels_csv.empty(), "predict: --confusion needs --labels");
   PredictResult r = run_predict(o);
   if (!args.str("confusion").empty()) {

@@ -21,16 +21,12 @@ PseudolabelResult run_pseudolabel(const PseudolabelOptions& o) {
   EFFNET_CHECK(!o.out_csv.empty(), "pseudolabel: an output file is required (--out)");
   EFFNET_CHECK(o.temperature > 0, "pseudolabel: --temperature must be positive, got ", o.temperature);
   EFFNET_CHECK(o.threshold >= 0 && o.threshold < 1, "pseudolabel: --threshold must lie in [0, 1), got ", o.threshold);
-  EFFNET_CHECK(o.limit >= 0 && o.batch > 0, "pseudolabel: --limit must be >= 0 and --batch > 0");
+  EFFNET_CHECK(o.limit >= 0 && o.run.batch > 0, "pseudolabel: --limit must be >= 0 and --batch > 0");
   LoadedModel m = load_model(o.checkpoint);
   const int64_t classes = m.meta.config.num_classes;
 
   const auto t0 = std::chrono::steady_clock::now();
-  data::LoadOptions lo;
-  lo.skip_bad_images = o.skip_bad_images;
-  lo.threads = 0;
-  data::Dataset ds = data::load_unlabeled_folder(o.unlabeled_dir, lo);
-  for (const data::SkippedFile& s : ds.skipped) std::printf("skipped %s: %s\n", s.path.c_str(), s.reason.c_str());
+  const data::Dataset ds = load_unlabeled(o.unlabeled_dir, o.run.skip_bad_images);
   const int64_t n = o.limit > 0 ? std::min(o.limit, ds.size()) : ds.size();
   const std::vector<int64_t> indices = all_indices(n);
 
@@ -45,14 +41,7 @@ PseudolabelResult run_pseudolabel(const PseudolabelOptions& o) {
     }
   }
 
-  m.net->to(o.device);
-  EvalOptions eval;
-  eval.batch = o.batch;
-  eval.workers = o.workers;
-  eval.device = o.device;
-  eval.progress_label = o.quiet ? "" : "pseudolabel";
-  const std::vector<float> probs =
-      predict_probabilities(*m.net, ds, indices, eval_transform(m.meta, o.image_size), eval);
+  const std::vector<float> probs = run_inference(m, ds, indices, o.run, "pseudolabel");
   const std::vector<PseudoLabel> kept =
       select_confident(sharpen(probs, classes, o.temperature), classes, o.threshold);
 
@@ -75,7 +64,7 @@ PseudolabelResult run_pseudolabel(const PseudolabelOptions& o) {
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  if (!o.quiet) {
+  if (!o.run.quiet) {
     std::printf("pseudolabel: kept %lld of %lld images (sharpened with T = %g, confidence > %g) -> %s\n",
                 (long long)r.kept, (long long)n, o.temperature, o.threshold, o.out_csv.c_str());
     std::printf("  %-3s %-14s %8s%s\n", "#", "class", "kept", truth.empty() ? "" : "  precision");
@@ -100,12 +89,8 @@ int cmd_pseudolabel(int argc, char** argv) {
       .option("true-labels", "", "CSV file,label of the unlabeled images: report the precision")
       .option("temperature", "0.5", "sharpening temperature T")
       .option("threshold", "0.8", "keep images whose sharpened top probability is greater than this")
-      .option("limit", "0", "only the first N images in file-name order (0: all)")
-      .option("batch", "256", "batch size")
-      .option("image-size", "0", "input resolution (0: the checkpoint's)")
-      .option("device", "auto", "auto | cpu | cuda")
-      .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)")
-      .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
+      .option("limit", "0", "only the first N images in file-name order (0: all)");
+  add_inference_options(args);
   if (!args.parse(argc, argv, 2)) return 0;
   PseudolabelOptions o;
   o.checkpoint = args.str("checkpoint");
@@ -115,11 +100,7 @@ int cmd_pseudolabel(int argc, char** argv) {
   o.temperature = args.number("temperature");
   o.threshold = args.number("threshold");
   o.limit = args.integer("limit");
-  o.batch = args.integer("batch");
-  o.image_size = args.integer("image-size");
-  o.device = choose_device(args.str("device"));
-  o.workers = loader_workers(o.device, args.integer("workers"));
-  o.skip_bad_images = args.on("skip-bad-images");
+  o.run = inference_setup_from(args);
   run_pseudolabel(o);
   return 0;
 }

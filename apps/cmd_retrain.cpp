@@ -53,10 +53,7 @@ StageOutcome run_retrain(const RetrainOptions& o) {
                  " outside the ", classes, " classes");
   data::Dataset combined = take(lab, order);
   if (!pseudo_rows.empty()) {
-    data::LoadOptions lo;
-    lo.skip_bad_images = o.labeled.skip_bad_images;
-    lo.threads = 0;
-    combined = data::concat(combined, data::relabel(data::load_unlabeled_folder(o.unlabeled_dir, lo), pseudo_rows));
+    combined = data::concat(combined, data::relabel(load_unlabeled(o.unlabeled_dir, o.labeled.skip_bad_images), pseudo_rows));
   }
   const Split split = split_permuted_head(combined.size(), validation_count(combined.size(), o.val), o.split_seed);
 
@@ -64,14 +61,7 @@ StageOutcome run_retrain(const RetrainOptions& o) {
   const int64_t image_size = o.setup.image_size > 0 ? o.setup.image_size : meta.config.resolution;
   meta.config.resolution = image_size;
   meta.source = "effnet retrain";
-  TrainData td;
-  td.dataset = &combined;
-  td.train = split.train;
-  td.val = split.val;
-  td.eval_transform = eval_transform(meta, image_size);
-  td.train_transform = td.eval_transform;
-  td.train_transform.flip_prob = o.setup.flip;
-  td.train_transform.crop_padding = int(o.setup.crop_padding);
+  const TrainData td = stage_train_data(combined, split, meta, image_size, o.setup);
 
   t.settings = {{"stage", "retrain"},
                 {"model", meta.config.name},
@@ -101,44 +91,27 @@ int cmd_retrain(int argc, char** argv) {
   Args args("retrain",
             "Retrain a fine-tuned checkpoint on the labeled plus the pseudo-labeled images, with a random\n"
             "validation share, early stopping and the best checkpoint in OUT/best.h5 (resumable like finetune).");
-  args.option("data", "", "a folder in `effnet prepare`'s layout (sets --labeled, --split-order, --classes, --unlabeled)")
-      .option("labeled", "", "labeled image tree <dir>/<class>/<file>")
-      .option("split-order", "", "CSV file,label: the order of the labeled images in the combined set")
-      .option("classes", "", "class names in label order, one per line")
-      .option("unlabeled", "", "folder of the unlabeled images the pseudo-label list names")
+  add_labeled_options(args,
+                      "a folder in `effnet prepare`'s layout (sets --labeled, --split-order, --classes, --unlabeled)",
+                      "CSV file,label: the order of the labeled images in the combined set");
+  args.option("unlabeled", "", "folder of the unlabeled images the pseudo-label list names")
       .option("pseudo", "", "pseudo-label list from `effnet pseudolabel` (required)")
       .option("checkpoint", "", "the fine-tuned checkpoint to start from (required)")
       .option("val", "0.25", "validation share (< 1) or count (>= 1) of labeled + pseudo-labeled images")
-      .option("split-seed", "1", "numpy RandomState seed of the validation split")
-      .option("epochs", "15", "maximum epochs")
-      .option("patience", "5", "stop after this many epochs without a better validation accuracy (0: never)")
-      .option("out", "", "output folder (required)")
-      .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
+      .option("split-seed", "1", "numpy RandomState seed of the validation split");
+  add_stopping_options(args, "15", "5");
   add_training_options(args);
   if (!args.parse(argc, argv, 2)) return 0;
   RetrainOptions o;
-  if (!args.str("data").empty()) {
-    DataLayout d = data_layout(args.str("data"));
-    o.labeled.dir = d.labeled;
-    o.labeled.order_csv = d.order_csv;
-    o.labeled.classes_file = d.classes_file;
-    o.unlabeled_dir = d.unlabeled;
-  }
-  if (args.given("labeled")) o.labeled.dir = args.str("labeled");
-  if (args.given("split-order")) o.labeled.order_csv = args.str("split-order");
-  if (args.given("classes")) o.labeled.classes_file = args.str("classes");
+  o.labeled = labeled_source_from(args, "retrain");
+  if (!args.str("data").empty()) o.unlabeled_dir = data_layout(args.str("data")).unlabeled;
   if (args.given("unlabeled")) o.unlabeled_dir = args.str("unlabeled");
-  EFFNET_CHECK(!o.labeled.dir.empty(), "retrain: give --data DIR or --labeled DIR");
-  o.labeled.skip_bad_images = args.on("skip-bad-images");
   o.pseudo_csv = args.str("pseudo");
   o.checkpoint = args.str("checkpoint");
   o.val = args.number("val");
   o.split_seed = uint32_t(args.integer("split-seed"));
   o.setup = training_setup_from(args);
-  o.setup.train.epochs = args.integer("epochs");
-  o.setup.train.patience = args.integer("patience");
-  o.setup.train.out_dir = args.str("out");
-  EFFNET_CHECK(!o.setup.train.out_dir.empty(), "retrain: --out DIR is required");
+  read_stopping_options(args, "retrain", o.setup);
   run_retrain(o);
   return 0;
 }

@@ -59,18 +59,35 @@ DataLayout data_layout(const std::string& root) {
   return d;
 }
 
-data::Dataset load_labeled(const std::string& dir, const std::string& classes_file, bool skip_bad_images) {
-  require_dir(dir, "labeled image folder");
+namespace {
+data::LoadOptions load_options(bool skip_bad_images) {
   data::LoadOptions lo;
   lo.skip_bad_images = skip_bad_images;
-  lo.threads = 0;
+  lo.threads = 0;  // decode on every core
+  return lo;
+}
+data::Dataset report_skipped(data::Dataset ds) {
+  for (const data::SkippedFile& s : ds.skipped) std::printf("skipped %s: %s\n", s.path.c_str(), s.reason.c_str());
+  return ds;
+}
+}  // namespace
+
+data::Dataset load_labeled(const std::string& dir, const std::string& classes_file, bool skip_bad_images) {
+  require_dir(dir, "labeled image folder");
+  data::LoadOptions lo = load_options(skip_bad_images);
   if (!classes_file.empty()) {
     require_file(classes_file, "class list");
     lo.classes = data::read_class_names(classes_file);
   }
-  data::Dataset ds = data::load_labeled_tree(dir, lo);
-  for (const data::SkippedFile& s : ds.skipped) std::printf("skipped %s: %s\n", s.path.c_str(), s.reason.c_str());
-  return ds;
+  return report_skipped(data::load_labeled_tree(dir, lo));
+}
+
+data::Dataset load_unlabeled(const std::string& dir, bool skip_bad_images) {
+  return report_skipped(data::load_unlabeled_folder(dir, load_options(skip_bad_images)));
+}
+
+data::Dataset load_test(const std::string& dir, const std::string& labels_csv, bool skip_bad_images) {
+  return report_skipped(data::load_test_folder(dir, labels_csv, load_options(skip_bad_images)));
 }
 
 std::vector<int64_t> labeled_order(const data::Dataset& ds, const std::string& order_csv, uint32_t seed) {

@@ -34,6 +34,10 @@ DataLayout data_layout(const std::string& root);
 
 // The labeled tree, classes in classes_file's order when given (else sorted folder names).
 data::Dataset load_labeled(const std::string& dir, const std::string& classes_file, bool skip_bad_images);
+// A folder of unlabeled images, and a test folder with an optional label CSV. Like load_labeled,
+// decoding uses every core and each image left out under skip_bad_images is printed with why.
+data::Dataset load_unlabeled(const std::string& dir, bool skip_bad_images);
+data::Dataset load_test(const std::string& dir, const std::string& labels_csv, bool skip_bad_images);
 // Dataset indices in the order of `order_csv` (file,label rows; labels must agree with the tree),
 // or, without one, numpy RandomState(seed).permutation of the dataset.
 std::vector<int64_t> labeled_order(const data::Dataset& ds, const std::string& order_csv, uint32_t seed);

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "apps/args.h"
+#include "apps/model_setup.h"
+#include "apps/splits.h"
 #include "apps/train_loop.h"
 
 namespace effnet::app {
@@ -28,6 +30,16 @@ struct TrainingSetup {
   double flip = 0.5;       // horizontal flip probability
   int64_t crop_padding = 0;
   TrainOptions train;
+};
+
+// How the inference stages (pseudo-label, predict) run.
+struct InferenceSetup {
+  int64_t batch = 256;
+  int64_t image_size = 0;  // 0: the checkpoint's resolution
+  Device device = Device::cpu();
+  int workers = 1;
+  bool skip_bad_images = false;
+  bool quiet = false;
 };
 
 // ---- fine-tune ------------------------------------------------------------------------------
@@ -54,12 +66,7 @@ struct PseudolabelOptions {
   std::string true_labels_csv;     // optional: measure precision
   double temperature = 0.5, threshold = 0.8;
   int64_t limit = 0;               // > 0: only the first `limit` images (sorted file order)
-  int64_t batch = 256;
-  int64_t image_size = 0;          // 0: the checkpoint's resolution
-  Device device = Device::cpu();
-  int workers = 1;
-  bool skip_bad_images = false;
-  bool quiet = false;
+  InferenceSetup run;
 };
 struct PseudolabelResult {
   int64_t considered = 0, kept = 0;
@@ -89,12 +96,7 @@ struct PredictOptions {
   std::string labels_csv;        // optional: accuracy and confusion matrix
   std::string out_csv;           // file,class,confidence
   std::string class_names_file;  // optional, for weights files without class names
-  int64_t batch = 256;
-  int64_t image_size = 0;
-  Device device = Device::cpu();
-  int workers = 1;
-  bool skip_bad_images = false;
-  bool quiet = false;
+  InferenceSetup run;
 };
 struct PredictResult {
   int64_t images = 0;
@@ -107,7 +109,33 @@ PredictResult run_predict(const PredictOptions& opts);
 // Writes confusion.csv-style text: header of class names, one row per true class.
 std::string confusion_csv(const std::vector<std::vector<int64_t>>& counts, const std::vector<std::string>& classes);
 
-// ---- command-line glue shared by finetune, retrain and pipeline -----------------------------
+// ---- shared by the stages -------------------------------------------------------------------
+// The data of a training stage: `split` of `ds`, evaluated at image_size with the weights'
+// normalisation, trained with the setup's augmentation on top.
+TrainData stage_train_data(const data::Dataset& ds, const Split& split, const WeightsMeta& meta, int64_t image_size,
+                           const TrainingSetup& setup);
+
+// Softmax probabilities of the loaded model over ds at `indices` (rows in that order), run as
+// `setup` says, with a progress bar named `label` unless quiet.
+std::vector<float> run_inference(LoadedModel& model, const data::Dataset& ds, const std::vector<int64_t>& indices,
+                                 const InferenceSetup& setup, const char* label);
+
+// ---- command-line glue shared by the subcommands and the pipeline ---------------------------
+// Declares --data (described by data_help), --labeled, --split-order (order_help), --classes and
+// --skip-bad-images.
+void add_labeled_options(Args& args, const char* data_help, const char* order_help);
+// Reads them: the parts of --data's layout first, then the explicit flags; a labeled folder is
+// required (errors start with `command`).
+LabeledSource labeled_source_from(const Args& args, const char* command);
+// Declares --epochs and --patience with these defaults, and --out.
+void add_stopping_options(Args& args, const char* epochs, const char* patience);
+// Reads them into setup.train (--out is required).
+void read_stopping_options(const Args& args, const char* command, TrainingSetup& setup);
+// Declares --batch, --image-size, --device, --workers and --skip-bad-images of the inference
+// subcommands, and reads them.
+void add_inference_options(Args& args);
+InferenceSetup inference_setup_from(const Args& args);
+
 // Declares --image-size, --flip, --crop-padding, --optimizer, --lr, --momentum, --weight-decay,
 // --schedule, --warmup-epochs, --step-epochs, --gamma, --min-lr, --batch, --eval-batch, --seed,
 // --device, --workers, --log-every, --stop-after-steps.

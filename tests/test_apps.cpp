@@ -22,40 +22,16 @@
 #include "framework/data/dataset.h"
 #include "framework/data/image.h"
 #include "framework/framework.h"
+#include "tests/testing/errors.h"
 
 using namespace effnet;
+using effnet::testing::error_of;
 using namespace effnet::app;
 namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::error_code ec;
-  fs::path base = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  if (ec || base.empty()) base = fs::current_path();
-  fs::path p = base / "test_apps_tmp" / (std::string(info->test_suite_name()) + "." + info->name());
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-#define EXPECT_ERROR_HAS(stmt, ...)                                                                 \
-  do {                                                                                             \
-    std::string _msg = error_of([&] { stmt; });                                                    \
-    EXPECT_FALSE(_msg.empty()) << #stmt << " did not throw effnet::Error";                        \
-    for (const std::string& _part : std::vector<std::string>{__VA_ARGS__})                         \
-      EXPECT_NE(_msg.find(_part), std::string::npos) << "message: " << _msg << "\nlacks: " << _part; \
-  } while (0)
+fs::path temp_dir() { return effnet::testing::test_temp_dir("test_apps_tmp"); }
 
 void write_text(const fs::path& p, const std::string& s) {
   std::ofstream out(p);
@@ -290,11 +266,11 @@ TEST(Progress, DurationsAndPlainLogLines) {
   EXPECT_EQ(format_duration(42.2), "42s");
   EXPECT_EQ(format_duration(187), "3:07");
   EXPECT_EQ(format_duration(3723), "1:02:03");
-  testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStdout();
   Progress p("finetune epoch 1/3", 10, false, 4);
   for (int b = 1; b <= 10; ++b) p.update(b, b * 8, 1.5, 0.25);
   p.finish("done");
-  const std::string out = testing::internal::GetCapturedStdout();
+  const std::string out = ::testing::internal::GetCapturedStdout();
   // Lines at batches 4 and 8 (not 10: the summary covers the end), then the summary.
   EXPECT_NE(out.find("finetune epoch 1/3  batch 4/10"), std::string::npos) << out;
   EXPECT_NE(out.find("batch 8/10"), std::string::npos) << out;
@@ -364,7 +340,7 @@ TEST(Checks, WeightsForAnotherArchitecture) {
   EXPECT_ERROR_HAS(check_weights_file((dir / "lite0.h5").string(), "b0"), "lite0.h5 holds weights for lite0",
                    "not for --model b0");
   write_text(dir / "junk.h5", "not hdf5");
-  EXPECT_FALSE(error_of([&] { check_weights_file((dir / "junk.h5").string(), ""); }).empty());
+  EXPECT_ERROR_HAS(check_weights_file((dir / "junk.h5").string(), ""), "junk.h5");
   // A weights file has no class names: 3 outputs get "0".."2", a list file overrides them.
   LoadedModel m = load_model((dir / "lite0.h5").string());
   EXPECT_EQ(m.classes, (std::vector<std::string>{"0", "1", "2"}));

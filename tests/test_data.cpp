@@ -20,8 +20,10 @@
 #include "framework/data/transforms.h"
 #include "framework/framework.h"
 #include "tests/testing/compare.h"
+#include "tests/testing/errors.h"
 
 using namespace effnet;
+using effnet::testing::error_of;
 using namespace effnet::data;
 namespace fs = std::filesystem;
 
@@ -29,16 +31,7 @@ namespace {
 
 // A fresh, empty folder for the running test, beside the test binary (in the build tree) whatever
 // the working directory.
-fs::path temp_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::error_code ec;
-  fs::path base = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  if (ec || base.empty()) base = fs::current_path();
-  fs::path p = base / "test_data_tmp" / (std::string(info->test_suite_name()) + "." + info->name());
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path temp_dir() { return effnet::testing::test_temp_dir("test_data_tmp"); }
 
 Image pattern_image(int w, int h, int seed) {
   Image img;
@@ -69,24 +62,6 @@ void write_bytes(const fs::path& p, const std::string& s) {
   std::ofstream out(p, std::ios::binary);
   out << s;
 }
-
-// The message of the effnet::Error thrown by f ("" if none: the EXPECT then fails on it).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-#define EXPECT_ERROR_HAS(stmt, ...)                                                    \
-  do {                                                                                \
-    std::string _msg = error_of([&] { stmt; });                                       \
-    EXPECT_FALSE(_msg.empty()) << #stmt << " did not throw effnet::Error";           \
-    for (const std::string& _part : std::vector<std::string>{__VA_ARGS__})            \
-      EXPECT_NE(_msg.find(_part), std::string::npos) << "message: " << _msg << "\nlacks: " << _part; \
-  } while (0)
 
 void expect_floats(const std::vector<float>& got, const std::vector<float>& want, float tol) {
   ASSERT_EQ(got.size(), want.size());

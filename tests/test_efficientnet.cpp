@@ -52,7 +52,7 @@ TEST(EfficientNet, ParameterCountsAreExact) {
 
 TEST(EfficientNet, ParameterNamesFollowTheModuleTree) {
   auto net = make_efficientnet("b0");
-  nn::NamedTensors p = net->named_parameters();
+  NamedTensors p = net->named_parameters();
   EXPECT_EQ(p.front().first, "stem.conv.weight");
   EXPECT_EQ(p.back().first, "classifier.bias");
   bool found = false;

@@ -10,6 +10,7 @@
 #include "framework/ops/loss.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/gradient_checker.h"
+#include "tests/testing/errors.h"
 
 using namespace effnet;
 using namespace effnet::testing;
@@ -31,15 +32,6 @@ double reference_loss(const std::vector<double>& x, const std::vector<int64_t>& 
     total += (1 - eps) * -logp(y[n]) + eps * smooth;
   }
   return total / double(N);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 Tensor labels_of(std::vector<int64_t> v, Device d = Device::cpu()) {

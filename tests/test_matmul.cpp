@@ -12,6 +12,7 @@
 #include "framework/ops/matmul_kernels.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/gradient_checker.h"
+#include "tests/testing/errors.h"
 
 using namespace effnet;
 using namespace effnet::testing;
@@ -67,15 +68,6 @@ CompareOptions gemm_tolerance(int64_t longest) {
   o.rtol = 1e-4;
   o.atol = 1e-4 * std::sqrt(double(std::max<int64_t>(longest, 1)));
   return o;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 struct MatmulShape {

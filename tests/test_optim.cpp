@@ -13,6 +13,7 @@
 #include "framework/optim/rmsprop.h"
 #include "framework/optim/sgd.h"
 #include "tests/testing/compare.h"
+#include "tests/testing/errors.h"
 
 using namespace effnet;
 using namespace effnet::testing;
@@ -47,16 +48,6 @@ Tensor entry(const NamedTensors& state, const std::string& name) {
     if (e.first == name) return e.second;
   ADD_FAILURE() << "no state entry " << name;
   return Tensor();
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "framework/ops/softmax.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/gradient_checker.h"
+#include "tests/testing/errors.h"
 
 using namespace effnet;
 using namespace effnet::testing;
@@ -32,15 +33,6 @@ std::vector<double> reference_softmax(const std::vector<double>& x, const Shape&
       for (int64_t d = 0; d < D; ++d) y[at(d)] = log ? x[at(d)] - m - std::log(s) : std::exp(x[at(d)] - m) / s;
     }
   return y;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

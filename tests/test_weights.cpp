@@ -19,8 +19,10 @@
 #include "tests/testing/compare.h"
 #include "weights/checkpoint.h"
 #include "weights/model_io.h"
+#include "tests/testing/errors.h"
 
 using namespace effnet;
+using effnet::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -92,16 +94,6 @@ void expect_state(const nn::Module& m, const std::map<std::string, Tensor>& want
     ++checked;
   }
   EXPECT_GT(checked, 100);
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 #define EXPECT_HAS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << "message: " << (text)

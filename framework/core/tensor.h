@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "framework/core/dtype.h"
@@ -128,6 +129,9 @@ class Tensor {
  private:
   std::shared_ptr<TensorImpl> impl_;
 };
+
+// Tensors by name, in a fixed order: a module's parameters and buffers, an optimizer's state.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // Copies nbytes between any two devices (host <-> device copies are explicit and synchronous).
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nbytes);

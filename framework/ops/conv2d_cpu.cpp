@@ -68,6 +68,12 @@ Span valid_span(int64_t tap, int64_t pad, int64_t stride, int64_t in, int64_t ou
   const int64_t hi = last < 0 ? 0 : std::min(out, last / stride + 1);
   return {lo, std::max(lo, hi)};
 }
+// The valid output columns of each kernel column j.
+std::vector<Span> column_spans(const Conv2dGeometry& g) {
+  std::vector<Span> cols(size_t(g.kw));
+  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, g.stride_w, g.w, g.wo);
+  return cols;
+}
 
 // Copies n values; the plane sizes of the small stages (1, 2x2) get fixed-size copies instead of
 // a memcpy call each.
@@ -257,8 +263,7 @@ void backward_weight_gemm(const T* gy, const T* x, T* gw, const Conv2dGeometry& 
 template <class T>
 void forward_depthwise(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g) {
   const int64_t mult = g.c_out / g.c_in, sw = g.stride_w;
-  std::vector<Span> cols(size_t(g.kw));
-  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, sw, g.w, g.wo);
+  const std::vector<Span> cols = column_spans(g);
 #pragma omp parallel for if (g.n * g.c_out * g.ho * g.wo * g.kh * g.kw > 32768)
   for (int64_t nc = 0; nc < g.n * g.c_out; ++nc) {
     const int64_t n = nc / g.c_out, oc = nc % g.c_out;
@@ -290,8 +295,7 @@ void forward_depthwise(const T* x, const T* w, const T* bias, T* y, const Conv2d
 template <class T>
 void backward_input_depthwise(const T* gy, const T* w, T* gx, const Conv2dGeometry& g) {
   const int64_t mult = g.c_out / g.c_in, sw = g.stride_w;
-  std::vector<Span> cols(size_t(g.kw));
-  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, sw, g.w, g.wo);
+  const std::vector<Span> cols = column_spans(g);
 #pragma omp parallel for if (g.n * g.c_out * g.ho * g.wo * g.kh * g.kw > 32768)
   for (int64_t nc = 0; nc < g.n * g.c_in; ++nc) {
     const int64_t n = nc / g.c_in, c = nc % g.c_in;
@@ -326,8 +330,7 @@ void backward_input_depthwise(const T* gy, const T* w, T* gx, const Conv2dGeomet
 template <class T>
 void backward_weight_depthwise(const T* gy, const T* x, T* gw, const Conv2dGeometry& g) {
   const int64_t mult = g.c_out / g.c_in, sw = g.stride_w, taps = g.kh * g.kw;
-  std::vector<Span> cols(size_t(g.kw));
-  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, sw, g.w, g.wo);
+  const std::vector<Span> cols = column_spans(g);
 #pragma omp parallel for if (g.n * g.c_out * g.ho * g.wo * g.kh * g.kw > 32768)
   for (int64_t oc = 0; oc < g.c_out; ++oc) {
     std::vector<double> acc(size_t(taps), 0.0);
@@ -418,8 +421,7 @@ template <class T>
 void forward_depthwise_cl(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g) {
   const int64_t C = g.c_in, hw = g.h * g.w, howo = g.ho * g.wo, taps = g.kh * g.kw;
   const int64_t sw = g.stride_w;
-  std::vector<Span> cols(size_t(g.kw));
-  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, sw, g.w, g.wo);
+  const std::vector<Span> cols = column_spans(g);
   Scratch<T> wt(taps * C);  // (taps, C)
   transpose_serial(w, wt.get(), C, taps);
   const int threads = image_threads(g);
@@ -450,8 +452,7 @@ template <class T>
 void backward_input_depthwise_cl(const T* gy, const T* w, T* gx, const Conv2dGeometry& g) {
   const int64_t C = g.c_in, hw = g.h * g.w, howo = g.ho * g.wo, taps = g.kh * g.kw;
   const int64_t sw = g.stride_w;
-  std::vector<Span> cols(size_t(g.kw));
-  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, sw, g.w, g.wo);
+  const std::vector<Span> cols = column_spans(g);
   Scratch<T> wt(taps * C);
   transpose_serial(w, wt.get(), C, taps);
   const int threads = image_threads(g);
@@ -482,8 +483,7 @@ template <class T>
 void backward_weight_depthwise_cl(const T* gy, const T* x, T* gw, const Conv2dGeometry& g) {
   const int64_t C = g.c_in, hw = g.h * g.w, howo = g.ho * g.wo, taps = g.kh * g.kw;
   const int64_t sw = g.stride_w;
-  std::vector<Span> cols(size_t(g.kw));
-  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, sw, g.w, g.wo);
+  const std::vector<Span> cols = column_spans(g);
   const int threads = image_threads(g);
   Scratch<T> buf(threads * (hw + howo + taps) * C);
   Scratch<double> acc(threads * taps * C);

@@ -21,8 +21,6 @@
 
 namespace effnet {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
-
 class Optimizer {
  public:
   virtual ~Optimizer() = default;

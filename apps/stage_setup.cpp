@@ -1,6 +1,8 @@
-// Command-line options shared by the training stages (see stages.h: add_training_options).
+// What the stages share (see stages.h): their training data, and the command-line options of
+// the training and inference subcommands.
 #include <cstdio>
 
+#include "apps/evaluate.h"
 #include "apps/model_setup.h"
 #include "apps/stages.h"
 
@@ -56,6 +58,85 @@ TrainingSetup training_setup_from(const Args& args) {
   t.log_every = args.integer("log-every");
   t.stop_after_steps = args.integer("stop-after-steps");
   return s;
+}
+
+void add_labeled_options(Args& args, const char* data_help, const char* order_help) {
+  args.option("data", "", data_help)
+      .option("labeled", "", "labeled image tree <dir>/<class>/<file>")
+      .option("split-order", "", order_help)
+      .option("classes", "", "class names in label order, one per line (default: sorted folder names)")
+      .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
+}
+
+LabeledSource labeled_source_from(const Args& args, const char* command) {
+  LabeledSource src;
+  if (!args.str("data").empty()) {
+    const DataLayout d = data_layout(args.str("data"));
+    src.dir = d.labeled;
+    src.order_csv = d.order_csv;
+    src.classes_file = d.classes_file;
+  }
+  if (args.given("labeled")) src.dir = args.str("labeled");
+  if (args.given("split-order")) src.order_csv = args.str("split-order");
+  if (args.given("classes")) src.classes_file = args.str("classes");
+  EFFNET_CHECK(!src.dir.empty(), command, ": give --data DIR or --labeled DIR");
+  src.skip_bad_images = args.on("skip-bad-images");
+  return src;
+}
+
+void add_stopping_options(Args& args, const char* epochs, const char* patience) {
+  args.option("epochs", epochs, "maximum epochs")
+      .option("patience", patience, "stop after this many epochs without a better validation accuracy (0: never)")
+      .option("out", "", "output folder (required)");
+}
+
+void read_stopping_options(const Args& args, const char* command, TrainingSetup& setup) {
+  setup.train.epochs = args.integer("epochs");
+  setup.train.patience = args.integer("patience");
+  setup.train.out_dir = args.str("out");
+  EFFNET_CHECK(!setup.train.out_dir.empty(), command, ": --out DIR is required");
+}
+
+void add_inference_options(Args& args) {
+  args.option("batch", "256", "batch size")
+      .option("image-size", "0", "input resolution (0: the checkpoint's)")
+      .option("device", "auto", "auto | cpu | cuda")
+      .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)")
+      .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
+}
+
+InferenceSetup inference_setup_from(const Args& args) {
+  InferenceSetup s;
+  s.batch = args.integer("batch");
+  s.image_size = args.integer("image-size");
+  s.device = choose_device(args.str("device"));
+  s.workers = loader_workers(s.device, args.integer("workers"));
+  s.skip_bad_images = args.on("skip-bad-images");
+  return s;
+}
+
+TrainData stage_train_data(const data::Dataset& ds, const Split& split, const WeightsMeta& meta, int64_t image_size,
+                           const TrainingSetup& setup) {
+  TrainData td;
+  td.dataset = &ds;
+  td.train = split.train;
+  td.val = split.val;
+  td.eval_transform = eval_transform(meta, image_size);
+  td.train_transform = td.eval_transform;
+  td.train_transform.flip_prob = setup.flip;
+  td.train_transform.crop_padding = int(setup.crop_padding);
+  return td;
+}
+
+std::vector<float> run_inference(LoadedModel& model, const data::Dataset& ds, const std::vector<int64_t>& indices,
+                                 const InferenceSetup& setup, const char* label) {
+  model.net->to(setup.device);
+  EvalOptions eval;
+  eval.batch = setup.batch;
+  eval.workers = setup.workers;
+  eval.device = setup.device;
+  eval.progress_label = setup.quiet ? "" : label;
+  return predict_probabilities(*model.net, ds, indices, eval_transform(model.meta, setup.image_size), eval);
 }
 
 Settings training_settings(const TrainingSetup& s) {
