@@ -121,6 +121,20 @@ TEST(Tensor, CudaRoundTripAndAllocatorCaches) {
   EXPECT_GT(cuda::memory_stats().peak_in_use, 0u);
 }
 
+TEST(Tensor, HostOutOfMemoryIsAClearError) {
+  // A cached large block first, so that the retry after releasing the cache runs too.
+  { Tensor big = Tensor::empty({int64_t(1) << 20}); }
+  try {
+    Tensor huge = Tensor::empty({int64_t(1) << 45});  // 128 TiB
+    FAIL() << "allocation of 128 TiB succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("out of host memory"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("134217728 MiB"), std::string::npos) << e.what();
+  }
+  Tensor after = Tensor::empty({int64_t(1) << 20});  // the allocator still works
+  EXPECT_EQ(after.numel(), int64_t(1) << 20);
+}
+
 TEST(Tensor, CudaOutOfMemoryIsAClearError) {
   EFFNET_REQUIRE_CUDA();
   try {

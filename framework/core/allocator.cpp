@@ -45,6 +45,18 @@ HostCache& host_cache() {
   return *cache;
 }
 
+// Gives every cached block back to the C library; returns the bytes released.
+size_t release_cached_blocks() {
+  HostCache& c = host_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  for (auto& [size, blocks] : c.free_blocks)
+    for (void* raw : blocks) std::free(raw);
+  c.free_blocks.clear();
+  const size_t released = c.cached;
+  c.cached = 0;
+  return released;
+}
+
 }  // namespace
 
 void* cpu_allocate(size_t nbytes) {
@@ -62,7 +74,9 @@ void* cpu_allocate(size_t nbytes) {
     }
   }
   if (!raw) raw = std::aligned_alloc(64, kHeader + size);
-  if (!raw) EFFNET_THROW("out of host memory: tried to allocate ", nbytes, " bytes");
+  // Blocks of other sizes sitting in the cache may be what the request is missing.
+  if (!raw && release_cached_blocks() > 0) raw = std::aligned_alloc(64, kHeader + size);
+  if (!raw) EFFNET_THROW("out of host memory: tried to allocate ", (nbytes + (size_t(1) << 20) - 1) >> 20, " MiB");
   *static_cast<size_t*>(raw) = size;
   return static_cast<char*>(raw) + kHeader;
 }
