@@ -7,21 +7,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
-export PATH=/opt/torch/.venv/bin:$PATH
 JOBS=$(nproc)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 
-# Libraries: the torch wheels carry cuDNN/cuBLAS runtimes; the toolkit's own are under /usr/local/cuda.
-PYLIB=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null || true)
-for d in "$PYLIB"/nvidia/cu13/lib "$PYLIB"/nvidia/cudnn/lib "$PYLIB"/nvidia/cublas/lib /usr/local/cuda-13.0/targets/x86_64-linux/lib; do
-  [ -d "$d" ] && export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
-done
-
-STB=""
-[ -d .gpu/stb ] && STB="-DSTB_INCLUDE_DIR=$PWD/.gpu/stb"
+source scripts/gpu-env.sh
 t0=$(date +%s)
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 $STB >"$OUT/configure.log" 2>&1 \
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 "${CMAKE_DEP_FLAGS[@]}" >"$OUT/configure.log" 2>&1 \
   || { tail -30 "$OUT/configure.log"; exit 1; }
+grep -q "CUDA backend ON" "$OUT/configure.log" || { echo "configure: CUDA backend OFF"; grep -E "effnet:|CUDA" "$OUT/configure.log"; exit 1; }
 cmake --build build-gpu -j "$JOBS" >"$OUT/build.log" 2>&1 || { grep -E "error" -A3 "$OUT/build.log" | head -60; exit 1; }
 t1=$(date +%s)
 echo "build: $((t1 - t0)) s"

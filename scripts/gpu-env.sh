@@ -1,0 +1,71 @@
+# Sourced by scripts/gpu-check.sh and scripts/gpu-ssl.sh on the lent GPU machine: finds what the
+# build needs there and says what it found, so that a missing piece shows in the first call.
+# That machine's image has nvcc, CMake, g++, HDF5, GoogleTest and PyTorch (whose wheels carry
+# cuDNN and cuBLAS), but possibly no OpenBLAS and no cuDNN headers outside those wheels; and it
+# has no network. So:
+#   OpenBLAS  the system's if it has cblas.h, else the Debian packages that scripts/gpu-carry.sh
+#             put in .gpu/debs, unpacked into /tmp/effnet-sysroot (not into /, and not into the
+#             working tree, which travels)
+#   cuDNN     the CUDA toolkit's or the system's if it has cudnn.h, else the nvidia-cudnn wheel's
+#   cuBLAS    the toolkit's if it has libcublas.so, else the nvidia cu13 wheel's
+#   stb       .gpu/stb (carried)
+# Sets CMAKE_DEP_FLAGS (an array for cmake) and LD_LIBRARY_PATH; prints one line per dependency.
+
+export PATH=/opt/torch/.venv/bin:$PATH
+CMAKE_DEP_FLAGS=()
+PYSITE=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null || true)
+CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+
+add_lib_path() { [ -d "$1" ] && export LD_LIBRARY_PATH="$1${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; return 0; }
+first() { for f in "$@"; do [ -e "$f" ] && { echo "$f"; return 0; }; done; return 1; }
+say() { printf 'deps: %-9s %s\n' "$1" "$2"; }
+
+# OpenBLAS
+if first /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h /usr/include/openblas/cblas.h \
+         /usr/include/cblas.h >/dev/null; then
+  say openblas "system"
+elif ls .gpu/debs/*.deb >/dev/null 2>&1; then
+  mkdir -p /tmp/effnet-sysroot
+  for d in .gpu/debs/*.deb; do dpkg -x "$d" /tmp/effnet-sysroot; done
+  root=/tmp/effnet-sysroot/usr
+  CMAKE_DEP_FLAGS+=("-DOPENBLAS_INCLUDE_DIR=$root/include/x86_64-linux-gnu/openblas-pthread"
+                    "-DOPENBLAS_LIBRARY=$root/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so")
+  add_lib_path "$root/lib/x86_64-linux-gnu/openblas-pthread"
+  # libgfortran: the system's when it has one, else the carried one
+  ldconfig -p 2>/dev/null | grep -q 'libgfortran.so.5 ' || add_lib_path "$root/lib/x86_64-linux-gnu"
+  say openblas "carried Debian packages, unpacked into /tmp/effnet-sysroot"
+else
+  say openblas "MISSING (no cblas.h and no .gpu/debs: run scripts/gpu-carry.sh and carry .gpu)"
+fi
+
+# cuDNN
+if h=$(first "$CUDA_HOME/include/cudnn.h" /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h); then
+  say cudnn "system ($h)"
+elif [ -n "$PYSITE" ] && [ -f "$PYSITE/nvidia/cudnn/include/cudnn.h" ]; then
+  lib=$(ls "$PYSITE"/nvidia/cudnn/lib/libcudnn.so* 2>/dev/null | head -1)
+  CMAKE_DEP_FLAGS+=("-DCUDNN_INCLUDE_DIR=$PYSITE/nvidia/cudnn/include" "-DCUDNN_LIBRARY=$lib")
+  say cudnn "wheel ($lib)"
+else
+  say cudnn "MISSING"
+fi
+[ -n "$PYSITE" ] && add_lib_path "$PYSITE/nvidia/cudnn/lib"
+
+# cuBLAS
+if first "$CUDA_HOME"/lib64/libcublas.so "$CUDA_HOME"/targets/x86_64-linux/lib/libcublas.so >/dev/null; then
+  say cublas "toolkit"
+  add_lib_path "$CUDA_HOME/targets/x86_64-linux/lib"
+elif [ -n "$PYSITE" ] && lib=$(first "$PYSITE"/nvidia/cu13/lib/libcublas.so.13 "$PYSITE"/nvidia/cublas/lib/libcublas.so.13); then
+  inc=$(dirname "$(dirname "$lib")")/include
+  CMAKE_DEP_FLAGS+=("-DCUDA_cublas_LIBRARY=$lib" "-DCMAKE_CXX_FLAGS=-I$inc" "-DCMAKE_CUDA_FLAGS=-I$inc")
+  add_lib_path "$(dirname "$lib")"
+  say cublas "wheel ($lib)"
+else
+  say cublas "MISSING"
+fi
+
+# stb, HDF5, GoogleTest
+if [ -f .gpu/stb/stb_image.h ]; then
+  CMAKE_DEP_FLAGS+=("-DSTB_INCLUDE_DIR=$PWD/.gpu/stb"); say stb "carried"
+elif [ -f /usr/include/stb/stb_image.h ]; then say stb "system"; else say stb "MISSING"; fi
+first /usr/include/hdf5/serial/hdf5.h /usr/include/hdf5.h >/dev/null && say hdf5 "system" || say hdf5 "MISSING"
+first /usr/include/gtest/gtest.h /usr/local/include/gtest/gtest.h >/dev/null && say gtest "system" || say gtest "MISSING"
