@@ -19,7 +19,8 @@ cmake --build build-gpu -j "$JOBS" >"$OUT/build.log" 2>&1 || { grep -E "error" -
 t1=$(date +%s)
 echo "build: $((t1 - t0)) s"
 
-(cd build-gpu && ctest -j 4 --timeout 600 --output-on-failure >"$OUT/ctest.log" 2>&1)
+# Two OpenMP threads per test process: eight processes on 16 cores without oversubscription.
+(cd build-gpu && OMP_NUM_THREADS=2 ctest -j 8 --timeout 600 --output-on-failure >"$OUT/ctest.log" 2>&1)
 t2=$(date +%s)
 grep -E "tests passed|tests failed" "$OUT/ctest.log"
 grep -E "^\s+[0-9]+ - .*\(Failed|Timeout|Exception|SEGFAULT\)" "$OUT/ctest.log" | head -20
