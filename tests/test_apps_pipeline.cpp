@@ -50,8 +50,9 @@ std::string read_text(const fs::path& p) {
 
 // Runs `effnet ARGS`, output to `log`; returns the exit status (-1 if it did not exit normally).
 // One compute thread unless the caller chose otherwise: ctest runs test programs side by side on
-// few cores, where more threads than cores make OpenMP's barriers spin. (The results are the
-// same with any thread count; only the time differs.)
+// few cores, where more threads than cores make OpenMP's barriers spin. (The numbers differ in
+// the last bits between thread counts, since sums are split per thread, and training amplifies
+// that; the tiny recipe below learns with 1 or 2 threads and seeds 0-3, checked by hand.)
 int run_effnet(const std::string& args, const fs::path& log) {
   const std::string cmd = std::string(std::getenv("OMP_NUM_THREADS") ? "" : "OMP_NUM_THREADS=1 ") + "'" +
                           effnet_binary() + "' " + args + " > '" + log.string() + "' 2>&1";
@@ -114,11 +115,13 @@ void make_shapes_dataset(const fs::path& root, int per_class, int unlabeled, int
   }
 }
 
-// The tiny recipe: B0 at 16x16, SGD, 10 fine-tune epochs (6 steps each), 3 retrain epochs.
+// The tiny recipe: B0 at 16x16, SGD, 20 fine-tune epochs (6 steps each), 3 retrain epochs. With 10
+// fine-tune epochs some seeds and thread counts stayed near 60 % test accuracy; with 20 all of
+// seeds 0-3 at 1 and 2 threads reached >= 96 %.
 const char* kConfig =
     "# tiny end-to-end recipe\n"
     "model = b0\nimage-size = 16\nbatch = 32\nlr = 0.01\nmomentum = 0.9\nweight-decay = 1e-4\n"
-    "finetune-epochs = 10\nfinetune-patience = 10\nfinetune-val = 0.2\n"
+    "finetune-epochs = 20\nfinetune-patience = 20\nfinetune-val = 0.2\n"
     "temperature = 0.5\nthreshold = 0.8\nretrain-epochs = 3\nretrain-patience = 5\n"
     "device = cpu\nlog-every = 0\n";
 
@@ -173,12 +176,12 @@ TEST(PipelineEndToEnd, LearnsAndResumesAfterKillsWithIdenticalWeights) {
   EXPECT_NE(predictions.find(",hbars,"), std::string::npos) << "class names come from the checkpoint";
 
   // Killed mid-epoch in fine-tune (step 15 = epoch 3, batch 3), then mid-epoch in retrain
-  // (8 fine-tune epochs x 6 steps + 12 = retrain epoch 2, batch 3), then run to the end.
+  // (18 fine-tune epochs x 6 steps + 12 = retrain epoch 2, batch 3), then run to the end.
   const std::string resumed = common + "'" + (root / "resumed").string() + "'";
   ASSERT_EQ(run_effnet(resumed + " --stop-after-steps 15", root / "r1.log"), 75) << read_text(root / "r1.log");
   EXPECT_TRUE(fs::exists(root / "resumed" / "finetune" / "last.h5"));
   EXPECT_FALSE(fs::exists(root / "resumed" / "finetune" / "done.txt"));
-  ASSERT_EQ(run_effnet(resumed + " --stop-after-steps 60", root / "r2.log"), 75) << read_text(root / "r2.log");
+  ASSERT_EQ(run_effnet(resumed + " --stop-after-steps 120", root / "r2.log"), 75) << read_text(root / "r2.log");
   EXPECT_NE(read_text(root / "r2.log").find("finetune: resuming from"), std::string::npos) << read_text(root / "r2.log");
   EXPECT_TRUE(fs::exists(root / "resumed" / "finetune" / "done.txt"));
   EXPECT_TRUE(fs::exists(root / "resumed" / "retrain" / "last.h5"));
