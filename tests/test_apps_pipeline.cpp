@@ -15,26 +15,13 @@
 
 #include "framework/data/image.h"
 #include "framework/framework.h"
+#include "tests/testing/errors.h"
 #include "weights/hdf5.h"
 
 using namespace effnet;
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path test_root() {
-  std::error_code ec;
-  fs::path base = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  if (ec || base.empty()) base = fs::current_path();
-  return base / "test_apps_tmp";
-}
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path p = test_root() / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
 
 // The effnet binary sits in the build folder, one level above this test's (build/tests/).
 std::string effnet_binary() {
@@ -154,7 +141,7 @@ double json_number(const std::string& json, const std::string& key) {
 }  // namespace
 
 TEST(PipelineEndToEnd, LearnsAndResumesAfterKillsWithIdenticalWeights) {
-  const fs::path root = fresh_dir("pipeline");
+  const fs::path root = effnet::testing::test_temp_dir("test_apps_tmp");
   make_shapes_dataset(root / "data", 60, 160, 160);
   std::ofstream(root / "tiny.conf") << kConfig;
   const std::string common = "pipeline --config '" + (root / "tiny.conf").string() + "' --data '" +
@@ -205,7 +192,7 @@ TEST(PipelineEndToEnd, LearnsAndResumesAfterKillsWithIdenticalWeights) {
 }
 
 TEST(PipelineEndToEnd, NanLossStopsNamingEpochAndStep) {
-  const fs::path root = fresh_dir("nan");
+  const fs::path root = effnet::testing::test_temp_dir("test_apps_tmp");
   make_shapes_dataset(root / "data", 8, 4, 4);
   const int rc = run_effnet("finetune --data '" + (root / "data").string() + "' --out '" + (root / "out").string() +
                                 "' --image-size 16 --batch 8 --epochs 2 --lr 1e30 --device cpu --log-every 0",
@@ -219,7 +206,7 @@ TEST(PipelineEndToEnd, NanLossStopsNamingEpochAndStep) {
 }
 
 TEST(PipelineEndToEnd, BadConfigurationsFailBeforeWork) {
-  const fs::path root = fresh_dir("badconfig");
+  const fs::path root = effnet::testing::test_temp_dir("test_apps_tmp");
   make_shapes_dataset(root / "data", 2, 2, 2);
   std::ofstream(root / "bad.conf") << "model = b0\nlearning-rate = 0.1\n";
   const std::string data = " --data '" + (root / "data").string() + "' --out '" + (root / "out").string() + "'";
