@@ -60,20 +60,13 @@ StageOutcome run_finetune(const FinetuneOptions& o) {
                                                       : "order " + file_name(o.labeled.order_csv)},
                 {"train_images", std::to_string(split.train.size())},
                 {"val_images", std::to_string(split.val.size())}};
-  for (auto& kv : training_settings(o.setup)) t.settings.push_back(kv);
-  for (auto& kv : class_settings(ds.classes)) t.settings.push_back(kv);
   if (!t.quiet)
     std::printf("finetune: %s on %s, %lld classes, %zu train / %zu validation images at %lldx%lld, %s\n",
                 model.c_str(), t.device.str().c_str(), (long long)classes, split.train.size(), split.val.size(),
                 (long long)image_size, (long long)image_size,
                 o.weights.empty() ? "from scratch" : ("from " + o.weights).c_str());
 
-  StageOutcome out;
-  out.result = train_model(*net, meta, td, t);
-  out.classes = ds.classes;
-  out.train_images = int64_t(split.train.size());
-  out.val_images = int64_t(split.val.size());
-  return out;
+  return train_stage(*net, meta, td, t, o.setup, ds.classes);
 }
 
 int cmd_finetune(int argc, char** argv) {

@@ -71,20 +71,13 @@ StageOutcome run_retrain(const RetrainOptions& o) {
                 {"split", "permutation seed " + std::to_string(o.split_seed)},
                 {"train_images", std::to_string(split.train.size())},
                 {"val_images", std::to_string(split.val.size())}};
-  for (auto& kv : training_settings(o.setup)) t.settings.push_back(kv);
-  for (auto& kv : class_settings(m.classes)) t.settings.push_back(kv);
   if (!t.quiet)
     std::printf("retrain: %s on %s from %s, %zu labeled + %zu pseudo-labeled images: %zu train / %zu validation\n",
                 meta.config.name.c_str(), t.device.str().c_str(), o.checkpoint.c_str(), order.size(),
                 pseudo_rows.size(), split.train.size(), split.val.size());
 
   manual_seed(t.seed);  // dropout and drop-connect masks; a resumed run restores the generator
-  StageOutcome out;
-  out.result = train_model(*m.net, meta, td, t);
-  out.classes = m.classes;
-  out.train_images = int64_t(split.train.size());
-  out.val_images = int64_t(split.val.size());
-  return out;
+  return train_stage(*m.net, meta, td, t, o.setup, m.classes);
 }
 
 int cmd_retrain(int argc, char** argv) {

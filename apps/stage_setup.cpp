@@ -139,6 +139,18 @@ std::vector<float> run_inference(LoadedModel& model, const data::Dataset& ds, co
   return predict_probabilities(*model.net, ds, indices, eval_transform(model.meta, setup.image_size), eval);
 }
 
+StageOutcome train_stage(EfficientNet& net, const WeightsMeta& meta, const TrainData& td, TrainOptions t,
+                         const TrainingSetup& setup, const std::vector<std::string>& classes) {
+  for (auto& kv : training_settings(setup)) t.settings.push_back(kv);
+  for (auto& kv : class_settings(classes)) t.settings.push_back(kv);
+  StageOutcome out;
+  out.result = train_model(net, meta, td, t);
+  out.classes = classes;
+  out.train_images = int64_t(td.train.size());
+  out.val_images = int64_t(td.val.size());
+  return out;
+}
+
 Settings training_settings(const TrainingSetup& s) {
   const TrainOptions& t = s.train;
   auto num = [](double x) {

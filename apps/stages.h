@@ -114,6 +114,10 @@ std::string confusion_csv(const std::vector<std::vector<int64_t>>& counts, const
 // normalisation, trained with the setup's augmentation on top.
 TrainData stage_train_data(const data::Dataset& ds, const Split& split, const WeightsMeta& meta, int64_t image_size,
                            const TrainingSetup& setup);
+// Trains the stage's model with `t`, whose settings (the stage's own) get the setup's training
+// settings and the class names appended first: together they identify the run in checkpoints.
+StageOutcome train_stage(EfficientNet& net, const WeightsMeta& meta, const TrainData& td, TrainOptions t,
+                         const TrainingSetup& setup, const std::vector<std::string>& classes);
 
 // Softmax probabilities of the loaded model over ds at `indices` (rows in that order), run as
 // `setup` says, with a progress bar named `label` unless quiet.
