@@ -12,9 +12,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 
 source scripts/gpu-env.sh
 t0=$(date +%s)
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 "${CMAKE_DEP_FLAGS[@]}" >"$OUT/configure.log" 2>&1 \
-  || { tail -30 "$OUT/configure.log"; exit 1; }
-grep -q "CUDA backend ON" "$OUT/configure.log" || { echo "configure: CUDA backend OFF"; grep -E "effnet:|CUDA" "$OUT/configure.log"; exit 1; }
+configure_gpu_build || exit 1
 cmake --build build-gpu -j "$JOBS" >"$OUT/build.log" 2>&1 || { grep -E "error" -A3 "$OUT/build.log" | head -60; exit 1; }
 t1=$(date +%s)
 echo "build: $((t1 - t0)) s"

@@ -9,7 +9,8 @@
 #   cuDNN     the CUDA toolkit's or the system's if it has cudnn.h, else the nvidia-cudnn wheel's
 #   cuBLAS    the toolkit's if it has libcublas.so, else the nvidia cu13 wheel's
 #   stb       .gpu/stb (carried)
-# Sets CMAKE_DEP_FLAGS (an array for cmake) and LD_LIBRARY_PATH; prints one line per dependency.
+# Sets CMAKE_DEP_FLAGS (an array for cmake) and LD_LIBRARY_PATH; prints one line per dependency;
+# defines configure_gpu_build (build-gpu/ for sm_90, log in $OUT/configure.log).
 
 export PATH=/opt/torch/.venv/bin:$PATH
 CMAKE_DEP_FLAGS=()
@@ -69,3 +70,12 @@ if [ -f .gpu/stb/stb_image.h ]; then
 elif [ -f /usr/include/stb/stb_image.h ]; then say stb "system"; else say stb "MISSING"; fi
 first /usr/include/hdf5/serial/hdf5.h /usr/include/hdf5.h >/dev/null && say hdf5 "system" || say hdf5 "MISSING"
 first /usr/include/gtest/gtest.h /usr/local/include/gtest/gtest.h >/dev/null && say gtest "system" || say gtest "MISSING"
+
+# Configures build-gpu/ for sm_90 with what was found; fails, showing why, when the configuration
+# fails or leaves the CUDA backend off (every CUDA test would then skip).
+configure_gpu_build() {
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 "${CMAKE_DEP_FLAGS[@]}" \
+    >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; return 1; }
+  grep -q "CUDA backend ON" "$OUT/configure.log" \
+    || { echo "configure: CUDA backend OFF"; grep -E "effnet:|CUDA" "$OUT/configure.log"; return 1; }
+}
