@@ -12,6 +12,9 @@
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "efficientnet/efficientnet.h"
+#include "framework/autograd/node.h"
+#include "framework/core/allocator.h"
+#include "framework/core/context.h"
 #include "framework/ops/loss.h"
 #include "framework/optim/sgd.h"
 

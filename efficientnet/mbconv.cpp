@@ -1,6 +1,8 @@
 // MBConv block (see mbconv.h).
 #include "efficientnet/mbconv.h"
 
+#include "framework/ops/binary.h"
+
 namespace effnet {
 
 using namespace nn;

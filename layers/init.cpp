@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "framework/core/creation.h"
+
 namespace effnet::nn::init {
 
 Tensor kaiming_normal_fan_out(const Shape& shape, Generator& gen) {

@@ -1,7 +1,8 @@
 // Weight initialisation as torchvision's EfficientNet does it, drawn from a seeded Generator.
 #pragma once
 
-#include "framework/framework.h"
+#include "framework/core/rng.h"
+#include "framework/core/tensor.h"
 
 namespace effnet::nn::init {
 

@@ -11,7 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "framework/framework.h"
+#include "framework/core/creation.h"
+#include "framework/core/tensor.h"
 
 namespace effnet::nn {
 

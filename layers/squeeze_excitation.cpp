@@ -1,6 +1,7 @@
 // Squeeze-and-excitation (see squeeze_excitation.h).
 #include "layers/squeeze_excitation.h"
 
+#include "framework/ops/binary.h"
 #include "framework/ops/pooling.h"
 #include "framework/ops/unary.h"
 

@@ -1,6 +1,7 @@
 # CMake glue for the system dependencies (all from Debian packages, see scripts/setup.sh).
-# Produces two interface targets: effnet_deps (always) and effnet_cuda_deps (CUDA build only),
-# and sets EFFNET_WITH_CUDA.
+# Produces one interface target per dependency, named for what it is, so that each layer links
+# only what it uses (CMakeLists.txt): effnet::openmp, effnet::openblas, effnet::hdf5, effnet::stb,
+# effnet::zlib, and in a CUDA build effnet::cuda (runtime, cuBLAS, cuDNN). Sets EFFNET_WITH_CUDA.
 
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
@@ -18,12 +19,19 @@ endif()
 # stb_image comes from Debian's libstb-dev as headers under /usr/include/stb.
 find_path(STB_INCLUDE_DIR stb_image.h PATHS /usr/include/stb ${CMAKE_SOURCE_DIR}/.deps/stb)
 
-add_library(effnet_deps INTERFACE)
-target_include_directories(effnet_deps INTERFACE ${OPENBLAS_INCLUDE_DIR} ${HDF5_INCLUDE_DIRS})
-target_link_libraries(effnet_deps INTERFACE ${OPENBLAS_LIBRARY} ${HDF5_C_LIBRARIES}
-                      OpenMP::OpenMP_CXX Threads::Threads ZLIB::ZLIB)
+add_library(effnet::openmp INTERFACE IMPORTED)
+target_link_libraries(effnet::openmp INTERFACE OpenMP::OpenMP_CXX Threads::Threads)
+add_library(effnet::openblas INTERFACE IMPORTED)
+target_include_directories(effnet::openblas INTERFACE ${OPENBLAS_INCLUDE_DIR})
+target_link_libraries(effnet::openblas INTERFACE ${OPENBLAS_LIBRARY})
+add_library(effnet::hdf5 INTERFACE IMPORTED)
+target_include_directories(effnet::hdf5 INTERFACE ${HDF5_INCLUDE_DIRS})
+target_link_libraries(effnet::hdf5 INTERFACE ${HDF5_C_LIBRARIES})
+add_library(effnet::zlib INTERFACE IMPORTED)
+target_link_libraries(effnet::zlib INTERFACE ZLIB::ZLIB)
+add_library(effnet::stb INTERFACE IMPORTED)
 if(STB_INCLUDE_DIR)
-  target_include_directories(effnet_deps INTERFACE ${STB_INCLUDE_DIR})
+  target_include_directories(effnet::stb INTERFACE ${STB_INCLUDE_DIR})
 endif()
 
 # ---- CUDA: nvcc + cuBLAS + cuDNN, all three or none -------------------------------------------
@@ -54,9 +62,10 @@ if(EFFNET_CUDA)
     find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
     if(TARGET CUDA::cublas AND CUDNN_INCLUDE_DIR AND CUDNN_LIBRARY)
       set(EFFNET_WITH_CUDA ON)
-      add_library(effnet_cuda_deps INTERFACE)
-      target_include_directories(effnet_cuda_deps INTERFACE ${CUDNN_INCLUDE_DIR})
-      target_link_libraries(effnet_cuda_deps INTERFACE CUDA::cudart CUDA::cublas ${CUDNN_LIBRARY})
+      add_library(effnet::cuda INTERFACE IMPORTED)
+      target_include_directories(effnet::cuda INTERFACE ${CUDNN_INCLUDE_DIR})
+      target_link_libraries(effnet::cuda INTERFACE CUDA::cudart CUDA::cublas ${CUDNN_LIBRARY})
+      target_compile_definitions(effnet::cuda INTERFACE EFFNET_WITH_CUDA=1)
       message(STATUS "effnet: CUDA architectures ${CMAKE_CUDA_ARCHITECTURES}, cuDNN ${CUDNN_LIBRARY}")
     else()
       message(STATUS "effnet: nvcc found but cuBLAS or cuDNN missing; CPU-only build")

@@ -5,6 +5,8 @@
 #include <set>
 #include <sstream>
 
+#include "framework/autograd/node.h"
+
 namespace effnet {
 
 namespace {

@@ -6,7 +6,6 @@
 
 #include "framework/autograd/node.h"
 #include "framework/core/creation.h"
-#include "framework/ops/binary.h"
 
 namespace effnet {
 
@@ -122,7 +121,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
       if (i < input_grads.size() && input_grads[i].defined()) {
         auto it = grads.find(nx);
         if (it == grads.end()) grads.emplace(nx, input_grads[i]);
-        else it->second = add(it->second, input_grads[i]);  // gradients meeting at one tensor are summed
+        else it->second = sum_of(it->second, input_grads[i]);  // gradients meeting at one tensor are summed
       }
       if (--pending[nx] == 0) ready.push_back(n->next[i]);
     }

@@ -40,6 +40,16 @@ __global__ void randint_kernel(int64_t* p, int64_t n, uint64_t seed, uint64_t of
   GRID_STRIDE(i, n) p[i] = philox::sample_randint(seed, offset + uint64_t(i), low, high);
 }
 
+template <class T>
+__global__ void axpy_kernel(T* out, const T* y, const T* x, int64_t n, T alpha) {
+  GRID_STRIDE(i, n) out[i] = y[i] + alpha * x[i];
+}
+
+template <class T>
+__global__ void scale_kernel(T* y, int64_t n, T factor) {
+  GRID_STRIDE(i, n) y[i] *= factor;
+}
+
 template <class F>
 void launch(int64_t n, F&& f) {
   if (n == 0) return;
@@ -108,6 +118,24 @@ void normal(void* dst, DType dtype, int64_t n, uint64_t seed, uint64_t offset, d
 void randint(int64_t* dst, int64_t n, uint64_t seed, uint64_t offset, int64_t low, int64_t high) {
   launch(n, [&](unsigned g, unsigned b, cudaStream_t s) {
     randint_kernel<<<g, b, 0, s>>>(dst, n, seed, offset, low, high);
+  });
+}
+
+void axpy(void* out, const void* y, const void* x, DType dtype, int64_t n, double alpha) {
+  launch(n, [&](unsigned g, unsigned b, cudaStream_t s) {
+    dispatch_float(dtype, "axpy", [&](auto tag) {
+      using T = decltype(tag);
+      axpy_kernel<T><<<g, b, 0, s>>>(static_cast<T*>(out), static_cast<const T*>(y), static_cast<const T*>(x), n, T(alpha));
+    });
+  });
+}
+
+void scale(void* y, DType dtype, int64_t n, double factor) {
+  launch(n, [&](unsigned g, unsigned b, cudaStream_t s) {
+    dispatch_float(dtype, "scale", [&](auto tag) {
+      using T = decltype(tag);
+      scale_kernel<T><<<g, b, 0, s>>>(static_cast<T*>(y), n, T(factor));
+    });
   });
 }
 

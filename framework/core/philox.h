@@ -6,11 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define EFFNET_HD __host__ __device__ __forceinline__
-#else
-#define EFFNET_HD inline
-#endif
+#include "framework/core/host_device.h"
 
 namespace effnet::philox {
 

@@ -10,6 +10,7 @@
 #include "framework/core/backend.h"
 #include "framework/core/context.h"
 #include "framework/core/core_kernels.h"
+#include "framework/core/cpu_parallel.h"
 #include "framework/core/creation.h"
 
 #ifdef EFFNET_WITH_CUDA
@@ -311,6 +312,68 @@ Tensor& Tensor::copy_(const Tensor& src) {
   }
   bump_version();
   return *this;
+}
+
+// ---- arithmetic the engine needs (the op families build on top of the core) ----------------------
+namespace {
+void check_same_floating(const char* op, const Tensor& a, const Tensor& b) {
+  EFFNET_CHECK(a.shape() == b.shape() && a.dtype() == b.dtype() && a.device() == b.device(), op, ": ", a.str(),
+               " and ", b.str(), " must have one shape, dtype and device");
+  EFFNET_CHECK(is_floating(a.dtype()), op, ": floating tensors expected, got ", a.str());
+}
+
+// out = y + alpha * x, in place when out is y.
+void axpy_into(const Tensor& out, const Tensor& y, const Tensor& x, double alpha) {
+  const int64_t n = out.numel();
+  if (out.is_cuda()) {
+    EFFNET_CUDA_ONLY(cuda_kernels::axpy(out.raw_data(), y.raw_data(), x.raw_data(), out.dtype(), n, alpha));
+    return;
+  }
+  dispatch_float(out.dtype(), "axpy", [&](auto tag) {
+    using scalar_t = decltype(tag);
+    scalar_t* po = out.data<scalar_t>();
+    const scalar_t *py = y.data<scalar_t>(), *px = x.data<scalar_t>();
+    const scalar_t a = scalar_t(alpha);
+    cpu::parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for (int64_t i = lo; i < hi; ++i) po[i] = py[i] + a * px[i];
+    });
+  });
+}
+}  // namespace
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_inplace_allowed(*this, "add_");
+  check_same_floating("add_", *this, other);
+  axpy_into(*this, *this, other, alpha);
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::mul_(double factor) {
+  check_inplace_allowed(*this, "mul_");
+  EFFNET_CHECK(is_floating(dtype()), "mul_: floating tensor expected, got ", str());
+  const int64_t n = numel();
+  if (is_cuda()) {
+    EFFNET_CUDA_ONLY(cuda_kernels::scale(raw_data(), dtype(), n, factor));
+  } else {
+    dispatch_float(dtype(), "mul_", [&](auto tag) {
+      using scalar_t = decltype(tag);
+      scalar_t* p = data<scalar_t>();
+      const scalar_t f = scalar_t(factor);
+      cpu::parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
+        for (int64_t i = lo; i < hi; ++i) p[i] *= f;
+      });
+    });
+  }
+  bump_version();
+  return *this;
+}
+
+Tensor sum_of(const Tensor& a, const Tensor& b) {
+  check_same_floating("sum_of", a, b);
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  axpy_into(out, a, b, 1.0);
+  return out;
 }
 
 }  // namespace effnet

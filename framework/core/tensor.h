@@ -130,6 +130,11 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
+// a + b for two floating tensors of one shape, dtype and device, not recorded by autograd: how the
+// engine sums the gradients that meet at one tensor (framework/ops/binary.h has the broadcasting,
+// differentiable add).
+Tensor sum_of(const Tensor& a, const Tensor& b);
+
 // Tensors by name, in a fixed order: a module's parameters and buffers, an optimizer's state.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 

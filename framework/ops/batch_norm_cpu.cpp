@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "framework/ops/batch_norm_kernels.h"
-#include "framework/ops/cpu_parallel.h"
+#include "framework/core/cpu_parallel.h"
 #include "framework/ops/cpu_vec.h"
 
 namespace effnet::cpu {

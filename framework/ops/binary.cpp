@@ -181,25 +181,4 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   return out;
 }
 
-// ---- in-place members of Tensor (not recorded by autograd) -----------------------------------------
-Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  EFFNET_CHECK(!(grad_enabled() && is_leaf() && impl().requires_grad),
-               "add_: in-place change of a leaf that requires grad (", str(), "); do it under NoGradGuard");
-  check_operands("add_", *this, other);
-  EFFNET_CHECK(other.shape() == shape(), "add_: shape ", shape_str(other.shape()), " into ", shape_str(shape()));
-  if (is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::axpy_(*this, other, alpha));
-  else cpu::axpy_(*this, other, alpha);
-  bump_version();
-  return *this;
-}
-
-Tensor& Tensor::mul_(double factor) {
-  EFFNET_CHECK(!(grad_enabled() && is_leaf() && impl().requires_grad),
-               "mul_: in-place change of a leaf that requires grad (", str(), "); do it under NoGradGuard");
-  if (is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::affine(*this, factor, 0.0, *this));
-  else cpu::affine(*this, factor, 0.0, *this);
-  bump_version();
-  return *this;
-}
-
 }  // namespace effnet

@@ -5,7 +5,7 @@
 #include <array>
 
 #include "framework/ops/binary_kernels.h"
-#include "framework/ops/cpu_parallel.h"
+#include "framework/core/cpu_parallel.h"
 
 namespace effnet::cpu {
 namespace {
@@ -134,19 +134,6 @@ void affine(const Tensor& x, double scale, double shift, Tensor& out) {
     const scalar_t s = scalar_t(scale), t = scalar_t(shift);
     parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
       for (int64_t i = lo; i < hi; ++i) po[i] = px[i] * s + t;
-    });
-  });
-}
-
-void axpy_(Tensor& y, const Tensor& x, double alpha) {
-  int64_t n = y.numel();
-  dispatch_float(y.dtype(), "add_", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    const scalar_t* px = x.data<scalar_t>();
-    scalar_t* py = y.data<scalar_t>();
-    const scalar_t a = scalar_t(alpha);
-    parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
-      for (int64_t i = lo; i < hi; ++i) py[i] += a * px[i];
     });
   });
 }

@@ -47,12 +47,6 @@ __global__ void affine_kernel(const T* x, T* out, int64_t n, T scale, T shift) {
     out[i] = x[i] * scale + shift;
 }
 
-template <class T>
-__global__ void axpy_kernel(T* y, const T* x, int64_t n, T alpha) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x)
-    y[i] += alpha * x[i];
-}
-
 template <class T, BinaryOp OP>
 void launch_binary(const BroadcastPlan& p, const T* a, const T* b, T* out) {
   int64_t n = shape_numel(p.out_shape);
@@ -99,17 +93,6 @@ void affine(const Tensor& x, double scale, double shift, Tensor& out) {
     using scalar_t = decltype(tag);
     affine_kernel<scalar_t><<<cuda::grid_for(n), 256, 0, cuda::stream()>>>(
         x.data<scalar_t>(), out.data<scalar_t>(), n, scalar_t(scale), scalar_t(shift));
-  });
-  CUDA_CHECK_LAUNCH();
-}
-
-void axpy_(Tensor& y, const Tensor& x, double alpha) {
-  int64_t n = y.numel();
-  if (n == 0) return;
-  dispatch_float(y.dtype(), "add_", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    axpy_kernel<scalar_t><<<cuda::grid_for(n), 256, 0, cuda::stream()>>>(y.data<scalar_t>(), x.data<scalar_t>(), n,
-                                                                         scalar_t(alpha));
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -11,13 +11,11 @@ enum class BinaryOp { Add, Sub, Mul, Div, Right /* out = b: broadcast copy */ };
 namespace cpu {
 void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& out);
 void affine(const Tensor& x, double scale, double shift, Tensor& out);
-void axpy_(Tensor& y, const Tensor& x, double alpha);  // y += alpha * x
 }  // namespace cpu
 
 namespace cuda_ops {
 void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& out);
 void affine(const Tensor& x, double scale, double shift, Tensor& out);
-void axpy_(Tensor& y, const Tensor& x, double alpha);
 }  // namespace cuda_ops
 
 }  // namespace effnet

@@ -15,7 +15,7 @@
 // (k² x Ho·Wo) products, all overhead and no reuse. Per output row and kernel tap the valid
 // output columns are computed once, so the innermost loops carry no bounds checks and vectorise.
 //
-// Threads: the GEMMs split over OpenMP threads with single-threaded BLAS (cpu_parallel.h); the
+// Threads: the GEMMs split over OpenMP threads with single-threaded BLAS (cpu_gemm.h); the
 // copies and the direct loops are OpenMP loops.
 #include <algorithm>
 #include <cstring>
@@ -23,7 +23,8 @@
 
 #include "framework/core/allocator.h"
 #include "framework/ops/conv2d_kernels.h"
-#include "framework/ops/cpu_parallel.h"
+#include "framework/core/cpu_parallel.h"
+#include "framework/ops/cpu_gemm.h"
 #include "framework/ops/cpu_vec.h"
 
 namespace effnet::cpu {

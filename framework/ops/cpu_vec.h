@@ -13,9 +13,7 @@
 #include <immintrin.h>
 #endif
 
-// Forces inlining into the caller, so that the body is compiled for the caller's target (the
-// AVX2 copies made by cpu_parallel.h's vectorised()).
-#define EFFNET_INLINE __attribute__((always_inline))
+#include "framework/core/host_device.h"  // EFFNET_INLINE
 
 namespace effnet::cpu::vec {
 

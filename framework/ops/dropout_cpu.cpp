@@ -1,7 +1,7 @@
 // CPU kernel of dropout / drop_connect: one keep decision per group, then the group's elements.
 #include <algorithm>
 
-#include "framework/ops/cpu_parallel.h"
+#include "framework/core/cpu_parallel.h"
 #include "framework/ops/dropout_kernels.h"
 
 namespace effnet::cpu {

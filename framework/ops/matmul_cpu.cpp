@@ -1,11 +1,12 @@
 // CPU kernels of the matrix-product family: GEMM through OpenBLAS's row-major CBLAS interface (split
-// over the OpenMP threads, see cpu_parallel.h), a cache-blocked transpose and the bias row fill used
+// over the OpenMP threads, see cpu_gemm.h), a cache-blocked transpose and the bias row fill used
 // by linear.
 
 #include <algorithm>
 #include <climits>
 
-#include "framework/ops/cpu_parallel.h"
+#include "framework/core/cpu_parallel.h"
+#include "framework/ops/cpu_gemm.h"
 #include "framework/ops/matmul_kernels.h"
 
 namespace effnet::cpu {

@@ -1,7 +1,7 @@
 // CPU kernels of the pooling family; plane sums accumulate through vec::sum (double-accurate).
 #include <algorithm>
 
-#include "framework/ops/cpu_parallel.h"
+#include "framework/core/cpu_parallel.h"
 #include "framework/ops/cpu_vec.h"
 #include "framework/ops/pooling_kernels.h"
 

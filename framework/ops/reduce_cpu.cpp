@@ -2,7 +2,7 @@
 // so that long reductions stay accurate.
 #include <algorithm>
 
-#include "framework/ops/cpu_parallel.h"
+#include "framework/core/cpu_parallel.h"
 #include "framework/ops/cpu_vec.h"
 #include "framework/ops/reduce_kernels.h"
 

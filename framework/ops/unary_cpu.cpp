@@ -5,7 +5,7 @@
 // through parallel_for (threads, and the AVX2 copy where the CPU has it).
 #include <cmath>
 
-#include "framework/ops/cpu_parallel.h"
+#include "framework/core/cpu_parallel.h"
 #include "framework/ops/cpu_vec.h"
 #include "framework/ops/unary_kernels.h"
 

@@ -1,7 +1,7 @@
 // CPU halves of the optimizer updates: one parallel loop per parameter tensor over the shared
 // per-element formulas of optim_kernels.h (parallel_for: threads, and the AVX2 copy where the CPU
 // has it).
-#include "framework/ops/cpu_parallel.h"
+#include "framework/core/cpu_parallel.h"
 #include "framework/optim/optim_kernels.h"
 
 namespace effnet::cpu {

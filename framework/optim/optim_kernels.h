@@ -6,15 +6,8 @@
 
 #include <cmath>
 
+#include "framework/core/host_device.h"
 #include "framework/core/tensor.h"
-
-#ifndef EFFNET_HD
-#ifdef __CUDACC__
-#define EFFNET_HD __host__ __device__ __forceinline__
-#else
-#define EFFNET_HD inline
-#endif
-#endif
 
 namespace effnet {
 

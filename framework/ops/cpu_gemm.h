@@ -1,80 +1,24 @@
-// Threading and instruction-set policy of the CPU backend, shared by the *_cpu.cpp kernels.
-//
-// One thread pool: OpenMP's. OpenBLAS (Debian's pthread build) would otherwise start its own
-// threads for every GEMM, and the OpenMP workers, which spin for a while after each parallel
-// region, then compete with them for the same cores (on 2 cores that halved throughput). So
-// OpenBLAS is switched to one thread the first time a kernel needs it, and the GEMMs that are big
-// enough are split here into one single-threaded BLAS call per OpenMP thread.
-//
-// Instruction set: the library is built for baseline x86-64 (SSE2), so that it runs anywhere.
-// Hot loops go through vectorised(), which runs a second copy of them compiled for AVX2 + FMA
-// when the CPU has both (twice the vector width, fused multiply-adds); results then differ from
-// the SSE2 copy by rounding only.
+// GEMM on the CPU backend's one thread pool. OpenBLAS (Debian's pthread build) would otherwise
+// start its own threads for every GEMM, and the OpenMP workers, which spin for a while after each
+// parallel region, then compete with them for the same cores (on 2 cores that halved throughput).
+// So OpenBLAS is switched to one thread the first time a kernel needs it, and the GEMMs that are
+// big enough are split here into one single-threaded BLAS call per OpenMP thread.
 #pragma once
 
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
 
-#include "framework/ops/cpu_vec.h"  // EFFNET_INLINE: required of the lambdas given to vectorised()
+#include "framework/core/cpu_parallel.h"
 
 namespace effnet::cpu {
-
-
-#if defined(__x86_64__) && defined(__GNUC__)
-inline bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
-namespace detail {
-template <class F>
-__attribute__((target("avx2,fma"))) void call_avx2(F& f, int64_t lo, int64_t hi) {
-  f(lo, hi);
-}
-}  // namespace detail
-#endif
-
-// Calls f(lo, hi) on the calling thread, in the AVX2 + FMA copy where the CPU allows. f must be an
-// EFFNET_INLINE lambda (or inline function object) with the whole loop inside: only code inlined
-// into the AVX2 copy is compiled for AVX2.
-template <class F>
-void vectorised(F&& f, int64_t lo, int64_t hi) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (cpu_has_avx2()) {
-    detail::call_avx2(f, lo, hi);
-    return;
-  }
-#endif
-  f(lo, hi);
-}
 
 // Called before every BLAS call; after the first call it costs one atomic load.
 inline void use_serial_blas() {
   static std::once_flag once;
   std::call_once(once, [] { openblas_set_num_threads(1); });
-}
-
-// Threads a parallel region may use here: 1 inside an enclosing parallel region (no nesting).
-inline int cpu_threads() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
-
-// f(lo, hi) over [0, n): one contiguous chunk per OpenMP thread once n exceeds min_parallel, else
-// on the calling thread; each chunk through vectorised().
-template <class F>
-void parallel_for(int64_t n, int64_t min_parallel, F&& f) {
-  const int threads = n > min_parallel ? int(std::min<int64_t>(cpu_threads(), n)) : 1;
-  if (threads <= 1) {
-    if (n > 0) vectorised(f, 0, n);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-    if (lo < hi) vectorised(f, lo, hi);
-  }
 }
 
 // Row-major C = alpha * op(A) · op(B) + beta * C with explicit leading dimensions, on the calling
