@@ -2,6 +2,7 @@
 #include "apps/config_file.h"
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -53,6 +54,22 @@ std::string setting_or(const std::vector<ConfigEntry>& entries, const std::strin
   for (const ConfigEntry& e : entries)
     if (e.key == key) return e.value;
   return fallback;
+}
+
+std::vector<std::string> settings_differences(const std::vector<ConfigEntry>& stored, const Settings& current) {
+  std::map<std::string, std::string> old;
+  for (const ConfigEntry& e : stored) old[e.key] = e.value;
+  std::vector<std::string> diffs;
+  for (const auto& [k, v] : current) {
+    auto it = old.find(k);
+    if (it == old.end())
+      diffs.push_back(k + ": (absent) -> " + v);
+    else if (it->second != v)
+      diffs.push_back(k + ": " + it->second + " -> " + v);
+    if (it != old.end()) old.erase(it);
+  }
+  for (const auto& [k, v] : old) diffs.push_back(k + ": " + v + " -> (absent)");
+  return diffs;
 }
 
 }  // namespace effnet::app

@@ -22,5 +22,8 @@ std::vector<ConfigEntry> read_config_file(const std::string& path);
 std::string format_settings(const Settings& settings);
 // The value of `key`, or `fallback` when absent.
 std::string setting_or(const std::vector<ConfigEntry>& entries, const std::string& key, const std::string& fallback);
+// The settings that differ between stored ones (a checkpoint's, a run folder's) and these
+// ("key: old -> new" lines); empty when they match.
+std::vector<std::string> settings_differences(const std::vector<ConfigEntry>& stored, const Settings& current);
 
 }  // namespace effnet::app

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "apps/progress.h"
+#include "framework/data/csv.h"
 #include "framework/data/loader.h"
 #include "framework/framework.h"
 
@@ -108,6 +109,18 @@ std::string format_confusion(const std::vector<std::vector<int64_t>>& counts, co
     out += "\n";
   }
   return out;
+}
+
+void write_confusion_csv(const std::string& path, const std::vector<std::vector<int64_t>>& counts,
+                         const std::vector<std::string>& classes) {
+  data::CsvRow header = {"true\\predicted"};
+  header.insert(header.end(), classes.begin(), classes.end());
+  std::vector<data::CsvRow> rows;
+  for (size_t r = 0; r < counts.size(); ++r) {
+    rows.push_back({r < classes.size() ? classes[r] : std::to_string(r)});
+    for (int64_t v : counts[r]) rows.back().push_back(std::to_string(v));
+  }
+  data::write_csv(path, header, rows);
 }
 
 std::vector<int64_t> all_indices(int64_t n) {

@@ -35,6 +35,9 @@ std::vector<std::vector<int64_t>> confusion_matrix(const std::vector<int64_t>& t
                                                    const std::vector<int64_t>& predicted, int64_t classes);
 // A fixed-width text table of the matrix with class names (truncated) on both axes.
 std::string format_confusion(const std::vector<std::vector<int64_t>>& counts, const std::vector<std::string>& classes);
+// The matrix as CSV (atomically): a header of class names, one row per true class.
+void write_confusion_csv(const std::string& path, const std::vector<std::vector<int64_t>>& counts,
+                         const std::vector<std::string>& classes);
 
 // 0..n-1.
 std::vector<int64_t> all_indices(int64_t n);

@@ -8,7 +8,7 @@
 
 #include "apps/json_writer.h"
 #include "framework/core/error.h"
-#include "framework/data/image.h"
+#include "framework/core/atomic_file.h"
 
 namespace effnet::app {
 namespace {
@@ -45,9 +45,9 @@ void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& rows
     csv += buf;
   }
   const std::filesystem::path d(dir);
-  data::write_file_atomic((d / "metrics.csv").string(), csv.data(), csv.size());
+  write_file_atomic((d / "metrics.csv").string(), csv);
   const std::string json = metrics_json(rows);
-  data::write_file_atomic((d / "metrics.json").string(), json.data(), json.size());
+  write_file_atomic((d / "metrics.json").string(), json);
 }
 
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {

@@ -72,14 +72,15 @@ data::Dataset report_skipped(data::Dataset ds) {
 }
 }  // namespace
 
-data::Dataset load_labeled(const std::string& dir, const std::string& classes_file, bool skip_bad_images) {
-  require_dir(dir, "labeled image folder");
-  data::LoadOptions lo = load_options(skip_bad_images);
-  if (!classes_file.empty()) {
-    require_file(classes_file, "class list");
-    lo.classes = data::read_class_names(classes_file);
+data::Dataset load_labeled(const LabeledSource& src) {
+  require_dir(src.dir, "labeled image folder");
+  if (!src.order_csv.empty()) require_file(src.order_csv, "split order file");
+  data::LoadOptions lo = load_options(src.skip_bad_images);
+  if (!src.classes_file.empty()) {
+    require_file(src.classes_file, "class list");
+    lo.classes = data::read_class_names(src.classes_file);
   }
-  return report_skipped(data::load_labeled_tree(dir, lo));
+  return report_skipped(data::load_labeled_tree(src.dir, lo));
 }
 
 data::Dataset load_unlabeled(const std::string& dir, bool skip_bad_images) {

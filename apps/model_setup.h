@@ -32,8 +32,15 @@ struct DataLayout {
 };
 DataLayout data_layout(const std::string& root);
 
+// Where labeled images come from.
+struct LabeledSource {
+  std::string dir;           // <dir>/<class>/<file>
+  std::string order_csv;     // optional: the split order (effnet prepare's labeled_order.csv)
+  std::string classes_file;  // optional: class names in label order (classes.txt)
+  bool skip_bad_images = false;
+};
 // The labeled tree, classes in classes_file's order when given (else sorted folder names).
-data::Dataset load_labeled(const std::string& dir, const std::string& classes_file, bool skip_bad_images);
+data::Dataset load_labeled(const LabeledSource& source);
 // A folder of unlabeled images, and a test folder with an optional label CSV. Like load_labeled,
 // decoding uses every core and each image left out under skip_bad_images is printed with why.
 data::Dataset load_unlabeled(const std::string& dir, bool skip_bad_images);

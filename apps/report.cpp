@@ -190,22 +190,21 @@ std::string svg_confusion(const std::string& title, const std::vector<std::vecto
   return svg + "</svg>";
 }
 
-std::string render_report(const ReportData& d) {
+std::string render_report(const PipelineResults& d) {
+  const std::vector<std::vector<std::string>> table = results_table(d);
   std::string h =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html_escape(d.title) +
       "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}"
       "td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}th{background:#f3f3f3}"
       ".charts{display:flex;flex-wrap:wrap;gap:16px}pre{background:#f7f7f7;padding:8px}</style></head><body>\n";
   h += "<h1>" + html_escape(d.title) + "</h1>\n";
-  if (!d.results.empty()) {
-    h += "<h2>Results</h2>\n<table>";
-    for (size_t r = 0; r < d.results.size(); ++r) {
-      h += "<tr>";
-      for (const std::string& cell : d.results[r]) h += (r ? "<td>" : "<th>") + html_escape(cell) + (r ? "</td>" : "</th>");
-      h += "</tr>";
-    }
-    h += "</table>\n";
+  h += "<h2>Results</h2>\n<table>";
+  for (size_t r = 0; r < table.size(); ++r) {
+    h += "<tr>";
+    for (const std::string& cell : table[r]) h += (r ? "<td>" : "<th>") + html_escape(cell) + (r ? "</td>" : "</th>");
+    h += "</tr>";
   }
+  h += "</table>\n";
   auto stage_charts = [&](const char* name, const std::vector<EpochMetrics>& rows) {
     if (rows.empty()) return;
     h += std::string("<h2>Learning curves: ") + name + "</h2>\n<div class=\"charts\">";
@@ -213,17 +212,20 @@ std::string render_report(const ReportData& d) {
     h += svg_line_chart(std::string(name) + ": loss", curves(rows, false), "epoch", "cross-entropy");
     h += "</div>\n";
   };
-  stage_charts("fine-tune", d.finetune);
-  stage_charts("retrain", d.retrain);
-  if (!d.pseudo_per_class.empty()) {
+  stage_charts("fine-tune", d.finetune.training.history);
+  stage_charts("retrain", d.retrain.history);
+  const PseudolabelRecord& p = d.pseudolabel;
+  if (!p.per_class.empty()) {
     h += "<h2>Pseudo-labels per class</h2>\n<div class=\"charts\">";
-    h += svg_bar_chart("pseudo-labels kept per class", d.classes, d.pseudo_per_class, d.pseudo_correct_per_class);
+    h += svg_bar_chart("pseudo-labels kept per class", d.classes, p.per_class, p.correct_per_class);
     h += "</div>\n";
   }
-  if (!d.confusion_finetune.empty() || !d.confusion_final.empty()) {
+  const auto& before = d.finetune.test.confusion;
+  const auto& after = d.predict.confusion;
+  if (!before.empty() || !after.empty()) {
     h += "<h2>Confusion matrices (test set)</h2>\n<div class=\"charts\">";
-    if (!d.confusion_finetune.empty()) h += svg_confusion("after fine-tune", d.confusion_finetune, d.classes);
-    if (!d.confusion_final.empty()) h += svg_confusion("after retrain", d.confusion_final, d.classes);
+    if (!before.empty()) h += svg_confusion("after fine-tune", before, d.classes);
+    if (!after.empty()) h += svg_confusion("after retrain", after, d.classes);
     h += "</div>\n";
   }
   if (!d.settings.empty()) h += "<h2>Configuration</h2>\n<pre>" + html_escape(d.settings) + "</pre>\n";

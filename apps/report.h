@@ -9,19 +9,9 @@
 #include <vector>
 
 #include "apps/metrics_log.h"
+#include "apps/results.h"
 
 namespace effnet::app {
-
-struct ReportData {
-  std::string title = "effnet pipeline";
-  std::vector<std::vector<std::string>> results;  // first row: header
-  std::vector<EpochMetrics> finetune, retrain;
-  std::vector<std::string> classes;
-  std::vector<int64_t> pseudo_per_class;  // empty: no pseudo-labelling
-  std::vector<int64_t> pseudo_correct_per_class;  // empty: precision unknown
-  std::vector<std::vector<int64_t>> confusion_finetune, confusion_final;  // empty: not measured
-  std::string settings;  // the run's configuration, shown verbatim
-};
 
 std::string html_escape(const std::string& s);
 
@@ -40,6 +30,9 @@ std::string svg_bar_chart(const std::string& title, const std::vector<std::strin
 std::string svg_confusion(const std::string& title, const std::vector<std::vector<int64_t>>& counts,
                           const std::vector<std::string>& classes);
 
-std::string render_report(const ReportData& data);
+// The page for a pipeline's results: the table, the learning curves of both training stages,
+// the pseudo-labels per class (with the correct part when measured), both confusion matrices
+// and the configuration. Parts without data are left out.
+std::string render_report(const PipelineResults& results);
 
 }  // namespace effnet::app

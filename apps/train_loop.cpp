@@ -5,9 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <map>
 
 #include "apps/evaluate.h"
 #include "apps/progress.h"
@@ -19,9 +17,6 @@ namespace effnet::app {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Optimizer steps made by this process, over all stages (the --stop-after-steps hook counts these).
-int64_t g_steps_this_process = 0;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -41,56 +36,12 @@ struct EpochTally {
 
 }  // namespace
 
-std::vector<std::string> settings_differences(const std::vector<ConfigEntry>& stored, const Settings& current) {
-  std::map<std::string, std::string> old;
-  for (const ConfigEntry& e : stored) old[e.key] = e.value;
-  std::vector<std::string> diffs;
-  for (const auto& [k, v] : current) {
-    auto it = old.find(k);
-    if (it == old.end())
-      diffs.push_back(k + ": (absent) -> " + v);
-    else if (it->second != v)
-      diffs.push_back(k + ": " + it->second + " -> " + v);
-    if (it != old.end()) old.erase(it);
-  }
-  for (const auto& [k, v] : old) diffs.push_back(k + ": " + v + " -> (absent)");
-  return diffs;
-}
-
-std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Tensor> params, double lr,
-                                          double momentum, double weight_decay) {
-  if (name == "sgd") return std::make_unique<SGD>(std::move(params), lr, momentum, 0.0, weight_decay);
-  if (name == "adam") return std::make_unique<Adam>(std::move(params), lr, 0.9, 0.999, 1e-8, weight_decay);
-  if (name == "adamw") return std::make_unique<AdamW>(std::move(params), lr, 0.9, 0.999, 1e-8, weight_decay);
-  if (name == "rmsprop") return std::make_unique<RMSprop>(std::move(params), lr, 0.9, momentum, 1e-3, weight_decay);
-  EFFNET_THROW("unknown optimizer '", name, "' (known: sgd, adam, adamw, rmsprop)");
-}
-
-std::unique_ptr<LRSchedule> make_schedule(const TrainOptions& o, int64_t steps_per_epoch) {
-  if (o.schedule == "constant") return std::make_unique<ConstantLR>(o.lr);
-  if (o.schedule == "step") {
-    const int64_t size = std::max<int64_t>(1, std::llround(o.step_epochs * double(steps_per_epoch)));
-    return std::make_unique<StepLR>(o.lr, size, o.gamma);
-  }
-  if (o.schedule == "cosine") {
-    const int64_t total = std::max<int64_t>(1, o.epochs * steps_per_epoch);
-    const int64_t warmup = std::min<int64_t>(total - 1, std::llround(o.warmup_epochs * double(steps_per_epoch)));
-    return std::make_unique<CosineLR>(o.lr, total, warmup, std::min(o.min_lr, o.lr));
-  }
-  EFFNET_THROW("unknown schedule '", o.schedule, "' (known: constant, step, cosine)");
-}
-
 void check_train_options(const TrainOptions& o) {
   EFFNET_CHECK(!o.out_dir.empty(), o.stage, ": an output folder is required (--out)");
   EFFNET_CHECK(o.epochs >= 1, o.stage, ": epochs must be at least 1, got ", o.epochs);
   EFFNET_CHECK(o.batch >= 1 && o.eval_batch >= 1, o.stage, ": batch sizes must be positive");
-  EFFNET_CHECK(o.lr > 0 && std::isfinite(o.lr), o.stage, ": the learning rate must be positive, got ", o.lr);
-  EFFNET_CHECK(o.momentum >= 0 && o.weight_decay >= 0, o.stage, ": momentum and weight decay must be >= 0");
-  EFFNET_CHECK(o.warmup_epochs >= 0 && o.step_epochs > 0 && o.gamma > 0 && o.min_lr >= 0, o.stage,
-               ": bad schedule settings (warmup-epochs >= 0, step-epochs > 0, gamma > 0, min-lr >= 0)");
-  std::vector<Tensor> none;
-  make_optimizer(o.optimizer, none, o.lr, o.momentum, o.weight_decay);  // name check
-  make_schedule(o, 1);
+  check_optimizer_spec(o.optimizer);
+  check_schedule_spec(o.schedule);
 }
 
 TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainData& td, const TrainOptions& opts) {
@@ -105,8 +56,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
 
   net.to(opts.device);
   net.freeze_backbone(opts.head_only);
-  std::unique_ptr<Optimizer> optimizer =
-      make_optimizer(opts.optimizer, net.trainable_parameters(), opts.lr, opts.momentum, opts.weight_decay);
+  std::unique_ptr<Optimizer> optimizer = make_optimizer(opts.optimizer, net.trainable_parameters());
 
   data::LoaderOptions lo;
   lo.batch_size = opts.batch;
@@ -118,7 +68,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   lo.device = opts.device;
   data::Loader loader(*td.dataset, td.train, lo);
   const int64_t batches = loader.batches_per_epoch();
-  std::unique_ptr<LRSchedule> schedule = make_schedule(opts, batches);
+  std::unique_ptr<LRSchedule> schedule = make_schedule(opts.schedule, opts.optimizer.lr, opts.epochs, batches);
 
   TrainingState state;
   state.stage = opts.stage;
@@ -159,12 +109,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   while (!finished()) {
     const int64_t epoch = state.epoch + 1;  // 1-based, as printed
     const auto t0 = std::chrono::steady_clock::now();
-    net.train();
-    if (opts.head_only) {  // a frozen backbone keeps its batch-norm statistics too
-      net.stem->eval();
-      net.blocks->eval();
-      net.head->eval();
-    }
+    net.train();  // with a frozen backbone, only the classifier
     loader.start_epoch(epoch - 1);
     char label[96];
     std::snprintf(label, sizeof label, "%s epoch %lld/%lld", opts.stage.c_str(), (long long)epoch,
@@ -205,13 +150,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
       pending.push_back({loss.detach(), argmax(logits.detach(), 1), b.labels, optimizer->step_count(),
                          ++batch_in_epoch});
       if (int64_t(pending.size()) >= read_every) read_back();
-      if (opts.stop_after_steps > 0 && ++g_steps_this_process == opts.stop_after_steps) {
-        // Test hook: die as a crash would, mid-epoch, without writing anything more.
-        std::printf("%s: --stop-after-steps %lld reached at epoch %lld, batch %lld; exiting\n", opts.stage.c_str(),
-                    (long long)opts.stop_after_steps, (long long)epoch, (long long)batch_in_epoch);
-        std::fflush(stdout);
-        std::_Exit(kSimulatedCrashExit);
-      }
+      if (opts.after_step) opts.after_step({opts.stage, epoch, batch_in_epoch, optimizer->step_count()});
     }
     read_back();
     const double train_seconds = seconds_since(t0);

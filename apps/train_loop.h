@@ -19,7 +19,7 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,33 +28,36 @@
 #include "efficientnet/efficientnet.h"
 #include "framework/data/dataset.h"
 #include "framework/data/transforms.h"
-#include "framework/optim/lr_schedule.h"
-#include "framework/optim/optimizer.h"
+#include "framework/optim/factory.h"
 #include "weights/model_io.h"
 
 namespace effnet::app {
 
-// Exit status of a process stopped by the --stop-after-steps test hook.
-constexpr int kSimulatedCrashExit = 75;
+// Where a run is, right after an optimizer step.
+struct StepEvent {
+  const std::string& stage;
+  int64_t epoch = 0;  // 1-based
+  int64_t batch = 0;  // of the epoch, 1-based
+  int64_t step = 0;   // optimizer steps so far, over all epochs (and earlier, resumed runs)
+};
+// Called after every optimizer step: an observer's hook (the crash-and-resume tests end the
+// process there, tests/tools/effnet_crashing.cpp).
+using StepHook = std::function<void(const StepEvent&)>;
 
 struct TrainOptions {
   std::string stage = "finetune";  // names the checkpoints' stage and the log lines
   std::string out_dir;
   int64_t epochs = 30, patience = 10;  // patience <= 0: no early stopping
   int64_t batch = 128, eval_batch = 256;
-  std::string optimizer = "sgd";  // sgd | adam | adamw | rmsprop
-  double lr = 0.005, momentum = 0.9, weight_decay = 1e-4;
-  std::string schedule = "constant";  // constant | step | cosine
-  double warmup_epochs = 0;            // cosine: linear warm-up
-  double step_epochs = 10, gamma = 0.1;  // step: lr *= gamma every step_epochs epochs
-  double min_lr = 0;                   // cosine floor
-  bool head_only = false;              // backbone frozen (and its batch norms in eval mode)
+  OptimizerSpec optimizer;             // sgd, lr 0.005, momentum 0.9, weight decay 1e-4
+  ScheduleSpec schedule;               // constant
+  bool head_only = false;              // backbone frozen (EfficientNet::freeze_backbone)
   uint64_t seed = 0;                   // batch order and augmentation
   Device device = Device::cpu();
   int workers = 1;
   int64_t log_every = 20;              // batches between log lines (and loss reads on the GPU)
-  int64_t stop_after_steps = 0;        // test hook: exit(kSimulatedCrashExit) after this many steps in this process
   bool quiet = false;                  // no progress output (tests)
+  StepHook after_step;                 // optional
   // What identifies the run (model, data split, hyper-parameters, class names): stored in the
   // checkpoints and compared when resuming. Device, workers and logging are left out of it.
   Settings settings;
@@ -77,13 +80,6 @@ struct TrainResult {
   std::string best_path, last_path;
 };
 
-// The settings that differ between a checkpoint and this run ("key: old -> new" lines); empty
-// when they match.
-std::vector<std::string> settings_differences(const std::vector<ConfigEntry>& stored, const Settings& current);
-
-std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Tensor> params, double lr,
-                                          double momentum, double weight_decay);
-std::unique_ptr<LRSchedule> make_schedule(const TrainOptions& opts, int64_t steps_per_epoch);
 // Throws for an unknown optimizer or schedule name or a bad hyper-parameter, before any work.
 void check_train_options(const TrainOptions& opts);
 

@@ -45,6 +45,16 @@ void EfficientNet::reset_classifier(int64_t num_classes, Generator& gen) {
 void EfficientNet::freeze_backbone(bool frozen) {
   set_requires_grad(!frozen);
   classifier->set_requires_grad(true);
+  backbone_frozen_ = frozen;
+}
+
+void EfficientNet::train(bool on) {
+  Module::train(on);
+  if (on && backbone_frozen_) {
+    stem->eval();
+    blocks->eval();
+    head->eval();
+  }
 }
 
 std::shared_ptr<EfficientNet> make_efficientnet(const std::string& name, int64_t num_classes, Generator& gen) {

@@ -28,8 +28,12 @@ class EfficientNet : public nn::Module {
   Tensor features(const Tensor& x);
   // A fresh classifier for another number of classes (fine-tuning a pretrained backbone).
   void reset_classifier(int64_t num_classes, Generator& gen = default_generator());
-  // Freezes (or unfreezes) everything except the classifier.
+  // Freezes (or unfreezes) everything except the classifier. A frozen backbone also keeps its
+  // batch-norm statistics: train() then leaves stem, blocks and head in evaluation mode, so that
+  // only the classifier (and the dropout before it) trains.
   void freeze_backbone(bool frozen = true);
+  bool backbone_frozen() const { return backbone_frozen_; }
+  void train(bool on = true) override;
 
   std::shared_ptr<nn::Sequential> stem, blocks, head;
   std::shared_ptr<nn::Dropout> dropout;
@@ -37,6 +41,7 @@ class EfficientNet : public nn::Module {
 
  private:
   EfficientNetConfig cfg_;
+  bool backbone_frozen_ = false;
 };
 
 std::shared_ptr<EfficientNet> make_efficientnet(const std::string& name, int64_t num_classes = 1000,

@@ -33,7 +33,9 @@ class Module {
   std::vector<Tensor> trainable_parameters() const;
   int64_t parameter_count() const;
 
-  void train(bool on = true);
+  // Training or evaluation mode for this module and its children (a model may keep parts in
+  // evaluation mode: EfficientNet with a frozen backbone).
+  virtual void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
 

@@ -25,7 +25,7 @@ else
   EFFNET_CUDA=${EFFNET_CUDA:-OFF}
 fi
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEFFNET_CUDA="$EFFNET_CUDA" >/dev/null
-cmake --build "$BUILD_DIR" --target effnet_cli -j "$(nproc)"
+cmake --build "$BUILD_DIR" --target effnet -j "$(nproc)"
 EFFNET="$BUILD_DIR/effnet"
 phase "build done"
 

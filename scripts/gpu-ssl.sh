@@ -14,7 +14,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.t
 source scripts/gpu-env.sh
 t0=$(date +%s)
 configure_gpu_build || exit 1
-cmake --build build-gpu --target effnet_cli -j "$(nproc)" >"$OUT/build.log" 2>&1 \
+cmake --build build-gpu --target effnet -j "$(nproc)" >"$OUT/build.log" 2>&1 \
   || { grep -E "error" -A3 "$OUT/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - t0 )) s"
 

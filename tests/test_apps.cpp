@@ -15,8 +15,9 @@
 #include "apps/progress.h"
 #include "apps/pseudo_label.h"
 #include "apps/report.h"
+#include "apps/results.h"
 #include "apps/splits.h"
-#include "apps/stage_marker.h"
+#include "apps/stage_record.h"
 #include "apps/stages.h"
 #include "apps/train_loop.h"
 #include "framework/data/dataset.h"
@@ -180,18 +181,62 @@ TEST(ConfigText, SettingsDifferencesNameEachKey) {
   EXPECT_EQ(d[2], "old: 1 -> (absent)");
 }
 
-TEST(StageMarker, RoundTripsNumbersListsAndMatrices) {
+// Every field of a record comes back as written: numbers exactly, lists, matrices, nested records,
+// lists of records, and text that config files would otherwise cut or trim.
+TEST(StageRecord, RoundTripsEveryField) {
   fs::path dir = temp_dir() / "stage";
-  EXPECT_FALSE(stage_done(dir.string()));
-  write_marker(dir.string(), {{"acc", encode_number(0.78361234567)},
-                              {"per_class", encode_list({3, 0, 12})},
-                              {"confusion", encode_matrix({{5, 1}, {0, 7}})}});
-  ASSERT_TRUE(stage_done(dir.string()));
-  std::vector<ConfigEntry> m = read_marker(dir.string());
-  EXPECT_DOUBLE_EQ(decode_number(m, "acc"), 0.78361234567);
-  EXPECT_EQ(decode_list(m, "per_class"), (std::vector<int64_t>{3, 0, 12}));
-  EXPECT_EQ(decode_matrix(m, "confusion"), (std::vector<std::vector<int64_t>>{{5, 1}, {0, 7}}));
-  EXPECT_ERROR_HAS(decode_number(m, "missing"), "no 'missing' entry");
+  EXPECT_FALSE(has_record(dir.string()));
+  FinetuneStageRecord r;
+  r.training.best_val_accuracy = 0.78361234567;
+  r.training.best_epoch = 7;
+  r.training.epochs = 12;
+  r.training.stopped_early = true;
+  r.training.train_images = 4500;
+  r.training.val_images = 500;
+  r.training.seconds = 305.25;
+  r.training.best_checkpoint = "runs/a #1/best.h5";
+  r.training.classes = {"T-shirt_top", " lead", "100%", "trail "};
+  r.training.history = {{"finetune", 1, 0.005, 2.0, 0.3, 1.8, 0.35, true, 10.5, 100},
+                        {"finetune", 2, 0.004, 1.5, 0.5, 1.4, 0.52, false, 9.25, 110}};
+  r.test.images = 10000;
+  r.test.accuracy = 1.0 / 3.0;
+  r.test.confusion = {{5, 1}, {0, 7}};
+  r.test.classes = {"a", "b"};
+  write_record(dir.string(), r);
+  ASSERT_TRUE(has_record(dir.string()));
+  const FinetuneStageRecord back = read_record<FinetuneStageRecord>(dir.string());
+  EXPECT_EQ(back.training.best_val_accuracy, r.training.best_val_accuracy);
+  EXPECT_EQ(back.training.best_epoch, 7);
+  EXPECT_EQ(back.training.epochs, 12);
+  EXPECT_TRUE(back.training.stopped_early);
+  EXPECT_EQ(back.training.val_images, 500);
+  EXPECT_EQ(back.training.seconds, 305.25);
+  EXPECT_EQ(back.training.best_checkpoint, r.training.best_checkpoint);
+  EXPECT_EQ(back.training.classes, r.training.classes);
+  ASSERT_EQ(back.training.history.size(), 2u);
+  EXPECT_EQ(back.training.history[1].stage, "finetune");
+  EXPECT_EQ(back.training.history[1].lr, 0.004);
+  EXPECT_FALSE(back.training.history[1].best);
+  EXPECT_EQ(back.training.history[0].seconds, 10.5);
+  EXPECT_EQ(back.test.accuracy, r.test.accuracy);
+  EXPECT_EQ(back.test.confusion, r.test.confusion);
+  EXPECT_EQ(back.test.classes, r.test.classes);
+
+  PseudolabelRecord p;
+  p.considered = 55000;
+  p.kept = 47587;
+  p.per_class = {3, 0, 12};
+  p.precision = 0.8951;
+  write_record((dir / "p").string(), p);
+  const PseudolabelRecord pb = read_record<PseudolabelRecord>((dir / "p").string());
+  EXPECT_EQ(pb.per_class, p.per_class);
+  EXPECT_TRUE(pb.correct_per_class.empty());
+  EXPECT_EQ(pb.precision, p.precision);
+
+  // A record of another stage, or a damaged one, is an error naming the file and the key.
+  EXPECT_ERROR_HAS(read_record<TrainingRecord>((dir / "p").string()), "done.txt", "no 'best_val_accuracy' entry");
+  write_text(dir / "p" / "done.txt", "considered = 12x\n");
+  EXPECT_ERROR_HAS(read_record<PseudolabelRecord>((dir / "p").string()), "'considered' holds a bad value '12x'");
 }
 
 TEST(ClassSettings, RoundTripThroughCheckpointText) {
@@ -233,23 +278,60 @@ TEST(Evaluate, AccuracyLossAndConfusion) {
   std::string text = format_confusion(m, {"cat", "dog", "bird"});
   EXPECT_NE(text.find(" 2 bird"), std::string::npos) << text;
   EXPECT_ERROR_HAS(confusion_matrix({3}, {0}, 3), "outside [0, 3)");
-  EXPECT_EQ(confusion_csv(m, {"cat", "dog", "bird"}), "true\\predicted,cat,dog,bird\ncat,1,0,0\ndog,1,0,0\nbird,0,1,1\n");
+  const fs::path csv = temp_dir() / "confusion.csv";
+  write_confusion_csv(csv.string(), m, {"cat", "dog", "bird, big"});
+  std::ifstream in(csv);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}),
+            "true\\predicted,cat,dog,\"bird, big\"\ncat,1,0,0\ndog,1,0,0\n\"bird, big\",0,1,1\n");
+}
+
+PipelineResults sample_results() {
+  PipelineResults d;
+  d.title = "run <1> & co";
+  d.model = "b0";
+  d.device = "cpu";
+  d.finetune.training.history = {{"finetune", 1, 0.005, 2.0, 0.3, 1.8, 0.35, true, 10, 100},
+                                 {"finetune", 2, 0.005, 1.5, 0.5, 1.4, 0.52, true, 10, 100}};
+  d.finetune.training.best_val_accuracy = 0.52;
+  d.finetune.training.best_epoch = d.finetune.training.epochs = 2;
+  d.finetune.training.seconds = 20;
+  d.finetune.test.accuracy = 0.7836;
+  d.finetune.test.confusion = {{5, 1}, {2, 7}};
+  d.retrain = d.finetune.training;
+  d.classes = {"a<b", "c"};
+  d.pseudolabel.considered = 40;
+  d.pseudolabel.kept = 30;
+  d.pseudolabel.per_class = {10, 20};
+  d.pseudolabel.correct_per_class = {9, 15};
+  d.pseudolabel.precision = 0.8;
+  d.predict.images = 15;
+  d.predict.accuracy = 0.8;
+  d.predict.confusion = {{6, 0}, {1, 8}};
+  d.settings = "model = b0\n";
+  return d;
+}
+
+// The table, results.json and the console text are renderings of the same numbers.
+TEST(Results, TableJsonAndTextAgree) {
+  const PipelineResults d = sample_results();
+  const auto table = results_table(d);
+  ASSERT_EQ(table.size(), 6u);
+  EXPECT_EQ(table[1][2], "78.36%");
+  EXPECT_EQ(table[2][1], "30 of 40 kept (75.0%), precision 80.00%");
+  EXPECT_EQ(table[4][2], "80.00%");
+  const std::string md = render_markdown(d);
+  EXPECT_EQ(md.rfind("| stage | result | test accuracy | time |\n|---|---|---|---|\n| fine-tune |", 0), 0u) << md;
+  const std::string json = render_json(d);
+  EXPECT_NE(json.find("\"finetune_test\": 0.7836"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"retrain_test\": 0.8"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"pseudo_kept\": 30"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"t_total_s\": 40"), std::string::npos) << json;
+  const std::string text = render_text(d);
+  EXPECT_NE(text.find("pseudo-label  30 of 40 kept"), std::string::npos) << text;
 }
 
 TEST(Report, SelfContainedHtmlWithInlineSvg) {
-  ReportData d;
-  d.title = "run <1> & co";
-  d.results = {{"stage", "result"}, {"fine-tune", "test 78.36%"}};
-  d.finetune = {{"finetune", 1, 0.005, 2.0, 0.3, 1.8, 0.35, true, 10, 100},
-                {"finetune", 2, 0.005, 1.5, 0.5, 1.4, 0.52, true, 10, 100}};
-  d.retrain = d.finetune;
-  d.classes = {"a<b", "c"};
-  d.pseudo_per_class = {10, 20};
-  d.pseudo_correct_per_class = {9, 15};
-  d.confusion_finetune = {{5, 1}, {2, 7}};
-  d.confusion_final = {{6, 0}, {1, 8}};
-  d.settings = "model = b0\n";
-  const std::string html = render_report(d);
+  const std::string html = render_report(sample_results());
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   size_t svgs = 0;
   for (size_t p = html.find("<svg"); p != std::string::npos; p = html.find("<svg", p + 1)) ++svgs;
@@ -259,7 +341,7 @@ TEST(Report, SelfContainedHtmlWithInlineSvg) {
   EXPECT_NE(html.find("run &lt;1&gt; &amp; co"), std::string::npos);
   EXPECT_NE(html.find("a&lt;b"), std::string::npos);
   EXPECT_EQ(html.find("a<b"), std::string::npos);
-  EXPECT_NE(html.find("test 78.36%"), std::string::npos);
+  EXPECT_NE(html.find("<td>78.36%</td>"), std::string::npos);
 }
 
 TEST(Progress, DurationsAndPlainLogLines) {
@@ -285,34 +367,41 @@ TEST(Progress, DurationsAndPlainLogLines) {
 TEST(Checks, UnknownModelMissingFilesAndBadOptions) {
   fs::path dir = temp_dir();
   EXPECT_ERROR_HAS(check_model_name("b9"), "b9");
+  LabeledSource src;
+  src.dir = (dir / "nowhere").string();
+  EXPECT_ERROR_HAS(load_labeled(src), "labeled image folder", "nowhere", "does not exist");
   FinetuneOptions o;
-  o.labeled.dir = (dir / "nowhere").string();
   o.setup.train.out_dir = (dir / "out").string();
-  EXPECT_ERROR_HAS(run_finetune(o), "labeled image folder", "nowhere", "does not exist");
-  fs::create_directories(dir / "lab" / "a");
-  o.labeled.dir = (dir / "lab").string();
   o.model = "b9";
-  EXPECT_ERROR_HAS(run_finetune(o), "b9");
+  EXPECT_ERROR_HAS(check_finetune_options(o), "b9");
   o.model = "b0";
-  o.setup.train.optimizer = "lbfgs";
-  EXPECT_ERROR_HAS(run_finetune(o), "unknown optimizer 'lbfgs'");
-  o.setup.train.optimizer = "sgd";
-  o.setup.train.schedule = "linear";
-  EXPECT_ERROR_HAS(run_finetune(o), "unknown schedule 'linear'");
-  o.setup.train.schedule = "constant";
+  o.setup.train.optimizer.name = "lbfgs";
+  EXPECT_ERROR_HAS(check_finetune_options(o), "unknown optimizer 'lbfgs'");
+  o.setup.train.optimizer.name = "sgd";
+  o.setup.train.schedule.name = "linear";
+  EXPECT_ERROR_HAS(check_finetune_options(o), "unknown schedule 'linear'");
+  o.setup.train.schedule.name = "constant";
   o.weights = (dir / "missing.h5").string();
-  EXPECT_ERROR_HAS(run_finetune(o), "weights file", "missing.h5 does not exist");
+  EXPECT_ERROR_HAS(check_finetune_options(o), "weights file", "missing.h5 does not exist");
+  // The stage runs the same checks before it touches its images or writes anything.
+  EXPECT_ERROR_HAS(run_finetune(o, data::Dataset()), "weights file", "missing.h5 does not exist");
   EXPECT_FALSE(fs::exists(dir / "out")) << "nothing written before the checks pass";
 
   PseudolabelOptions p;
   p.checkpoint = (dir / "missing.h5").string();
-  p.unlabeled_dir = dir.string();
   p.out_csv = (dir / "p.csv").string();
-  EXPECT_ERROR_HAS(run_pseudolabel(p), "checkpoint", "missing.h5 does not exist");
+  EXPECT_ERROR_HAS(run_pseudolabel(p, data::Dataset()), "checkpoint", "missing.h5 does not exist");
+  p.checkpoint.clear();  // the pipeline checks the settings before fine-tuning has made the checkpoint
+  p.threshold = 1.5;
+  EXPECT_ERROR_HAS(check_pseudolabel_options(p), "--threshold must lie in [0, 1)");
   PredictOptions q;
   q.checkpoint = (dir / "missing.h5").string();
-  q.input_dir = dir.string();
-  EXPECT_ERROR_HAS(run_predict(q), "checkpoint", "missing.h5 does not exist");
+  EXPECT_ERROR_HAS(run_predict(q, data::Dataset()), "checkpoint", "missing.h5 does not exist");
+  RetrainOptions r;
+  r.setup.train.out_dir = (dir / "out").string();
+  r.checkpoint = (dir / "missing.h5").string();
+  r.pseudo_csv = (dir / "p.csv").string();
+  EXPECT_ERROR_HAS(run_retrain(r, data::Dataset(), data::Dataset()), "pseudo-label list", "p.csv does not exist");
   EXPECT_ERROR_HAS(choose_device("tpu"), "tpu");
 }
 
@@ -324,10 +413,9 @@ TEST(Checks, EmptyClassFolderIsAnError) {
   fs::create_directories(dir / "lab" / "a");
   fs::create_directories(dir / "lab" / "b");
   data::write_png((dir / "lab" / "a" / "0.png").string(), img);
-  FinetuneOptions o;
-  o.labeled.dir = (dir / "lab").string();
-  o.setup.train.out_dir = (dir / "out").string();
-  EXPECT_ERROR_HAS(run_finetune(o), "class folder", "is empty");
+  LabeledSource src;
+  src.dir = (dir / "lab").string();
+  EXPECT_ERROR_HAS(load_labeled(src), "class folder", "is empty");
 }
 
 TEST(Checks, WeightsForAnotherArchitecture) {
@@ -352,20 +440,20 @@ TEST(Checks, WeightsForAnotherArchitecture) {
 // ---- training loop ------------------------------------------------------------------------------
 
 TEST(TrainLoop, SchedulesFromOptions) {
-  TrainOptions o;
-  o.lr = 0.1;
-  o.epochs = 4;
-  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(39), 0.1);
-  o.schedule = "step";
-  o.step_epochs = 2;
-  o.gamma = 0.5;
-  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(19), 0.1);
-  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(20), 0.05);
-  o.schedule = "cosine";
-  o.warmup_epochs = 1;
-  EXPECT_DOUBLE_EQ(make_schedule(o, 10)->lr_at(0), 0.01);    // warm-up: base / 10 steps
-  EXPECT_NEAR(make_schedule(o, 10)->lr_at(25), 0.05, 1e-12);  // half-way through the cosine
-  EXPECT_ERROR_HAS(make_optimizer("lbfgs", {}, 0.1, 0, 0), "unknown optimizer 'lbfgs'");
+  ScheduleSpec s;
+  EXPECT_DOUBLE_EQ(make_schedule(s, 0.1, 4, 10)->lr_at(39), 0.1);
+  s.name = "step";
+  s.step_epochs = 2;
+  s.gamma = 0.5;
+  EXPECT_DOUBLE_EQ(make_schedule(s, 0.1, 4, 10)->lr_at(19), 0.1);
+  EXPECT_DOUBLE_EQ(make_schedule(s, 0.1, 4, 10)->lr_at(20), 0.05);
+  s.name = "cosine";
+  s.warmup_epochs = 1;
+  EXPECT_DOUBLE_EQ(make_schedule(s, 0.1, 4, 10)->lr_at(0), 0.01);    // warm-up: base / 10 steps
+  EXPECT_NEAR(make_schedule(s, 0.1, 4, 10)->lr_at(25), 0.05, 1e-12);  // half-way through the cosine
+  OptimizerSpec bad;
+  bad.name = "lbfgs";
+  EXPECT_ERROR_HAS(make_optimizer(bad, {}), "unknown optimizer 'lbfgs'");
 }
 
 TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
@@ -401,7 +489,16 @@ TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
   o.head_only = true;
   o.quiet = true;
   o.settings = {{"test", "head-only"}};
+  std::vector<int64_t> steps;  // the after-step hook sees every step, in order, with its position
+  o.after_step = [&](const StepEvent& e) {
+    EXPECT_EQ(e.stage, "finetune");
+    EXPECT_EQ(e.batch, (e.step - 1) % 2 + 1);
+    EXPECT_EQ(e.epoch, (e.step - 1) / 2 + 1);
+    steps.push_back(e.step);
+  };
   TrainResult r = train_model(*net, meta, td, o);
+  EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4}));  // 2 epochs of 20 images in batches of 8
+  o.after_step = nullptr;
   EXPECT_EQ(r.epochs_run, 2);
   ASSERT_EQ(r.history.size(), 2u);
   EXPECT_EQ(r.history[0].epoch, 1);
@@ -416,7 +513,7 @@ TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
   TrainResult again = train_model(*net, meta, td, o);
   EXPECT_EQ(again.resumed_from, 2);
   EXPECT_EQ(again.history.size(), 2u);
-  o.lr = 0.5;
+  o.optimizer.lr = 0.5;
   o.settings = {{"test", "other"}};
   EXPECT_ERROR_HAS(train_model(*net, meta, td, o), "holds a finetune run with other settings", "test: head-only -> other");
 }

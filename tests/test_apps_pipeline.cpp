@@ -1,8 +1,9 @@
 // End to end on a tiny generated dataset (4 classes of 16x16 shapes): the `effnet pipeline`
 // binary must learn (test accuracy well above chance), and a run killed mid-epoch twice (in
-// fine-tune, then in retrain, through the --stop-after-steps hook, which exits at once without
-// writing anything) and started again must end with exactly the weights, optimizer state and
-// pseudo-labels of an uninterrupted run. Also: NaN loss and bad configurations fail clearly.
+// fine-tune, then in retrain, by the test driver effnet_crashing, which ends the process right
+// after a given optimizer step without writing anything more) and started again must end with
+// exactly the weights, optimizer state and pseudo-labels of an uninterrupted run. Also: NaN loss
+// and bad configurations fail clearly.
 // CPU only; about a minute and a half on two cores.
 #include <sys/wait.h>
 
@@ -23,26 +24,29 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The effnet binary sits in the build folder, one level above this test's (build/tests/).
 std::string effnet_binary() {
   if (const char* env = std::getenv("EFFNET_BINARY")) return env;
-  std::error_code ec;
-  return (fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "effnet").string();
+  return EFFNET_CLI_PATH;
 }
+
+// `effnet_crashing N ARGS`: effnet ARGS, ended (status 75) right after the N-th optimizer step.
+std::string crashing_after(int steps) { return "'" + std::string(EFFNET_CRASHING_PATH) + "' " + std::to_string(steps); }
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// Runs `effnet ARGS`, output to `log`; returns the exit status (-1 if it did not exit normally).
+// Runs `effnet ARGS` (or `PROGRAM ARGS`), output to `log`; returns the exit status (-1 if it did
+// not exit normally).
 // One compute thread unless the caller chose otherwise: ctest runs test programs side by side on
 // few cores, where more threads than cores make OpenMP's barriers spin. (The numbers differ in
 // the last bits between thread counts, since sums are split per thread, and training amplifies
 // that; the tiny recipe below learns with 1 or 2 threads and seeds 0-3, checked by hand.)
-int run_effnet(const std::string& args, const fs::path& log) {
-  const std::string cmd = std::string(std::getenv("OMP_NUM_THREADS") ? "" : "OMP_NUM_THREADS=1 ") + "'" +
-                          effnet_binary() + "' " + args + " > '" + log.string() + "' 2>&1";
+int run_effnet(const std::string& args, const fs::path& log, const std::string& program = "") {
+  const std::string cmd = std::string(std::getenv("OMP_NUM_THREADS") ? "" : "OMP_NUM_THREADS=1 ") +
+                          (program.empty() ? "'" + effnet_binary() + "'" : program) + " " + args + " > '" +
+                          log.string() + "' 2>&1";
   const int status = std::system(cmd.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -165,10 +169,13 @@ TEST(PipelineEndToEnd, LearnsAndResumesAfterKillsWithIdenticalWeights) {
   // Killed mid-epoch in fine-tune (step 15 = epoch 3, batch 3), then mid-epoch in retrain
   // (18 fine-tune epochs x 6 steps + 12 = retrain epoch 2, batch 3), then run to the end.
   const std::string resumed = common + "'" + (root / "resumed").string() + "'";
-  ASSERT_EQ(run_effnet(resumed + " --stop-after-steps 15", root / "r1.log"), 75) << read_text(root / "r1.log");
+  ASSERT_EQ(run_effnet(resumed, root / "r1.log", crashing_after(15)), 75) << read_text(root / "r1.log");
+  EXPECT_NE(read_text(root / "r1.log").find("finetune: simulated crash after step 15 (epoch 3, batch 3)"),
+            std::string::npos)
+      << read_text(root / "r1.log");
   EXPECT_TRUE(fs::exists(root / "resumed" / "finetune" / "last.h5"));
   EXPECT_FALSE(fs::exists(root / "resumed" / "finetune" / "done.txt"));
-  ASSERT_EQ(run_effnet(resumed + " --stop-after-steps 120", root / "r2.log"), 75) << read_text(root / "r2.log");
+  ASSERT_EQ(run_effnet(resumed, root / "r2.log", crashing_after(120)), 75) << read_text(root / "r2.log");
   EXPECT_NE(read_text(root / "r2.log").find("finetune: resuming from"), std::string::npos) << read_text(root / "r2.log");
   EXPECT_TRUE(fs::exists(root / "resumed" / "finetune" / "done.txt"));
   EXPECT_TRUE(fs::exists(root / "resumed" / "retrain" / "last.h5"));

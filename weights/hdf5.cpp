@@ -1,10 +1,6 @@
 // HDF5 files, datasets and attributes (see hdf5.h).
 #include "weights/hdf5.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 
@@ -63,19 +59,6 @@ void File::close() {
   herr_t flushed = H5Fflush(id, H5F_SCOPE_GLOBAL);
   herr_t closed = H5Fclose(id);
   EFFNET_CHECK(flushed >= 0 && closed >= 0, path_, ": could not finish writing the HDF5 file (disk full?)");
-}
-
-void commit_file(const std::string& tmp, const std::string& path) {
-  // Without the fsync a crash soon after the rename can leave `path` naming an empty file on
-  // file systems that delay allocation.
-  int fd = ::open(tmp.c_str(), O_RDONLY);
-  EFFNET_CHECK(fd >= 0, tmp, ": could not reopen to sync: ", std::strerror(errno));
-  int synced = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  EFFNET_CHECK(synced == 0, tmp, ": fsync failed: ", std::strerror(err));
-  EFFNET_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "could not rename ", tmp, " to ", path, ": ",
-               std::strerror(errno));
 }
 
 File File::create(const std::string& path) {

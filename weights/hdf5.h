@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/atomic_file.h"
 #include "framework/core/tensor.h"
 
 namespace effnet::h5 {
@@ -85,31 +86,16 @@ class File {
   Handle h_;
 };
 
-// Writes through `write` into path + ".tmp", closes it, then renames over path: a crash mid-write
-// leaves the previous file intact. When `write` (or the close) throws, the partial .tmp is removed
-// and the error propagates; a .tmp left by a crash is simply overwritten by the next write.
-template <class F>
-void write_atomically(const std::string& path, F&& write);
-
-// Makes `tmp` durable (fsync) and renames it over `path` (the last step of write_atomically).
-void commit_file(const std::string& tmp, const std::string& path);
-
-}  // namespace effnet::h5
-
-#include <cstdio>
-
-namespace effnet::h5 {
+// Creates an HDF5 file at path through `write`, atomically and durably (framework/core/atomic_file.h):
+// into path + ".tmp", closed, fsynced, renamed. When `write` (or the close) throws, the partial
+// .tmp is removed and the error propagates; a .tmp left by a crash is overwritten by the next write.
 template <class F>
 void write_atomically(const std::string& path, F&& write) {
-  const std::string tmp = path + ".tmp";
-  try {
+  write_file_atomic_with(path, [&](const std::string& tmp) {
     File f = File::create(tmp);
     write(f);
     f.close();
-  } catch (...) {
-    std::remove(tmp.c_str());  // the File is closed by now (its destructor ran during unwinding)
-    throw;
-  }
-  commit_file(tmp, path);
+  });
 }
+
 }  // namespace effnet::h5

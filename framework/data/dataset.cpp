@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "framework/core/error.h"
+#include "framework/data/csv.h"
 #include "framework/data/parallel.h"
 #include "framework/data/transforms.h"
 
@@ -240,21 +241,20 @@ std::vector<LabelRow> read_label_csv(const std::string& path) {
 }
 
 void write_label_csv(const std::string& path, const std::vector<LabelRow>& rows, bool with_confidence) {
-  std::string out = with_confidence ? "file,label,confidence\n" : "file,label\n";
+  std::vector<CsvRow> cells;
+  cells.reserve(rows.size());
   char num[64];
   for (const LabelRow& r : rows) {
-    EFFNET_CHECK(r.file.find_first_of(",\n\r") == std::string::npos && !r.file.empty(), path,
+    // read_label_csv splits at commas and knows no quoting, so such names could not be read back.
+    EFFNET_CHECK(r.file.find_first_of(",\"\n\r") == std::string::npos && !r.file.empty(), path,
                  ": file name '", r.file, "' cannot be written to a CSV list");
-    out += r.file;
-    out += ',';
-    out += std::to_string(r.label);
+    cells.push_back({r.file, std::to_string(r.label)});
     if (with_confidence) {
-      std::snprintf(num, sizeof(num), ",%.9g", r.confidence);
-      out += num;
+      std::snprintf(num, sizeof(num), "%.9g", r.confidence);
+      cells.back().push_back(num);
     }
-    out += '\n';
   }
-  write_file_atomic(path, out.data(), out.size());
+  write_csv(path, with_confidence ? CsvRow{"file", "label", "confidence"} : CsvRow{"file", "label"}, cells);
 }
 
 std::vector<std::string> read_class_names(const std::string& path) {
@@ -292,21 +292,32 @@ std::vector<int64_t> indices_of(const Dataset& ds, const std::vector<std::string
   return out;
 }
 
-Dataset relabel(const Dataset& ds, const std::vector<LabelRow>& rows) {
-  std::vector<std::string> names;
-  names.reserve(rows.size());
-  for (const LabelRow& r : rows) names.push_back(r.file);
-  std::vector<int64_t> idx = indices_of(ds, names);
+Dataset subset(const Dataset& ds, const std::vector<int64_t>& indices) {
   Dataset out;
   out.root = ds.root;
   out.classes = ds.classes;
-  for (size_t k = 0; k < rows.size(); ++k) {
-    EFFNET_CHECK(ds.classes.empty() || rows[k].label < int64_t(ds.classes.size()), "relabel: label ", rows[k].label,
-                 " of ", rows[k].file, " is outside the ", ds.classes.size(), " classes");
-    out.files.push_back(ds.files[size_t(idx[k])]);
-    out.images.push_back(ds.images[size_t(idx[k])]);
-    out.labels.push_back(rows[k].label);
+  out.files.reserve(indices.size());
+  out.images.reserve(indices.size());
+  out.labels.reserve(indices.size());
+  for (int64_t i : indices) {
+    EFFNET_CHECK(i >= 0 && i < ds.size(), "subset: index ", i, " outside the ", ds.size(), " samples of ", ds.root);
+    out.files.push_back(ds.files[size_t(i)]);
+    out.images.push_back(ds.images[size_t(i)]);
+    out.labels.push_back(ds.labels[size_t(i)]);
   }
+  return out;
+}
+
+Dataset relabel(const Dataset& ds, const std::vector<LabelRow>& rows) {
+  std::vector<std::string> names;
+  names.reserve(rows.size());
+  for (const LabelRow& r : rows) {
+    EFFNET_CHECK(ds.classes.empty() || r.label < int64_t(ds.classes.size()), "relabel: label ", r.label, " of ",
+                 r.file, " is outside the ", ds.classes.size(), " classes");
+    names.push_back(r.file);
+  }
+  Dataset out = subset(ds, indices_of(ds, names));
+  for (size_t k = 0; k < rows.size(); ++k) out.labels[k] = rows[k].label;
   return out;
 }
 

@@ -73,6 +73,8 @@ void write_class_names(const std::string& path, const std::vector<std::string>& 
 // ---- combining --------------------------------------------------------------------------------
 // Dataset indices of the named files, in the order given; throws naming the first unknown file.
 std::vector<int64_t> indices_of(const Dataset& ds, const std::vector<std::string>& files);
+// The samples of `ds` at `indices`, in that order (pixels shared, not copied).
+Dataset subset(const Dataset& ds, const std::vector<int64_t>& indices);
 // The listed files of `ds`, labelled from the rows (a pseudo-labeled subset of an unlabeled folder).
 Dataset relabel(const Dataset& ds, const std::vector<LabelRow>& rows);
 // a's samples then b's; class lists must agree where both are given. Files keep their names.

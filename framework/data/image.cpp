@@ -77,37 +77,20 @@ Image decode_image(const std::string& path) {
   return decode_image_memory(bytes.data(), bytes.size(), path);
 }
 
-void write_file_atomic(const std::string& path, const void* bytes, size_t size) {
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) EFFNET_THROW(path, ": cannot write: ", std::strerror(errno));
-  bool ok = std::fwrite(bytes, 1, size, f) == size;
-  int err = errno;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    EFFNET_THROW(path, ": cannot write: ", std::strerror(err ? err : errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    std::remove(tmp.c_str());
-    EFFNET_THROW(path, ": cannot rename ", tmp, " into place: ", std::strerror(err));
-  }
-}
-
-void write_png(const std::string& path, int width, int height, int channels, const uint8_t* pixels) {
+void write_png(const std::string& path, int width, int height, int channels, const uint8_t* pixels,
+               Durability durability) {
   EFFNET_CHECK(width > 0 && height > 0, path, ": write_png: bad size ", width, "x", height);
   EFFNET_CHECK(channels == 1 || channels == 3, path, ": write_png: channels must be 1 or 3, got ", channels);
   std::vector<uint8_t> encoded;
   if (!stbi_write_png_to_func(&append_bytes, &encoded, width, height, channels, pixels, width * channels))
     EFFNET_THROW(path, ": PNG encoding failed");
-  write_file_atomic(path, encoded.data(), encoded.size());
+  write_file_atomic(path, encoded.data(), encoded.size(), durability);
 }
 
-void write_png(const std::string& path, const Image& img) {
+void write_png(const std::string& path, const Image& img, Durability durability) {
   EFFNET_CHECK(img.rgb.size() == size_t(img.width) * size_t(img.height) * 3, path, ": write_png: image of ", img.width,
                "x", img.height, " holds ", img.rgb.size(), " bytes");
-  write_png(path, img.width, img.height, 3, img.rgb.data());
+  write_png(path, img.width, img.height, 3, img.rgb.data(), durability);
 }
 
 void write_jpeg(const std::string& path, const Image& img, int quality) {

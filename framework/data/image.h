@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/atomic_file.h"
+
 namespace effnet::data {
 
 // Interleaved 8-bit RGB, row-major: pixel (y, x) channel c is rgb[(y * width + x) * 3 + c].
@@ -21,15 +23,12 @@ Image decode_image(const std::string& path);
 // The same from bytes in memory; `name` only appears in error messages.
 Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name);
 
-// Writes `pixels` (height x width x channels, channels 1 = grey or 3 = RGB) as a PNG, atomically:
-// to "<path>.tmp" first, then renamed over `path`.
-void write_png(const std::string& path, int width, int height, int channels, const uint8_t* pixels);
-void write_png(const std::string& path, const Image& img);
+// Writes `pixels` (height x width x channels, channels 1 = grey or 3 = RGB) as a PNG, atomically
+// (framework/core/atomic_file.h).
+void write_png(const std::string& path, int width, int height, int channels, const uint8_t* pixels,
+               Durability durability = Durability::now);
+void write_png(const std::string& path, const Image& img, Durability durability = Durability::now);
 // Baseline JPEG (quality 1..100), written the same way.
 void write_jpeg(const std::string& path, const Image& img, int quality = 95);
-
-// Writes `bytes` to "<path>.tmp" and renames it over `path`; the file is either the old one or the
-// complete new one, never a partial write.
-void write_file_atomic(const std::string& path, const void* bytes, size_t size);
 
 }  // namespace effnet::data

@@ -1,12 +1,12 @@
 // Command-line parsing (see args.h).
-#include "apps/args.h"
+#include "cli/args.h"
 
 #include <iostream>
 #include <sstream>
 
 #include "framework/core/error.h"
 
-namespace effnet::app {
+namespace effnet::cli {
 
 Args& Args::option(const std::string& name, const std::string& def, const std::string& help) {
   order_.push_back(name);
@@ -141,4 +141,4 @@ std::string Args::help() const {
   return os.str();
 }
 
-}  // namespace effnet::app
+}  // namespace effnet::cli

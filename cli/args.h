@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace effnet::app {
+namespace effnet::cli {
 
 class Args {
  public:
@@ -45,4 +45,4 @@ class Args {
   size_t required_positionals_ = 0;
 };
 
-}  // namespace effnet::app
+}  // namespace effnet::cli

@@ -4,13 +4,13 @@
 #include <iostream>
 #include <set>
 
-#include "apps/args.h"
-#include "apps/commands.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "efficientnet/efficientnet.h"
 #include "weights/checkpoint.h"
 #include "weights/model_io.h"
 
-namespace effnet::app {
+namespace effnet::cli {
 
 namespace {
 
@@ -85,7 +85,7 @@ int print_weights_file(const std::string& path) {
 
 }  // namespace
 
-int cmd_info(int argc, char** argv) {
+int cmd_info(int argc, char** argv, const Hooks&) {
   Args args("info",
             "Print an EfficientNet's layer table: each stage's output shape, parameters and multiply-adds.\n"
             "With a FILE.h5 argument: print what a weights file or checkpoint holds instead.");
@@ -117,4 +117,4 @@ int cmd_info(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace effnet::app
+}  // namespace effnet::cli

@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <iostream>
 
-#include "apps/args.h"
-#include "apps/commands.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "efficientnet/efficientnet.h"
 #include "framework/autograd/node.h"
 #include "framework/core/allocator.h"
@@ -18,9 +18,9 @@
 #include "framework/ops/loss.h"
 #include "framework/optim/sgd.h"
 
-namespace effnet::app {
+namespace effnet::cli {
 
-int cmd_bench(int argc, char** argv) {
+int cmd_bench(int argc, char** argv, const Hooks&) {
   Args args("bench", "Time EfficientNet training steps or inference on random data; prints one JSON line.");
   args.option("model", "b0", "variant: b0..b7, lite0..lite4")
       .option("image-size", "32", "input resolution")
@@ -91,4 +91,4 @@ int cmd_bench(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace effnet::app
+}  // namespace effnet::cli

@@ -3,13 +3,14 @@
 #include <chrono>
 #include <cstdio>
 
-#include "apps/args.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "framework/core/error.h"
 #include "framework/data/fashion_mnist.h"
 
-namespace effnet::app {
+namespace effnet::cli {
 
-int cmd_prepare(int argc, char** argv) {
+int cmd_prepare(int argc, char** argv, const Hooks&) {
   Args args("prepare", "Write a dataset as PNG folders: labeled/<class>/, unlabeled/, test/ and label lists.");
   args.positional("dataset", "the dataset to prepare: fashion-mnist")
       .option("out", "", "output folder (required)")
@@ -42,4 +43,4 @@ int cmd_prepare(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace effnet::app
+}  // namespace effnet::cli

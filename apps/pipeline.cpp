@@ -1,0 +1,152 @@
+// The pipeline (see pipeline.h).
+#include "apps/pipeline.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <optional>
+
+#include "apps/evaluate.h"
+#include "apps/progress.h"
+#include "apps/report.h"
+#include "apps/stage_record.h"
+#include "framework/core/atomic_file.h"
+
+namespace effnet::app {
+namespace fs = std::filesystem;
+
+namespace {
+
+void banner(const char* text) {
+  std::printf("\n== %s ==\n", text);
+  std::fflush(stdout);
+}
+
+// The one step every stage goes through: its record from OUT/<stage>/done.txt when the stage is
+// done, else the stage is run and its record written.
+template <class Record, class Run>
+Record run_or_resume(const std::string& stage_dir, const char* title, Run&& run) {
+  banner(title);
+  if (has_record(stage_dir)) {
+    std::printf("already done (%s)\n", record_path(stage_dir).c_str());
+    return read_record<Record>(stage_dir);
+  }
+  Record r = run();
+  write_record(stage_dir, r);
+  return r;
+}
+
+// An image folder decoded on first use, then shared by the stages that need it.
+class Images {
+ public:
+  explicit Images(std::function<data::Dataset()> load) : load_(std::move(load)) {}
+  const data::Dataset& get() {
+    if (!ds_) ds_ = load_();
+    return *ds_;
+  }
+
+ private:
+  std::function<data::Dataset()> load_;
+  std::optional<data::Dataset> ds_;
+};
+
+// The folder's settings must be this run's: a folder holding another configuration is not
+// silently mixed with this one.
+void claim_folder(const std::string& out, const Settings& identity) {
+  fs::create_directories(out);
+  const std::string conf = (fs::path(out) / "pipeline.conf").string();
+  if (fs::exists(conf)) {
+    std::string listed;
+    for (const std::string& s : settings_differences(read_config_file(conf), identity)) listed += "\n  " + s;
+    EFFNET_CHECK(listed.empty(), out, " holds a pipeline run with other settings:", listed,
+                 "\nuse another --out folder, or delete this one to start over");
+  } else {
+    write_file_atomic(conf, "# effnet pipeline settings of this output folder\n" + format_settings(identity));
+  }
+}
+
+}  // namespace
+
+PipelineResults run_pipeline(const PipelineOptions& o) {
+  const auto t_start = std::chrono::steady_clock::now();
+  EFFNET_CHECK(!o.out_dir.empty(), "pipeline: --out DIR is required");
+  const DataLayout& d = o.data;
+  EFFNET_CHECK(!d.unlabeled.empty(), "pipeline: the data folder has no unlabeled/ folder");
+  EFFNET_CHECK(!d.test.empty() && !d.test_labels.empty(), "pipeline: the data folder needs test/ and test_labels.csv");
+  const fs::path out(o.out_dir);
+  const std::string fdir = (out / "finetune").string(), pdir = (out / "pseudolabel").string();
+  const std::string rdir = (out / "retrain").string(), tdir = (out / "predict").string();
+
+  // The stages' options, tied together; everything is checked before any work.
+  const LabeledSource labeled_source{d.labeled, d.order_csv, d.classes_file, o.skip_bad_images};
+  FinetuneOptions fo = o.finetune;
+  fo.labeled = labeled_source;
+  fo.setup.train.out_dir = fdir;
+  PseudolabelOptions po = o.pseudolabel;
+  po.out_csv = (out / "pseudolabel" / "pseudo_labels.csv").string();
+  po.run = o.inference;
+  RetrainOptions ro = o.retrain;
+  ro.labeled = labeled_source;
+  ro.pseudo_csv = po.out_csv;
+  ro.setup.train.out_dir = rdir;
+  PredictOptions test;
+  test.run = o.inference;
+  check_finetune_options(fo);
+  check_pseudolabel_options(po);  // the checkpoint comes from fine-tuning
+  check_retrain_options(ro);
+  check_predict_options(test);
+  claim_folder(o.out_dir, o.identity);
+  const std::string model = fo.weights.empty() ? fo.model : check_weights_file(fo.weights, fo.model).config.name;
+  std::printf("pipeline: %s on %s -> %s\n", model.c_str(), fo.setup.train.device.str().c_str(), o.out_dir.c_str());
+
+  Images labeled([&] { return load_labeled(labeled_source); });
+  // With its true labels when the folder has them: pseudo-labelling then measures its precision
+  // (retraining labels these images from the pseudo-label list only).
+  Images unlabeled([&] { return load_test(d.unlabeled, d.unlabeled_labels, o.skip_bad_images); });
+  Images test_images([&] { return load_test(d.test, d.test_labels, o.skip_bad_images); });
+
+  PipelineResults res;
+  res.finetune = run_or_resume<FinetuneStageRecord>(fdir, "stage 1/4: fine-tune", [&] {
+    FinetuneStageRecord r;
+    r.training = run_finetune(fo, labeled.get());
+    PredictOptions p = test;
+    p.checkpoint = r.training.best_checkpoint;
+    p.out_csv = (fs::path(fdir) / "test_predictions.csv").string();
+    std::printf("fine-tune: test accuracy of %s\n", p.checkpoint.c_str());
+    r.test = run_predict(p, test_images.get());
+    return r;
+  });
+  po.checkpoint = res.finetune.training.best_checkpoint;
+  res.pseudolabel = run_or_resume<PseudolabelRecord>(pdir, "stage 2/4: pseudo-label",
+                                                     [&] { return run_pseudolabel(po, unlabeled.get()); });
+  ro.checkpoint = res.finetune.training.best_checkpoint;
+  res.retrain = run_or_resume<TrainingRecord>(rdir, "stage 3/4: retrain",
+                                              [&] { return run_retrain(ro, labeled.get(), unlabeled.get()); });
+  res.predict = run_or_resume<PredictRecord>(tdir, "stage 4/4: predict", [&] {
+    PredictOptions p = test;
+    p.checkpoint = res.retrain.best_checkpoint;
+    p.out_csv = (fs::path(tdir) / "predictions.csv").string();
+    PredictRecord r = run_predict(p, test_images.get());
+    write_confusion_csv((fs::path(tdir) / "confusion.csv").string(), r.confusion, r.classes);
+    return r;
+  });
+
+  res.title = "effnet pipeline: " + model + " (" + o.out_dir + ")";
+  res.model = model;
+  res.device = fo.setup.train.device.str();
+  res.classes = res.retrain.classes;
+  res.settings = format_settings(o.identity);
+  write_file_atomic((out / "results.md").string(), render_markdown(res));
+  write_file_atomic((out / "results.json").string(), render_json(res));
+  write_file_atomic((out / "report.html").string(), render_report(res));
+
+  banner("results");
+  std::printf("%s", render_text(res).c_str());
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  std::printf("\n(this run: %s wall) results.json, results.md, report.html in %s\n", format_duration(wall).c_str(),
+              o.out_dir.c_str());
+  return res;
+}
+
+}  // namespace effnet::app

@@ -1,0 +1,86 @@
+// What the stages share (see stages.h): their training data, the training run itself, the
+// inference pass, and the settings that identify a training run.
+#include <cstdio>
+
+#include "apps/evaluate.h"
+#include "apps/model_setup.h"
+#include "apps/stages.h"
+
+namespace effnet::app {
+
+TrainData stage_train_data(const data::Dataset& ds, const Split& split, const WeightsMeta& meta, int64_t image_size,
+                           const TrainingSetup& setup) {
+  TrainData td;
+  td.dataset = &ds;
+  td.train = split.train;
+  td.val = split.val;
+  td.eval_transform = eval_transform(meta, image_size);
+  td.train_transform = td.eval_transform;
+  td.train_transform.flip_prob = setup.flip;
+  td.train_transform.crop_padding = int(setup.crop_padding);
+  return td;
+}
+
+std::vector<float> run_inference(LoadedModel& model, const data::Dataset& ds, const std::vector<int64_t>& indices,
+                                 const InferenceSetup& setup, const char* label) {
+  model.net->to(setup.device);
+  EvalOptions eval;
+  eval.batch = setup.batch;
+  eval.workers = setup.workers;
+  eval.device = setup.device;
+  eval.progress_label = setup.quiet ? "" : label;
+  return predict_probabilities(*model.net, ds, indices, eval_transform(model.meta, setup.image_size), eval);
+}
+
+TrainingRecord train_stage(EfficientNet& net, const WeightsMeta& meta, const TrainData& td, TrainOptions t,
+                           const TrainingSetup& setup, const std::vector<std::string>& classes) {
+  for (auto& kv : training_settings(setup)) t.settings.push_back(kv);
+  for (auto& kv : class_settings(classes)) t.settings.push_back(kv);
+  TrainResult r = train_model(net, meta, td, t);
+  TrainingRecord out;
+  out.best_val_accuracy = r.best_val_accuracy;
+  out.best_epoch = r.best_epoch;
+  out.epochs = r.epochs_run;
+  out.stopped_early = r.stopped_early;
+  out.train_images = int64_t(td.train.size());
+  out.val_images = int64_t(td.val.size());
+  out.seconds = r.seconds;
+  out.best_checkpoint = r.best_path;
+  out.classes = classes;
+  out.history = std::move(r.history);
+  return out;
+}
+
+Settings training_settings(const TrainingSetup& s) {
+  const TrainOptions& t = s.train;
+  auto num = [](double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.10g", x);
+    return std::string(buf);
+  };
+  const OptimizerSpec& opt = t.optimizer;
+  const ScheduleSpec& sched = t.schedule;
+  Settings out = {{"image_size", std::to_string(s.image_size)},
+                  {"flip", num(s.flip)},
+                  {"crop_padding", std::to_string(s.crop_padding)},
+                  {"optimizer", opt.name},
+                  {"lr", num(opt.lr)},
+                  {"momentum", num(opt.momentum)},
+                  {"weight_decay", num(opt.weight_decay)},
+                  {"schedule", sched.name}};
+  if (sched.name == "step") {
+    out.emplace_back("step_epochs", num(sched.step_epochs));
+    out.emplace_back("gamma", num(sched.gamma));
+  } else if (sched.name == "cosine") {
+    out.emplace_back("warmup_epochs", num(sched.warmup_epochs));
+    out.emplace_back("min_lr", num(sched.min_lr));
+  }
+  out.emplace_back("batch", std::to_string(t.batch));
+  out.emplace_back("epochs", std::to_string(t.epochs));
+  out.emplace_back("patience", std::to_string(t.patience));
+  out.emplace_back("head_only", t.head_only ? "1" : "0");
+  out.emplace_back("seed", std::to_string(t.seed));
+  return out;
+}
+
+}  // namespace effnet::app

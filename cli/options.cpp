@@ -1,0 +1,105 @@
+// The subcommands' shared option groups (see options.h).
+#include "cli/options.h"
+
+namespace effnet::cli {
+
+void add_training_options(Args& args) {
+  args.option("image-size", "0", "input resolution (0: the model's own, e.g. 224 for b0)")
+      .option("flip", "0.5", "probability of a random horizontal flip")
+      .option("crop-padding", "0", "random crop from the image zero-padded by this many pixels (0: no crop)")
+      .option("optimizer", "sgd", "sgd | adam | adamw | rmsprop")
+      .option("lr", "0.005", "learning rate")
+      .option("momentum", "0.9", "momentum (sgd, rmsprop)")
+      .option("weight-decay", "1e-4", "weight decay (L2; decoupled for adamw)")
+      .option("schedule", "constant", "learning-rate schedule: constant | step | cosine")
+      .option("warmup-epochs", "0", "cosine: epochs of linear warm-up")
+      .option("step-epochs", "10", "step: epochs between decays")
+      .option("gamma", "0.1", "step: decay factor")
+      .option("min-lr", "0", "cosine: final learning rate")
+      .option("batch", "128", "training batch size")
+      .option("eval-batch", "0", "evaluation batch size (0: twice the training batch)")
+      .option("seed", "0", "seed of the initialisation, batch order, augmentation and dropout")
+      .option("device", "auto", "auto (cuda when a GPU is visible) | cpu | cuda")
+      .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)")
+      .option("log-every", "20", "batches between log lines when stdout is not a terminal");
+}
+
+app::TrainingSetup training_setup_from(const Args& args, const Hooks& hooks) {
+  app::TrainingSetup s;
+  s.image_size = args.integer("image-size");
+  s.flip = args.number("flip");
+  s.crop_padding = args.integer("crop-padding");
+  EFFNET_CHECK(s.image_size >= 0, "--image-size must be >= 0");
+  EFFNET_CHECK(s.flip >= 0 && s.flip <= 1, "--flip must be a probability, got ", s.flip);
+  EFFNET_CHECK(s.crop_padding >= 0, "--crop-padding must be >= 0");
+  app::TrainOptions& t = s.train;
+  t.optimizer = {args.str("optimizer"), args.number("lr"), args.number("momentum"), args.number("weight-decay")};
+  t.schedule = {args.str("schedule"), args.number("warmup-epochs"), args.number("step-epochs"), args.number("gamma"),
+                args.number("min-lr")};
+  t.batch = args.integer("batch");
+  t.eval_batch = args.integer("eval-batch") > 0 ? args.integer("eval-batch") : 2 * t.batch;
+  const int64_t seed = args.integer("seed");
+  EFFNET_CHECK(seed >= 0, "--seed must be >= 0");
+  t.seed = uint64_t(seed);
+  t.device = app::choose_device(args.str("device"));
+  t.workers = app::loader_workers(t.device, args.integer("workers"));
+  t.log_every = args.integer("log-every");
+  t.after_step = hooks.after_step;
+  return s;
+}
+
+void add_labeled_options(Args& args, const char* data_help, const char* order_help) {
+  args.option("data", "", data_help)
+      .option("labeled", "", "labeled image tree <dir>/<class>/<file>")
+      .option("split-order", "", order_help)
+      .option("classes", "", "class names in label order, one per line (default: sorted folder names)")
+      .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
+}
+
+app::LabeledSource labeled_source_from(const Args& args, const char* command) {
+  app::LabeledSource src;
+  if (!args.str("data").empty()) {
+    const app::DataLayout d = app::data_layout(args.str("data"));
+    src.dir = d.labeled;
+    src.order_csv = d.order_csv;
+    src.classes_file = d.classes_file;
+  }
+  if (args.given("labeled")) src.dir = args.str("labeled");
+  if (args.given("split-order")) src.order_csv = args.str("split-order");
+  if (args.given("classes")) src.classes_file = args.str("classes");
+  EFFNET_CHECK(!src.dir.empty(), command, ": give --data DIR or --labeled DIR");
+  src.skip_bad_images = args.on("skip-bad-images");
+  return src;
+}
+
+void add_stopping_options(Args& args, const char* epochs, const char* patience) {
+  args.option("epochs", epochs, "maximum epochs")
+      .option("patience", patience, "stop after this many epochs without a better validation accuracy (0: never)")
+      .option("out", "", "output folder (required)");
+}
+
+void read_stopping_options(const Args& args, const char* command, app::TrainingSetup& setup) {
+  setup.train.epochs = args.integer("epochs");
+  setup.train.patience = args.integer("patience");
+  setup.train.out_dir = args.str("out");
+  EFFNET_CHECK(!setup.train.out_dir.empty(), command, ": --out DIR is required");
+}
+
+void add_inference_options(Args& args) {
+  args.option("batch", "256", "batch size")
+      .option("image-size", "0", "input resolution (0: the checkpoint's)")
+      .option("device", "auto", "auto | cpu | cuda")
+      .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)")
+      .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
+}
+
+app::InferenceSetup inference_setup_from(const Args& args) {
+  app::InferenceSetup s;
+  s.batch = args.integer("batch");
+  s.image_size = args.integer("image-size");
+  s.device = app::choose_device(args.str("device"));
+  s.workers = app::loader_workers(s.device, args.integer("workers"));
+  return s;
+}
+
+}  // namespace effnet::cli
