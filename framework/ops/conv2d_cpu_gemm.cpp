@@ -128,6 +128,39 @@ void col2im_plane(const T* col, int64_t ld, int64_t c, T* plane, const Conv2dGeo
 // and each pass is one GEMM on them directly.
 bool is_dense(const Conv2dGeometry& g) { return is_pointwise(g) && g.h * g.w == 1 && g.groups == 1; }
 
+// The chunking of a pass over the batch and its scratch: `col` for the column matrix and `chan`
+// for the channel-major (c_out, nb·Ho·Wo) side. With one image per chunk the channel-major layouts
+// are the NCHW ones, so `chan` is not needed, nor `col` for a pointwise conv.
+template <class T>
+struct Chunks {
+  explicit Chunks(const Conv2dGeometry& g)
+      : pointwise(is_pointwise(g)),
+        nb_max(images_per_chunk(g, sizeof(T))),
+        col(pointwise && nb_max == 1 ? 0 : g.c_in * g.kh * g.kw * nb_max * g.ho * g.wo),
+        chan(nb_max == 1 ? 0 : g.c_out * nb_max * g.ho * g.wo) {}
+  const bool pointwise;
+  const int64_t nb_max;  // images per chunk
+  Scratch<T> col, chan;
+};
+
+// The column matrix of images n0..n0+nb: x itself for one image of a pointwise conv, else built
+// in `buf`.
+template <class T>
+const T* columns(const T* x, T* buf, int64_t n0, int64_t nb, const Conv2dGeometry& g) {
+  if (nb == 1 && is_pointwise(g)) return x + n0 * g.c_in * g.h * g.w;
+  build_columns(x, n0, nb, buf, g);
+  return buf;
+}
+
+// Images n0..n0+nb of the (N, c, hw) tensor t channel-major, (c, nb·hw): t itself for one image,
+// else copied into `buf`.
+template <class T>
+const T* channel_major(const T* t, T* buf, int64_t n0, int64_t nb, int64_t c, int64_t hw) {
+  if (nb == 1) return t + n0 * c * hw;
+  images_to_channels(t, buf, n0, nb, c, hw);
+  return buf;
+}
+
 }  // namespace
 
 template <class T>
@@ -137,17 +170,11 @@ void forward_gemm(const T* x, const T* w, T* y, const Conv2dGeometry& g) {
     return;
   }
   const int64_t cg_out = g.c_out_per_group(), k = g.c_in_per_group() * g.kh * g.kw, howo = g.ho * g.wo;
-  const bool pointwise = is_pointwise(g);
-  const int64_t nb_max = images_per_chunk(g, sizeof(T));
-  Scratch<T> col_buf(pointwise && nb_max == 1 ? 0 : g.c_in * g.kh * g.kw * nb_max * howo);
-  Scratch<T> out_buf(nb_max == 1 ? 0 : g.c_out * nb_max * howo);
-  for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
-    const int64_t nb = std::min(nb_max, g.n - n0), L = nb * howo;
-    // With one image per chunk the channel-major layouts are the NCHW ones: no copies.
-    const T* cols = col_buf.get();
-    if (pointwise && nb == 1) cols = x + n0 * g.c_in * g.h * g.w;
-    else build_columns(x, n0, nb, col_buf.get(), g);
-    T* yt = nb == 1 ? y + n0 * g.c_out * howo : out_buf.get();
+  Chunks<T> chunks(g);
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunks.nb_max) {
+    const int64_t nb = std::min(chunks.nb_max, g.n - n0), L = nb * howo;
+    const T* cols = columns(x, chunks.col.get(), n0, nb, g);
+    T* yt = nb == 1 ? y + n0 * g.c_out * howo : chunks.chan.get();
     for (int64_t grp = 0; grp < g.groups; ++grp)
       parallel_gemm(false, false, cg_out, L, k, T(1), w + grp * cg_out * k, k, cols + grp * k * L, L, T(0),
                     yt + grp * cg_out * L, L);
@@ -163,18 +190,13 @@ void backward_input_gemm(const T* gy, const T* w, T* gx, const Conv2dGeometry& g
   }
   const int64_t cg_out = g.c_out_per_group(), k = g.c_in_per_group() * g.kh * g.kw, howo = g.ho * g.wo;
   const int64_t chw_in = g.c_in * g.h * g.w;
-  const bool pointwise = is_pointwise(g);
-  const int64_t nb_max = images_per_chunk(g, sizeof(T));
-  Scratch<T> col_buf(pointwise && nb_max == 1 ? 0 : g.c_in * g.kh * g.kw * nb_max * howo);
-  Scratch<T> grad_buf(nb_max == 1 ? 0 : g.c_out * nb_max * howo);
-  for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
-    const int64_t nb = std::min(nb_max, g.n - n0), L = nb * howo;
-    const T* gyt = gy + n0 * g.c_out * howo;
-    if (nb > 1) {
-      images_to_channels(gy, grad_buf.get(), n0, nb, g.c_out, howo);
-      gyt = grad_buf.get();
-    }
-    T* cols = pointwise && nb == 1 ? gx + n0 * chw_in : col_buf.get();
+  Chunks<T> chunks(g);
+  const bool pointwise = chunks.pointwise;
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunks.nb_max) {
+    const int64_t nb = std::min(chunks.nb_max, g.n - n0), L = nb * howo;
+    const T* gyt = channel_major(gy, chunks.chan.get(), n0, nb, g.c_out, howo);
+    // A pointwise conv's column gradient is dX itself (one image) or its channel-major copy.
+    T* cols = pointwise && nb == 1 ? gx + n0 * chw_in : chunks.col.get();
     for (int64_t grp = 0; grp < g.groups; ++grp)
       parallel_gemm(true, false, k, L, cg_out, T(1), w + grp * cg_out * k, k, gyt + grp * cg_out * L, L, T(0),
                     cols + grp * k * L, L);
@@ -196,20 +218,11 @@ void backward_weight_gemm(const T* gy, const T* x, T* gw, const Conv2dGeometry& 
     return;
   }
   const int64_t cg_out = g.c_out_per_group(), k = g.c_in_per_group() * g.kh * g.kw, howo = g.ho * g.wo;
-  const bool pointwise = is_pointwise(g);
-  const int64_t nb_max = images_per_chunk(g, sizeof(T));
-  Scratch<T> col_buf(pointwise && nb_max == 1 ? 0 : g.c_in * g.kh * g.kw * nb_max * howo);
-  Scratch<T> grad_buf(nb_max == 1 ? 0 : g.c_out * nb_max * howo);
-  for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
-    const int64_t nb = std::min(nb_max, g.n - n0), L = nb * howo;
-    const T* gyt = gy + n0 * g.c_out * howo;
-    if (nb > 1) {
-      images_to_channels(gy, grad_buf.get(), n0, nb, g.c_out, howo);
-      gyt = grad_buf.get();
-    }
-    const T* cols = col_buf.get();
-    if (pointwise && nb == 1) cols = x + n0 * g.c_in * g.h * g.w;
-    else build_columns(x, n0, nb, col_buf.get(), g);
+  Chunks<T> chunks(g);
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunks.nb_max) {
+    const int64_t nb = std::min(chunks.nb_max, g.n - n0), L = nb * howo;
+    const T* gyt = channel_major(gy, chunks.chan.get(), n0, nb, g.c_out, howo);
+    const T* cols = columns(x, chunks.col.get(), n0, nb, g);
     // The first chunk overwrites dW, later ones add to it.
     for (int64_t grp = 0; grp < g.groups; ++grp)
       parallel_gemm(false, true, cg_out, k, L, T(1), gyt + grp * cg_out * L, L, cols + grp * k * L, L,
