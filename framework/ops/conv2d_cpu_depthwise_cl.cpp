@@ -73,8 +73,8 @@ enum class Flow {
 // in that scatter form rather than rewritten as a correlation of dY with the flipped kernel, which
 // would sum each dX value's terms in another order (and need the taps split by stride phase).
 // src (N, C, src pixels) and dst (N, C, dst pixels) are NCHW; gather: src = x, dst = y;
-// scatter: src = dY, dst = dX. dst is fully overwritten, each pixel starting from bias (C) when
-// given, else from 0.
+// scatter: src = dY, dst = dX. dst is fully overwritten: y starts from bias (C) when given, else
+// from 0; dX from 0 (bias is not used).
 template <Flow kFlow, class T>
 void depthwise_cl_walk(const T* src, const T* w, const T* bias, T* dst, const Conv2dGeometry& g) {
   constexpr bool gather = kFlow == Flow::kGather;
@@ -93,9 +93,12 @@ void depthwise_cl_walk(const T* src, const T* w, const T* bias, T* dst, const Co
     T* dst_t = gather ? out_side : in_side;
     for (int64_t n = n0; n < n1; ++n) {
       transpose_serial(src + n * C * src_pixels, src_t, C, src_pixels);
-      if (bias) {
-        for (int64_t p = 0; p < dst_pixels; ++p) std::copy(bias, bias + C, dst_t + p * C);
-      } else {
+      if constexpr (gather) {  // each y pixel starts from the bias, or 0
+        for (int64_t p = 0; p < dst_pixels; ++p) {
+          if (bias) std::copy(bias, bias + C, dst_t + p * C);
+          else std::fill(dst_t + p * C, dst_t + (p + 1) * C, T(0));
+        }
+      } else {  // dX starts from 0
         std::fill(dst_t, dst_t + dst_pixels * C, T(0));
       }
       for_each_row_tap(g, cols, [&](int64_t tap, int64_t in_pixel, int64_t out_pixel, int64_t count) EFFNET_INLINE {
