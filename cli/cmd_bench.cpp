@@ -2,12 +2,16 @@
 // inference forwards of an EfficientNet on random data, in the protocol of the PyTorch anchors
 // (../shared/anchors/torch_gpu_bench.py on CUDA: 5 warm-up + 20 timed steps, mean;
 // torch_cpu_bench.py on the CPU: 2 warm-up + 5 timed steps, median), and prints one JSON line.
+// Besides wall time it reports the process CPU time per step (all threads), which a machine shared
+// with other jobs disturbs much less than wall time (docs/cpu-performance.md).
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <vector>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -19,9 +23,26 @@
 #include "framework/optim/sgd.h"
 
 namespace effnet::cli {
+namespace {
+
+// CPU time of the whole process so far, all threads, in seconds.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
 
 int cmd_bench(int argc, char** argv, const Hooks&) {
-  Args args("bench", "Time EfficientNet training steps or inference on random data; prints one JSON line.");
+  Args args("bench",
+            "Time EfficientNet training steps or inference on random data; prints one JSON line "
+            "(wall and process CPU time per step).");
   args.option("model", "b0", "variant: b0..b7, lite0..lite4")
       .option("image-size", "32", "input resolution")
       .option("batch", "256", "batch size")
@@ -65,19 +86,25 @@ int cmd_bench(int argc, char** argv, const Hooks&) {
   cuda::synchronize();
   // The caching allocator's promise: no cudaMalloc once the first steps have run.
   const uint64_t mallocs_before = cuda::memory_stats().device_mallocs;
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   auto t_all = std::chrono::steady_clock::now();
+  const double cpu_all = process_cpu_seconds();
   for (int64_t i = 0; i < iters; ++i) {
     auto t = std::chrono::steady_clock::now();
+    const double c = process_cpu_seconds();
     step();
-    if (!on_gpu) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+    if (!on_gpu) {
+      cpu_times.push_back(process_cpu_seconds() - c);
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+    }
   }
   cuda::synchronize();
   double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
   double dt = total / double(iters);
+  double cpu_dt = (process_cpu_seconds() - cpu_all) / double(iters);
   if (!on_gpu) {  // the CPU anchor reports the median step
-    std::sort(times.begin(), times.end());
-    dt = times[times.size() / 2];
+    dt = median(times);
+    cpu_dt = median(cpu_times);
   }
   const uint64_t timed_mallocs = cuda::memory_stats().device_mallocs - mallocs_before;
   // GPU: the caching allocator's peak of bytes in use. CPU: the process's peak resident set.
@@ -85,9 +112,11 @@ int cmd_bench(int argc, char** argv, const Hooks&) {
   getrusage(RUSAGE_SELF, &usage);
   double peak_mib = on_gpu ? double(cuda::memory_stats().peak_in_use) / (1 << 20) : double(usage.ru_maxrss) / 1024.0;
   std::printf("{\"framework\": \"effnet\", \"model\": \"%s\", \"img\": %lld, \"batch\": %lld, \"train\": %s, "
-              "\"device\": \"%s\", \"ms_per_iter\": %.2f, \"img_per_s\": %.1f, \"peak_mem_MiB\": %.1f, \"cuda_mallocs_timed\": %llu}\n",
+              "\"device\": \"%s\", \"ms_per_iter\": %.2f, \"img_per_s\": %.1f, \"peak_mem_MiB\": %.1f, \"cuda_mallocs_timed\": %llu, "
+              "\"cpu_ms_per_iter\": %.2f}\n",
               args.str("model").c_str(), (long long)size, (long long)batch, train ? "true" : "false",
-              dev.str().c_str(), dt * 1e3, double(batch) / dt, peak_mib, (unsigned long long)timed_mallocs);
+              dev.str().c_str(), dt * 1e3, double(batch) / dt, peak_mib, (unsigned long long)timed_mallocs,
+              cpu_dt * 1e3);
   return 0;
 }
 

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# CPU throughput of effnet against the PyTorch anchor, run in the same command so that both see the
-# same machine load (docs/cpu-performance.md). Each round runs PyTorch (B0/B3, training batch 64
-# and inference batch 256, 2 warm-up + 5 timed steps, median) and then every given effnet binary on
-# the same four cases; the summary is the median over rounds, with min and max to show the noise.
+# CPU throughput of effnet builds, optionally against the PyTorch anchor, run in the same command so
+# that all of them see the same machine load (docs/cpu-performance.md). Each round runs PyTorch (if
+# TORCH is set) and then every given effnet binary on the same four cases: B0/B3, training batch 64
+# and inference batch 256, 2 warm-up + 5 timed steps, median step (`effnet bench --device cpu`).
+# The summary is the median over rounds, with min and max to show the noise, of img/s and, where
+# the binary reports it, of the process CPU time per step (less disturbed by other jobs).
 #
-#   scripts/cpu_bench.sh [-r ROUNDS] [-t THREADS] [-p OMP_WAIT_POLICY] [BINARY ...]
+#   [TORCH=path/to/torch_cpu_bench.py] scripts/cpu_bench.sh [-r ROUNDS] [-t THREADS] [-p OMP_WAIT_POLICY] [EFFNET ...]
 #
-# BINARY is `effnet` (build-cpu/effnet by default; runs `effnet bench`) or a build of
-# scripts/cpu_step_bench.cpp (any other name; runs as `BINARY MODEL BATCH train|eval`), so that
-# libraries of earlier versions can be timed by the same protocol. THREADS sets OMP_NUM_THREADS
-# for effnet and THREADS for the PyTorch script; -p exports OMP_WAIT_POLICY to both (unset by
-# default). Raw JSON lines go to $OUT (default /tmp/cpu_bench.jsonl).
+# EFFNET is an `effnet` binary (default build-cpu/effnet); to time an older version, build it and
+# give its `effnet`. TORCH is the PyTorch anchor script (python3 with torch and torchvision); it is
+# not part of this repository, and without TORCH the PyTorch runs are skipped. THREADS sets
+# OMP_NUM_THREADS for effnet and THREADS for the PyTorch script; -p exports OMP_WAIT_POLICY to both
+# (unset by default). Raw JSON lines go to $OUT (default /tmp/cpu_bench.jsonl).
 set -euo pipefail
 ROUNDS=3 THREADS=2 POLICY=""
 while getopts "r:t:p:" o; do
@@ -24,33 +26,38 @@ done
 shift $((OPTIND - 1))
 BINS=("$@")
 [ ${#BINS[@]} -eq 0 ] && BINS=(build-cpu/effnet)
+for bin in "${BINS[@]}"; do
+  [ -x "$bin" ] || { echo "cpu_bench: $bin is not an executable effnet binary" >&2; exit 2; }
+done
 OUT=${OUT:-/tmp/cpu_bench.jsonl}
-TORCH=${TORCH:-/work/shared/anchors/torch_cpu_bench.py}
+TORCH=${TORCH:-}
+if [ -z "$TORCH" ]; then
+  echo "cpu_bench: TORCH is not set, PyTorch skipped (TORCH=path/to/torch_cpu_bench.py to compare)" >&2
+elif [ ! -f "$TORCH" ]; then
+  echo "cpu_bench: TORCH=$TORCH: no such file" >&2
+  exit 2
+fi
 : > "$OUT"
 [ -n "$POLICY" ] && export OMP_WAIT_POLICY=$POLICY
 
 for ((r = 1; r <= ROUNDS; r++)); do
-  if [ "${SKIP_TORCH:-0}" != 1 ]; then
+  if [ -n "$TORCH" ]; then
     THREADS=$THREADS /usr/bin/python3 "$TORCH" /tmp/cpu_bench_torch.json |
       sed "s/^{/{\"who\": \"torch\", \"round\": $r, /" >> "$OUT"
   fi
   for bin in "${BINS[@]}"; do
     for m in b0 b3; do
       for mode in train eval; do
-        bs=64; [ $mode = eval ] && bs=256
-        if [ "$(basename "$bin")" = effnet ]; then
-          flag=""; [ $mode = train ] && flag=--train
-          line=$(OMP_NUM_THREADS=$THREADS "$bin" bench --model $m --image-size 32 --batch $bs --device cpu $flag)
-        else
-          line=$(OMP_NUM_THREADS=$THREADS "$bin" $m $bs $mode 5)
-        fi
+        bs=64 flag=--train
+        [ $mode = eval ] && bs=256 flag=""
+        line=$(OMP_NUM_THREADS=$THREADS "$bin" bench --model $m --image-size 32 --batch $bs --device cpu $flag)
         echo "$line" | sed "s|^{|{\"who\": \"$bin\", \"round\": $r, \"case\": \"$m $mode\", |" >> "$OUT"
       done
     done
   done
 done
 
-# Summary: median (min..max) img/s over rounds per binary and case.
+# Summary: median (min..max) over rounds per binary and case, of img/s and of CPU ms per step.
 /usr/bin/python3 - "$OUT" <<'EOF'
 import json, sys, statistics
 rows = {}
@@ -60,7 +67,11 @@ for line in open(sys.argv[1]):
         case = d["model"].replace("efficientnet_", "") + (" train" if d["train"] else " eval")
     else:
         case = d["case"]
-    rows.setdefault((d["who"], case), []).append(d["img_per_s"])
-for (who, case), v in rows.items():
-    print(f"{who:32s} {case:9s} median {statistics.median(v):8.1f} img/s  (min {min(v):.1f}, max {max(v):.1f}, n={len(v)})")
+    row = rows.setdefault((d["who"], case), ([], []))
+    row[0].append(d["img_per_s"])
+    if "cpu_ms_per_iter" in d:  # effnet builds from before it was added lack it
+        row[1].append(d["cpu_ms_per_iter"])
+for (who, case), (v, c) in rows.items():
+    cpu = f"  cpu {statistics.median(c):8.1f} ms/step (min {min(c):.1f}, max {max(c):.1f})" if c else ""
+    print(f"{who:32s} {case:9s} median {statistics.median(v):8.1f} img/s  (min {min(v):.1f}, max {max(v):.1f}, n={len(v)}){cpu}")
 EOF

@@ -1,0 +1,81 @@
+// The CPU algorithms of conv2d, shared by the files that hold them (internal to framework/ops):
+//   conv2d_cpu.cpp              the four entry points: each picks an algorithm for the geometry
+//   conv2d_cpu_gemm.cpp         im2col + GEMM, with the pointwise (1x1) and dense (1x1 on 1x1) cases
+//   conv2d_cpu_depthwise.cpp    direct loops over NCHW planes (depthwise with a channel multiplier)
+//   conv2d_cpu_depthwise_cl.cpp direct loops over channels-last copies (depthwise, c_out == c_in)
+// Each algorithm is checked against the naive direct-loop convolution in tests/test_conv2d.cpp,
+// the oracle (forward values in float32 and float64, gradients by central differences).
+//
+// Conventions of every function here: contiguous NCHW tensors already validated by conv2d.cpp,
+// outputs fully overwritten; T is float or double (explicit instantiations in each file).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "framework/core/allocator.h"
+#include "framework/ops/conv2d_kernels.h"
+
+namespace effnet::cpu::conv2d_detail {
+
+// Host scratch memory from the tensor allocator, released on scope exit.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(int64_t n) : p_(static_cast<T*>(cpu_allocate(size_t(n) * sizeof(T)))) {}
+  ~Scratch() { cpu_free(p_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* get() const { return p_; }
+
+ private:
+  T* p_;
+};
+
+// Output positions o in [0, out) whose input position o·stride - pad + tap lies in [0, in), as
+// the half-open range [lo, hi).
+struct Span {
+  int64_t lo, hi;
+};
+inline Span valid_span(int64_t tap, int64_t pad, int64_t stride, int64_t in, int64_t out) {
+  const int64_t first = pad - tap;  // smallest o·stride allowed
+  const int64_t lo = first > 0 ? (first + stride - 1) / stride : 0;
+  const int64_t last = in - 1 + pad - tap;  // largest o·stride allowed
+  const int64_t hi = last < 0 ? 0 : std::min(out, last / stride + 1);
+  return {lo, std::max(lo, hi)};
+}
+// The valid output columns of each kernel column j.
+inline std::vector<Span> column_spans(const Conv2dGeometry& g) {
+  std::vector<Span> cols(size_t(g.kw));
+  for (int64_t j = 0; j < g.kw; ++j) cols[size_t(j)] = valid_span(j, g.pad_w, g.stride_w, g.w, g.wo);
+  return cols;
+}
+
+// ---- im2col + GEMM (conv2d_cpu_gemm.cpp): any geometry; no bias (the entry point adds it) ----
+template <class T>
+void forward_gemm(const T* x, const T* w, T* y, const Conv2dGeometry& g);
+template <class T>
+void backward_input_gemm(const T* gy, const T* w, T* gx, const Conv2dGeometry& g);
+template <class T>
+void backward_weight_gemm(const T* gy, const T* x, T* gw, const Conv2dGeometry& g);
+
+// ---- depthwise on NCHW planes (conv2d_cpu_depthwise.cpp): g.depthwise() ----------------------
+template <class T>
+void forward_depthwise(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g);
+template <class T>
+void backward_input_depthwise(const T* gy, const T* w, T* gx, const Conv2dGeometry& g);
+template <class T>
+void backward_weight_depthwise(const T* gy, const T* x, T* gw, const Conv2dGeometry& g);
+
+// ---- depthwise, channels last (conv2d_cpu_depthwise_cl.cpp): g.depthwise() && channels_last(g)
+// Without a channel multiplier, where the channels-last kernels apply.
+inline bool channels_last(const Conv2dGeometry& g) { return g.c_out == g.c_in; }
+template <class T>
+void forward_depthwise_cl(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g);
+template <class T>
+void backward_input_depthwise_cl(const T* gy, const T* w, T* gx, const Conv2dGeometry& g);
+template <class T>
+void backward_weight_depthwise_cl(const T* gy, const T* x, T* gw, const Conv2dGeometry& g);
+
+}  // namespace effnet::cpu::conv2d_detail
