@@ -1,8 +1,10 @@
-// CPU kernels of max/argmax: a strided scan per (outer, inner) position. A strict `>` keeps the
-// first index on ties; NaN is taken as the largest value (and the first NaN wins).
+// CPU kernels of max/argmax: a strided scan per (outer, inner) position in the order of
+// row_math.h's arg_better, which the CUDA kernels use too: first index on ties, NaN the largest
+// value (the first NaN wins, so the scan stops there).
 #include <cmath>
 
 #include "framework/ops/reduce_max_kernels.h"
+#include "framework/ops/row_math.h"
 
 namespace effnet::cpu {
 namespace {
@@ -17,7 +19,7 @@ void forward_typed(const T* x, T* values, int64_t* indices, const MaxDims& s) {
     int64_t best_i = 0;
     for (int64_t d = 1; d < D && !std::isnan(best); ++d) {
       const T v = px[d * inner];
-      if (v > best || std::isnan(v)) {
+      if (arg_better(v, d, best, best_i)) {
         best = v;
         best_i = d;
       }
@@ -33,7 +35,7 @@ void backward_typed(const T* g, const int64_t* indices, T* dx, const MaxDims& s)
 #pragma omp parallel for if (rows * D > 32768)
   for (int64_t r = 0; r < rows; ++r) {
     T* pdx = dx + (r / inner) * D * inner + r % inner;
-    for (int64_t d = 0; d < D; ++d) pdx[d * inner] = d == indices[r] ? g[r] : T(0);
+    for (int64_t d = 0; d < D; ++d) pdx[d * inner] = max_backward_element(d, indices[r], g[r]);
   }
 }
 

@@ -1,26 +1,19 @@
 // Device helpers shared by the row-wise kernels of softmax, max/argmax and the losses: warp and
-// block reductions, float/double math overloads, and the (value, index) order that max and
-// argmax use on both backends (NaN wins, then the larger value, then the smaller index).
+// block reductions built on the (value, index) order and NaN-propagating max of row_math.h,
+// which the CPU loops use too.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
+#include "framework/ops/row_math.h"
+
 namespace effnet::cuda_ops {
 
-// float kernels accumulate in float, double kernels in double.
-__device__ __forceinline__ float dev_exp(float v) { return expf(v); }
-__device__ __forceinline__ double dev_exp(double v) { return exp(v); }
-__device__ __forceinline__ float dev_log(float v) { return logf(v); }
-__device__ __forceinline__ double dev_log(double v) { return log(v); }
 template <class T>
 __device__ __forceinline__ T dev_neg_inf() { return -INFINITY; }
 template <class T>
 __device__ __forceinline__ T dev_nan() { return T(NAN); }
-
-// NaN propagates, as in the CPU loops (`v > m ? v : m` never lets NaN through, so test it).
-template <class T>
-__device__ __forceinline__ T max_nan(T a, T b) { return (a != a || a > b) ? a : b; }
 
 template <class T>
 __device__ __forceinline__ T warp_sum(T v) {
@@ -52,15 +45,6 @@ __device__ __forceinline__ T block_reduce(T v, T* smem) {
   }
   __syncthreads();
   return smem[0];
-}
-
-// True when (va, ia) ranks before (vb, ib) for max/argmax: NaN first, then larger, then first index.
-template <class T>
-__device__ __forceinline__ bool arg_better(T va, int64_t ia, T vb, int64_t ib) {
-  const bool na = va != va, nb = vb != vb;
-  if (na || nb) return na && nb ? ia < ib : na;
-  if (va != vb) return va > vb;
-  return ia < ib;
 }
 
 // Warp-wide argmax; every lane gets the winner.

@@ -1,8 +1,10 @@
-// CPU kernels of softmax/log_softmax: one (outer, inner) row at a time, strided by `inner`, with
-// sums in double so that the CPU stays an accurate oracle for the float32 GPU kernels.
+// CPU kernels of softmax/log_softmax: one (outer, inner) row at a time, strided by `inner`, over
+// the shared formulas of softmax_kernels.h and row_math.h, in double.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
+#include "framework/ops/row_math.h"
 #include "framework/ops/softmax_kernels.h"
 
 namespace effnet::cpu {
@@ -17,18 +19,15 @@ void forward_typed(const T* x, T* y, const SoftmaxDims& s, bool log) {
     const T* px = x + base;
     T* py = y + base;
     double m = -std::numeric_limits<double>::infinity();
-    for (int64_t d = 0; d < D; ++d) {
-      double v = double(px[d * inner]);
-      if (v > m || std::isnan(v)) m = v;
-    }
+    for (int64_t d = 0; d < D; ++d) m = max_nan(double(px[d * inner]), m);
     double sum = 0.0;
     for (int64_t d = 0; d < D; ++d) sum += std::exp(double(px[d * inner]) - m);
     if (log) {
-      const double lse = m + std::log(sum);
-      for (int64_t d = 0; d < D; ++d) py[d * inner] = T(double(px[d * inner]) - lse);
+      const double lse = log_sum_exp(m, sum);
+      for (int64_t d = 0; d < D; ++d) py[d * inner] = T(log_softmax_element(double(px[d * inner]), lse));
     } else {
       const double inv = 1.0 / sum;
-      for (int64_t d = 0; d < D; ++d) py[d * inner] = T(std::exp(double(px[d * inner]) - m) * inv);
+      for (int64_t d = 0; d < D; ++d) py[d * inner] = T(softmax_element(double(px[d * inner]), m, inv));
     }
   }
 }
@@ -42,19 +41,16 @@ void backward_typed(const T* y, const T* g, T* dx, const SoftmaxDims& s, bool lo
     const T *py = y + base, *pg = g + base;
     T* pdx = dx + base;
     double dot = 0.0;
-    if (log) {
-      for (int64_t d = 0; d < D; ++d) dot += double(pg[d * inner]);
+    auto row = [&](auto log_tag) {
+      constexpr bool LOG = decltype(log_tag)::value;
+      for (int64_t d = 0; d < D; ++d) dot += softmax_backward_term<LOG>(double(py[d * inner]), double(pg[d * inner]));
       for (int64_t d = 0; d < D; ++d) {
         const int64_t k = d * inner;
-        pdx[k] = T(double(pg[k]) - std::exp(double(py[k])) * dot);
+        pdx[k] = T(softmax_backward_element<LOG>(double(py[k]), double(pg[k]), dot));
       }
-    } else {
-      for (int64_t d = 0; d < D; ++d) dot += double(pg[d * inner]) * double(py[d * inner]);
-      for (int64_t d = 0; d < D; ++d) {
-        const int64_t k = d * inner;
-        pdx[k] = T(double(py[k]) * (double(pg[k]) - dot));
-      }
-    }
+    };
+    if (log) row(std::true_type{});
+    else row(std::false_type{});
   }
 }
 
