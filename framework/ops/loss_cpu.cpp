@@ -41,18 +41,14 @@ void backward_typed(const T* x, const int64_t* labels, const T* lse, double g, T
   }
 }
 
-// The order of max/argmax (row_math.h): first index on ties, NaN counts as the largest value.
-// The scan stops at a NaN, which nothing after it can beat.
+// The order of max/argmax (row_math.h's argmax_scan): first index on ties, NaN counts as the
+// largest value.
 template <class T>
 int64_t count_typed(const T* x, const int64_t* labels, int64_t N, int64_t C) {
   int64_t correct = 0;
 #pragma omp parallel for reduction(+ : correct) if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
-    const T* row = x + n * C;
-    int64_t best = 0;
-    for (int64_t c = 1; c < C && !std::isnan(row[best]); ++c)
-      if (arg_better(row[c], c, row[best], best)) best = c;
-    correct += best == labels[n] ? 1 : 0;
+    correct += argmax_scan(x + n * C, C, 1).index == labels[n] ? 1 : 0;
   }
   return correct;
 }

@@ -15,7 +15,8 @@ void pad2d(const Tensor& in, Tensor& out, int64_t top, int64_t left) {
     using scalar_t = decltype(tag);
     const scalar_t* src = in.data<scalar_t>();
     scalar_t* dst = out.data<scalar_t>();
-#pragma omp parallel for if (planes * ho * wo > 32768)
+    // A copy of g per thread keeps its fields in registers across the fill and copy calls.
+#pragma omp parallel for firstprivate(g) if (planes * ho * wo > 32768)
     for (int64_t r = 0; r < planes * ho; ++r) {
       const int64_t b = r / ho, i = r % ho;
       scalar_t* row = dst + r * wo;
@@ -23,8 +24,9 @@ void pad2d(const Tensor& in, Tensor& out, int64_t top, int64_t left) {
         std::fill(row, row + wo, scalar_t(0));
         continue;
       }
+      const scalar_t* from = src + g.source(b, i, j0);
       std::fill(row, row + j0, scalar_t(0));
-      std::copy(src + g.source(b, i, j0), src + g.source(b, i, j1), row + j0);
+      std::copy(from, from + (j1 - j0), row + j0);
       std::fill(row + j1, row + wo, scalar_t(0));
     }
   });

@@ -1,7 +1,6 @@
 // CUDA kernels of the pooling family, over the averaging formulas of pooling_kernels.h that the
-// CPU calls. Forward: one warp per (n, c) plane, lanes stride over the plane (coalesced) and
-// combine with shuffles, in double like the CPU's sum. Backward: an element functor writing
-// g / (H*W).
+// CPU calls. Forward: row_reduce.cuh's warp-per-row sum over each (n, c) plane, in double like
+// the CPU's, finished by avg_pool_mean. Backward: an element functor writing g / (H*W).
 #include "framework/core/cuda_launch.cuh"
 #include "framework/ops/pooling_kernels.h"
 #include "framework/ops/row_reduce.cuh"
@@ -10,16 +9,10 @@ namespace effnet::cuda_ops {
 namespace {
 
 template <class T>
-__global__ void global_avg_pool_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t planes, int64_t hw) {
-  const int lane = threadIdx.x & 31;
-  for (int64_t plane = global_warp(); plane < planes; plane += grid_warps()) {
-    const T* p = x + plane * hw;
-    double acc = 0.0;
-    for (int64_t i = lane; i < hw; i += 32) acc += double(p[i]);
-    acc = warp_sum(acc);
-    if (lane == 0) out[plane] = avg_pool_mean<T>(acc, hw);
-  }
-}
+struct AvgPoolMean {
+  int64_t hw;
+  __device__ T operator()(double sum) const { return avg_pool_mean<T>(sum, hw); }
+};
 
 template <class T>
 struct AvgPoolBackward {
@@ -36,8 +29,8 @@ void global_avg_pool2d(const Tensor& x, Tensor& out, int64_t planes, int64_t hw)
   if (planes == 0) return;
   dispatch_float(x.dtype(), "global_avg_pool2d", [&](auto tag) {
     using scalar_t = decltype(tag);
-    cuda::launch(global_avg_pool_kernel<scalar_t>, cuda::warp_per_row_grid(planes), cuda::kThreads,
-                 x.data<scalar_t>(), out.data<scalar_t>(), planes, hw);
+    cuda::launch(warp_row_sum_kernel<scalar_t, AvgPoolMean<scalar_t>>, cuda::warp_per_row_grid(planes),
+                 cuda::kThreads, x.data<scalar_t>(), out.data<scalar_t>(), planes, hw, AvgPoolMean<scalar_t>{hw});
   });
 }
 

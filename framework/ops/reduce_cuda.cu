@@ -1,5 +1,5 @@
 // CUDA kernels of sum/mean, accumulating in double like the CPU and finishing with the shared
-// sum_result. inner == 1 (reducing trailing dims): one warp per output with shuffle reduction.
+// sum_result. inner == 1 (reducing trailing dims): row_reduce.cuh's warp-per-row sum.
 // inner > 1: an element functor per (outer, inner) output looping over the reduced dim, which
 // reads consecutive addresses across a warp.
 #include "framework/core/cuda_launch.cuh"
@@ -10,17 +10,10 @@ namespace effnet::cuda_ops {
 namespace {
 
 template <class T>
-__global__ void sum_rows_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t rows, int64_t reduce,
-                                double scale) {
-  const int lane = threadIdx.x & 31;
-  for (int64_t r = global_warp(); r < rows; r += grid_warps()) {
-    const T* p = x + r * reduce;
-    double acc = 0.0;
-    for (int64_t k = lane; k < reduce; k += 32) acc += double(p[k]);
-    acc = warp_sum(acc);
-    if (lane == 0) out[r] = sum_result<T>(acc, scale);
-  }
-}
+struct SumResult {
+  double scale;
+  __device__ T operator()(double acc) const { return sum_result<T>(acc, scale); }
+};
 
 template <class T>
 struct SumMiddle {
@@ -44,8 +37,8 @@ void sum_middle(const Tensor& x, Tensor& out, int64_t outer, int64_t reduce, int
   dispatch_float(x.dtype(), "sum", [&](auto tag) {
     using scalar_t = decltype(tag);
     if (inner == 1)
-      cuda::launch(sum_rows_kernel<scalar_t>, cuda::warp_per_row_grid(outer), cuda::kThreads, x.data<scalar_t>(),
-                   out.data<scalar_t>(), outer, reduce, scale);
+      cuda::launch(warp_row_sum_kernel<scalar_t, SumResult<scalar_t>>, cuda::warp_per_row_grid(outer),
+                   cuda::kThreads, x.data<scalar_t>(), out.data<scalar_t>(), outer, reduce, SumResult<scalar_t>{scale});
     else
       cuda::for_each(outer * inner,
                      SumMiddle<scalar_t>{x.data<scalar_t>(), out.data<scalar_t>(), reduce, inner, scale});

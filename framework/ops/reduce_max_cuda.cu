@@ -42,18 +42,9 @@ struct MaxColumn {
   int64_t* indices;
   int64_t D, inner;
   __device__ void operator()(int64_t c) const {
-    const T* px = x + (c / inner) * D * inner + c % inner;
-    T best = px[0];
-    int64_t best_i = 0;
-    for (int64_t d = 1; d < D; ++d) {
-      const T v = px[d * inner];
-      if (arg_better(v, d, best, best_i)) {
-        best = v;
-        best_i = d;
-      }
-    }
-    values[c] = best;
-    indices[c] = best_i;
+    const ArgMax<T> m = argmax_scan(x + (c / inner) * D * inner + c % inner, D, inner);
+    values[c] = m.value;
+    indices[c] = m.index;
   }
 };
 

@@ -64,4 +64,20 @@ __device__ __forceinline__ void warp_argmax(T& v, int64_t& idx) {
 __device__ __forceinline__ int64_t global_warp() { return (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) >> 5; }
 __device__ __forceinline__ int64_t grid_warps() { return (int64_t(gridDim.x) * blockDim.x) >> 5; }
 
+// out[r] = finish(sum of the len contiguous values of row r, in double), one warp per row, lanes
+// striding over the row (coalesced) and combining with shuffles. finish is a functor double -> T
+// holding the family's shared finishing formula (sum_result, avg_pool_mean).
+template <class T, class Finish>
+__global__ void warp_row_sum_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t rows, int64_t len,
+                                    Finish finish) {
+  const int lane = threadIdx.x & 31;
+  for (int64_t r = global_warp(); r < rows; r += grid_warps()) {
+    const T* p = x + r * len;
+    double acc = 0.0;
+    for (int64_t i = lane; i < len; i += 32) acc += double(p[i]);
+    acc = warp_sum(acc);
+    if (lane == 0) out[r] = finish(acc);
+  }
+}
+
 }  // namespace effnet::cuda_ops

@@ -60,7 +60,7 @@ __global__ void softmax_block_kernel(const T* __restrict__ x, T* __restrict__ y,
   }
 }
 
-// One column of the (outer, D, inner) view: the same loop as the CPU's.
+// One column of the (outer, D, inner) view: the CPU's row function.
 template <class T, bool LOG>
 struct SoftmaxColumn {
   const T* x;
@@ -68,19 +68,7 @@ struct SoftmaxColumn {
   int64_t D, inner;
   __device__ void operator()(int64_t c) const {
     const int64_t base = (c / inner) * D * inner + c % inner;
-    const T* px = x + base;
-    T* py = y + base;
-    double m = dev_neg_inf<double>();
-    for (int64_t d = 0; d < D; ++d) m = max_nan(double(px[d * inner]), m);
-    double sum = 0.0;
-    for (int64_t d = 0; d < D; ++d) sum += std::exp(double(px[d * inner]) - m);
-    if (LOG) {
-      const double lse = log_sum_exp(m, sum);
-      for (int64_t d = 0; d < D; ++d) py[d * inner] = T(log_softmax_element(double(px[d * inner]), lse));
-    } else {
-      const double inv = 1.0 / sum;
-      for (int64_t d = 0; d < D; ++d) py[d * inner] = T(softmax_element(double(px[d * inner]), m, inv));
-    }
+    softmax_strided_row<LOG>(x + base, y + base, D, inner);
   }
 };
 
@@ -123,12 +111,7 @@ struct SoftmaxBackwardColumn {
   int64_t D, inner;
   __device__ void operator()(int64_t c) const {
     const int64_t base = (c / inner) * D * inner + c % inner;
-    const T *py = y + base, *pg = g + base;
-    T* pdx = dx + base;
-    double dot = 0.0;
-    for (int64_t d = 0; d < D; ++d) dot += softmax_backward_term<LOG>(double(py[d * inner]), double(pg[d * inner]));
-    for (int64_t d = 0; d < D; ++d)
-      pdx[d * inner] = T(softmax_backward_element<LOG>(double(py[d * inner]), double(pg[d * inner]), dot));
+    softmax_backward_strided_row<LOG>(y + base, g + base, dx + base, D, inner);
   }
 };
 

@@ -6,10 +6,12 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "framework/core/backend.h"
 #include "framework/core/host_device.h"
 #include "framework/core/tensor.h"
+#include "framework/ops/row_math.h"
 
 namespace effnet {
 
@@ -31,6 +33,35 @@ EFFNET_HD double softmax_backward_term(double y, double g) {
 template <bool LOG>
 EFFNET_HD double softmax_backward_element(double y, double g, double dot) {
   return LOG ? g - std::exp(y) * dot : y * (g - dot);
+}
+
+// One row of the (outer, D, inner) view, its D elements `inner` apart: three passes (max, sum of
+// exponentials, write), all in double. The CPU runs every row this way, the CUDA kernel the rows
+// of inner > 1 (one thread each); the last-dimension rows on the GPU go to warp and block kernels
+// built on the same elements.
+template <bool LOG, class T>
+EFFNET_HD void softmax_strided_row(const T* px, T* py, int64_t D, int64_t inner) {
+  double m = -std::numeric_limits<double>::infinity();
+  for (int64_t d = 0; d < D; ++d) m = max_nan(double(px[d * inner]), m);
+  double sum = 0.0;
+  for (int64_t d = 0; d < D; ++d) sum += std::exp(double(px[d * inner]) - m);
+  if (LOG) {
+    const double lse = log_sum_exp(m, sum);
+    for (int64_t d = 0; d < D; ++d) py[d * inner] = T(log_softmax_element(double(px[d * inner]), lse));
+  } else {
+    const double inv = 1.0 / sum;
+    for (int64_t d = 0; d < D; ++d) py[d * inner] = T(softmax_element(double(px[d * inner]), m, inv));
+  }
+}
+
+template <bool LOG, class T>
+EFFNET_HD void softmax_backward_strided_row(const T* py, const T* pg, T* pdx, int64_t D, int64_t inner) {
+  double dot = 0.0;
+  for (int64_t d = 0; d < D; ++d) dot += softmax_backward_term<LOG>(double(py[d * inner]), double(pg[d * inner]));
+  for (int64_t d = 0; d < D; ++d) {
+    const int64_t k = d * inner;
+    pdx[k] = T(softmax_backward_element<LOG>(double(py[k]), double(pg[k]), dot));
+  }
 }
 
 // softmax_backward: dx from the saved output y and the incoming gradient g.
