@@ -107,16 +107,7 @@ __global__ void count_correct_kernel(const T* __restrict__ x, const int64_t* __r
                                      int64_t C, int64_t* counters) {
   const int lane = threadIdx.x & 31;
   for (int64_t r = global_warp(); r < N; r += grid_warps()) {
-    const T* row = x + r * C;
-    T best = dev_neg_inf<T>();
-    int64_t best_i = INT64_MAX;
-    for (int64_t c = lane; c < C; c += 32) {
-      if (arg_better(row[c], c, best, best_i)) {
-        best = row[c];
-        best_i = c;
-      }
-    }
-    warp_argmax(best, best_i);
+    const int64_t best_i = warp_row_argmax(x + r * C, C).index;
     if (lane == 0) {
       const int64_t label = labels[r];
       if (label < 0 || label >= C) {

@@ -1,8 +1,8 @@
-// CUDA kernels of max/argmax. inner == 1 (last dimension): one warp per row, each lane scanning a
-// strided slice and the warp combining (value, index) pairs in the order of row_math.h's
-// arg_better, which the CPU scan uses too (first index on ties, NaN wins). inner > 1: an element
-// functor per (outer, inner) column. Backward writes every dx element once (g at the argmax,
-// else 0, the shared max_backward_element), which needs no separate zero fill.
+// CUDA kernels of max/argmax, in the order of row_math.h (first index on ties, NaN wins) that the
+// CPU scan follows too. inner == 1 (last dimension): one warp per row (row_reduce.cuh's
+// warp_row_argmax). inner > 1: an element functor per (outer, inner) column running the CPU's
+// argmax_scan. Backward writes every dx element once (g at the argmax, else 0, the shared
+// max_backward_element), which needs no separate zero fill.
 #include "framework/core/cuda_launch.cuh"
 #include "framework/ops/reduce_max_kernels.h"
 #include "framework/ops/row_reduce.cuh"
@@ -15,21 +15,10 @@ __global__ void max_warp_kernel(const T* __restrict__ x, T* __restrict__ values,
                                 int64_t rows, int64_t D) {
   const int lane = threadIdx.x & 31;
   for (int64_t r = global_warp(); r < rows; r += grid_warps()) {
-    const T* px = x + r * D;
-    // Lanes past the end hold (-inf, INT64_MAX), which loses to every real element.
-    T best = dev_neg_inf<T>();
-    int64_t best_i = INT64_MAX;
-    for (int64_t d = lane; d < D; d += 32) {
-      const T v = px[d];
-      if (arg_better(v, d, best, best_i)) {
-        best = v;
-        best_i = d;
-      }
-    }
-    warp_argmax(best, best_i);
+    const ArgMax<T> m = warp_row_argmax(x + r * D, D);
     if (lane == 0) {
-      values[r] = best;
-      indices[r] = best_i;
+      values[r] = m.value;
+      indices[r] = m.index;
     }
   }
 }

@@ -60,6 +60,25 @@ __device__ __forceinline__ void warp_argmax(T& v, int64_t& idx) {
   }
 }
 
+// The argmax of a contiguous row of D values, by one warp: each lane scans a strided slice, then
+// the warp combines (value, index) pairs in arg_better's order; every lane gets the winner. Lanes
+// past the end hold (-inf, INT64_MAX), which loses to every real element.
+template <class T>
+__device__ __forceinline__ ArgMax<T> warp_row_argmax(const T* row, int64_t D) {
+  const int lane = threadIdx.x & 31;
+  T best = dev_neg_inf<T>();
+  int64_t best_i = INT64_MAX;
+  for (int64_t d = lane; d < D; d += 32) {
+    const T v = row[d];
+    if (arg_better(v, d, best, best_i)) {
+      best = v;
+      best_i = d;
+    }
+  }
+  warp_argmax(best, best_i);
+  return {best, best_i};
+}
+
 // Warp-per-row kernels: the warp's global index and the number of warps in the grid.
 __device__ __forceinline__ int64_t global_warp() { return (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) >> 5; }
 __device__ __forceinline__ int64_t grid_warps() { return (int64_t(gridDim.x) * blockDim.x) >> 5; }
