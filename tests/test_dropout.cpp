@@ -6,6 +6,7 @@
 
 #include "framework/framework.h"
 #include "framework/ops/dropout.h"
+#include "framework/ops/dropout_kernels.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/gradient_checker.h"
 
@@ -86,6 +87,28 @@ TEST(Dropout, BackwardAppliesTheSameMask) {
   std::vector<float> yv = y.to_vector<float>(), gv = x.grad().to_vector<float>();
   const float scale = float(1.0 / 0.75);
   for (size_t i = 0; i < yv.size(); ++i) EXPECT_EQ(gv[i], yv[i] != 0.0f ? scale : 0.0f) << i;
+}
+
+// The CPU loop (one keep decision per group, then a plain scale or zero fill that vectorises)
+// against the keep decision and element step that the CUDA kernels share, element by element.
+TEST(Dropout, CpuLoopMatchesTheSharedElementStep) {
+  Tensor x = uniform({5, 3, 7, 11}, -2, 2);  // 1155 elements: drop-connect groups of 231
+  const std::vector<float> xv = x.to_vector<float>();
+  for (double p : {0.2, 0.5}) {
+    const float scale = float(1.0 / (1.0 - p));
+    for (bool per_sample : {false, true}) {
+      Generator gen(12);
+      const uint64_t seed = gen.seed(), offset = gen.offset();
+      const std::vector<float> yv =
+          (per_sample ? drop_connect(x, p, true, gen) : dropout(x, p, true, gen)).to_vector<float>();
+      const uint64_t group = per_sample ? xv.size() / 5 : 1;
+      for (size_t i = 0; i < xv.size(); ++i) {
+        const bool keep = drop_keep(seed, offset + i / group, float(p));
+        ASSERT_EQ(yv[i], drop_element(keep, xv[i], scale)) << (per_sample ? "drop_connect" : "dropout") << " p = " << p
+                                                           << " at " << i;
+      }
+    }
+  }
 }
 
 TEST(Dropout, GradientCheck) {

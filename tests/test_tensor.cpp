@@ -1,8 +1,10 @@
 // Tensor basics: creation, views sharing memory, device moves, the seeded RNG, error messages.
+#include <cfloat>
 #include <cmath>
 
 #include <gtest/gtest.h>
 
+#include "framework/core/core_kernels.h"
 #include "framework/framework.h"
 #include "tests/testing/compare.h"
 
@@ -17,6 +19,31 @@ TEST(Tensor, FactoriesFillValues) {
   std::vector<int64_t> r = arange(5, DType::Int64).to_vector<int64_t>();
   EXPECT_EQ(r, (std::vector<int64_t>{0, 1, 2, 3, 4}));
   EXPECT_EQ(from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}).to_vector<float>()[4], 5.0f);
+}
+
+// The engine's in-place arithmetic (threads, and an AVX2 + FMA copy) against the shared element
+// formulas: add_ may fuse y + alpha·x into one rounding, so it may differ from the twice-rounded
+// formula by the product's rounding; mul_ is one multiplication and matches exactly.
+TEST(Tensor, InPlaceArithmeticMatchesTheSharedFormulas) {
+  Generator gen(31);
+  const Tensor x = uniform({100003}, -3, 3, gen), y0 = uniform({100003}, -3, 3, gen);
+  const std::vector<float> xv = x.to_vector<float>(), yv = y0.to_vector<float>();
+  for (double alpha : {1.0, -0.3, 2.5}) {
+    const std::vector<float> got = y0.clone().add_(x, alpha).to_vector<float>();
+    for (size_t i = 0; i < xv.size(); ++i) {
+      const float want = axpy_element(yv[i], float(alpha), xv[i]);
+      ASSERT_LE(std::abs(got[i] - want), FLT_EPSILON * (std::abs(float(alpha) * xv[i]) + std::abs(want)))
+          << "add_ alpha = " << alpha << " at " << i;
+    }
+  }
+  const std::vector<float> scaled = y0.clone().mul_(0.7).to_vector<float>();
+  for (size_t i = 0; i < yv.size(); ++i) ASSERT_EQ(scaled[i], scale_element(yv[i], 0.7f)) << i;
+  const std::vector<int64_t> idx = arange(70001, DType::Int64).to_vector<int64_t>();
+  const std::vector<float> idx_f = arange(70001).to_vector<float>();
+  for (size_t i = 0; i < idx.size(); ++i) {
+    ASSERT_EQ(idx[i], int64_t(i));
+    ASSERT_EQ(idx_f[i], convert_element<float>(int64_t(i)));
+  }
 }
 
 TEST(Tensor, FromVectorChecksCount) {

@@ -1,12 +1,19 @@
 // Element-wise unary functions and activations: values against std::, boundary gradients,
-// saved-tensor choices, gradient checks, extreme inputs, bad input and CPU-vs-CUDA agreement.
+// saved-tensor choices, gradient checks, extreme inputs, bad input, the CPU's vectorised loops
+// against the shared per-element formulas, the branch-free float exp and sigmoid, and CPU-vs-CUDA
+// agreement.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 
+#include "framework/core/hd_math.h"
 #include "framework/framework.h"
 #include "framework/ops/unary.h"
+#include "framework/ops/unary_kernels.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/gradient_checker.h"
 
@@ -276,4 +283,148 @@ TEST(Unary, ExtremeInputsCudaMatchesCpu) {
     for (double v : y.to_vector<double>()) EXPECT_TRUE(std::isfinite(v)) << v;
     for (double v : xg.grad().to_vector<double>()) EXPECT_TRUE(std::isfinite(v)) << v;
   }
+}
+
+// ---- the CPU's vectorised loops against the shared per-element formulas -----------------------------
+// The CPU loops run the formulas of unary_kernels.h through parallel_for: threads, and an AVX2 + FMA
+// copy where the CPU has it, which may contract a * b + c into one rounding. The CUDA kernels call
+// the same formulas, so checking the loops against the formulas evaluated here, one element at a
+// time in this file's plain (SSE2, never contracted) code, checks what both halves compute.
+namespace {
+
+// How many representable values lie between a and b (0 when equal, or both NaN; a huge value when
+// exactly one is NaN or the signs differ).
+template <class T>
+int64_t ulp_distance(T a, T b) {
+  constexpr int64_t kFar = std::numeric_limits<int64_t>::max();
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b) ? 0 : kFar;
+  if (a == b) return 0;
+  if (std::signbit(a) != std::signbit(b)) return kFar;
+  using Bits = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  auto ordered = [](T v) {  // bit patterns made monotonic over the reals
+    Bits u;
+    std::memcpy(&u, &v, sizeof u);
+    return u < 0 ? int64_t(std::numeric_limits<Bits>::min()) - int64_t(u) : int64_t(u);
+  };
+  const int64_t d = ordered(a) - ordered(b);
+  return d < 0 ? -d : d;
+}
+
+// Inputs over the whole range of T: signed zeros, subnormals, the exp/sigmoid breakpoints (float
+// overflow at 88.7, the branch-free exp's clamp at -104), huge values, infinities and NaN, then a
+// dense sweep; 3·32768 + 11 elements, so that the loops split over threads and every chunk has an
+// unaligned tail.
+template <class T>
+std::vector<T> wide_inputs() {
+  using L = std::numeric_limits<T>;
+  std::vector<T> v = {T(0), L::denorm_min(), L::min(), T(1e-30), T(1e-7), T(0.25), T(0.5), T(1), T(2.5), T(6),
+                      T(10), T(30), T(87), T(88.7), T(89), T(103.9), T(104), T(105), T(200), T(1e10), T(1e30),
+                      L::max(), L::infinity(), L::quiet_NaN()};
+  for (size_t i = 0, n = v.size(); i < n; ++i) v.push_back(-v[i]);
+  const size_t total = 3 * 32768 + 11;
+  for (size_t i = 0; v.size() < total; ++i) {
+    const double t = double(i) / double(total);
+    v.push_back(T(i % 2 ? -1 : 1) * T(std::pow(10.0, -8.0 + 11.0 * t)));  // |x| from 1e-8 to 1e3
+    v.push_back(T(-120.0 + 240.0 * t));
+  }
+  v.resize(total);
+  return v;
+}
+
+struct UnaryFormulaCase {
+  UnaryOp op;
+  UnaryArgs args;
+  const char* name;
+};
+
+const UnaryFormulaCase kFormulaCases[] = {
+    {UnaryOp::Exp, {}, "exp"},        {UnaryOp::Log, {}, "log"},
+    {UnaryOp::Sqrt, {}, "sqrt"},      {UnaryOp::Pow, {2.5, 0}, "pow 2.5"},
+    {UnaryOp::Pow, {-1.5, 0}, "pow -1.5"}, {UnaryOp::Pow, {3, 0}, "pow 3"},
+    {UnaryOp::Clamp, {-0.5, 0.75}, "clamp"}, {UnaryOp::Sigmoid, {}, "sigmoid"},
+    {UnaryOp::Relu, {}, "relu"},      {UnaryOp::Relu6, {}, "relu6"},
+    {UnaryOp::Silu, {}, "silu"},
+};
+
+// Whether the CPU loop's value `got` matches the formula's `want`: within max_ulp, or, for silu,
+// within the rounding of the terms it is made of. silu's fused multiply-adds may round once where
+// the formula rounds twice; that is a few ulp of the terms, which is many ulp of the result where
+// they cancel (the backward's 1 + x·(1 - σ) near x = -1.28) or where σ is subnormal and so has
+// fewer bits (below x = -85). `terms` bounds the magnitude of those terms.
+template <class T>
+bool close_enough(T got, T want, int64_t max_ulp, T terms) {
+  return ulp_distance(got, want) <= max_ulp ||
+         std::abs(got - want) <= T(max_ulp) * std::numeric_limits<T>::epsilon() * terms;
+}
+
+// The CPU loops against the per-element formulas, forward and backward, over wide_inputs
+// (backward: g from a fixed sweep in [-2, 2], s the wide inputs); NaN must match NaN.
+template <class T>
+void expect_loops_match_formulas(int64_t max_ulp) {
+  const std::vector<T> xs = wide_inputs<T>();
+  const int64_t n = int64_t(xs.size());
+  std::vector<T> gs(xs.size());
+  for (size_t i = 0; i < gs.size(); ++i) gs[i] = T(-2.0 + 4.0 * double((i * 7919) % 1000) / 999.0);
+  const Tensor x = from_vector<T>(xs, {n}), g = from_vector<T>(gs, {n});
+  for (const UnaryFormulaCase& c : kFormulaCases) {
+    Tensor y = Tensor::empty({n}, x.dtype()), dx = Tensor::empty({n}, x.dtype());
+    cpu::unary(c.op, c.args, x, y);
+    cpu::unary_backward(c.op, c.args, g, x, dx);
+    const std::vector<T> yv = y.to_vector<T>(), dxv = dx.to_vector<T>();
+    const T a = T(c.args.a), b = T(c.args.b);
+    dispatch_unary(c.op, [&](auto op_tag) {
+      constexpr UnaryOp OP = decltype(op_tag)::value;
+      for (size_t i = 0; i < xs.size(); ++i) {
+        const T xi = xs[i], gi = gs[i];
+        // silu's terms: x·σ(x) and g·σ·(1 + |x·(1 - σ)|), where the partial results σ and g·σ
+        // carry the rounding of their own magnitude, but no less than that of the smallest normal
+        // (below it they are subnormal).
+        const T tiny = std::numeric_limits<T>::min(), sg = stable_sigmoid(xi);
+        const T fwd_terms = OP == UnaryOp::Silu ? std::abs(xi) * std::max(sg, tiny) : T(0);
+        const T partials = std::abs(gi) * std::max(sg, tiny) + std::max(std::abs(gi) * sg, tiny);
+        const T back_terms = OP == UnaryOp::Silu ? partials * (1 + std::abs(xi * (1 - sg))) : T(0);
+        const T want = unary_forward<T, OP>(xi, a, b), want_back = unary_backward_element<T, OP>(gi, xi, a, b);
+        EXPECT_TRUE(close_enough(yv[i], want, max_ulp, fwd_terms))
+            << c.name << "(" << xi << ") = " << yv[i] << ", formula " << want;
+        EXPECT_TRUE(close_enough(dxv[i], want_back, max_ulp, back_terms))
+            << c.name << " backward(g = " << gi << ", s = " << xi << ") = " << dxv[i] << ", formula " << want_back;
+      }
+    });
+  }
+}
+
+}  // namespace
+
+TEST(Unary, FloatLoopsMatchTheSharedFormulas) { expect_loops_match_formulas<float>(2); }
+TEST(Unary, DoubleLoopsMatchTheSharedFormulas) { expect_loops_match_formulas<double>(2); }
+
+// The branch-free float exp and sigmoid that both backends use: e^x within 2 ulp of the correctly
+// rounded value over [-104, 0] (into the subnormal range), NaN through, 0 below; the sigmoid within
+// a few ulp of the double reference over the whole line.
+TEST(Unary, BranchFreeExpAndSigmoidAreAccurate) {
+  int64_t worst = 0;
+  for (int i = 0; i <= 400000; ++i) {
+    const float x = -104.0f * float(i) / 400000.0f;
+    const float ref = float(std::exp(double(x)));
+    const int64_t d = ulp_distance(hd_math::exp_nonpositive(x), ref);
+    worst = std::max(worst, d);
+    ASSERT_LE(d, 2) << "exp_nonpositive(" << x << ") = " << hd_math::exp_nonpositive(x) << ", want " << ref;
+  }
+  RecordProperty("exp_nonpositive ulp", std::to_string(worst));
+  EXPECT_TRUE(std::isnan(hd_math::exp_nonpositive(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(hd_math::exp_nonpositive(-1000.0f), 0.0f);
+  EXPECT_EQ(hd_math::exp_nonpositive(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_EQ(hd_math::exp_nonpositive(0.0f), 1.0f);
+  EXPECT_GT(hd_math::exp_nonpositive(-103.0f), 0.0f);  // the subnormal tail comes out gradually
+
+  for (int i = 0; i <= 200000; ++i) {
+    const float x = -120.0f + 240.0f * float(i) / 200000.0f;
+    const float ref = float(ref_sigmoid(double(x)));
+    ASSERT_LE(ulp_distance(hd_math::sigmoid(x), ref), 4) << "sigmoid(" << x << ") = " << hd_math::sigmoid(x);
+  }
+  EXPECT_TRUE(std::isnan(hd_math::sigmoid(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(hd_math::sigmoid(std::numeric_limits<float>::infinity()), 1.0f);
+  EXPECT_EQ(hd_math::sigmoid(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_EQ(hd_math::select(true, 1.5f, -2.0f), 1.5f);
+  EXPECT_EQ(hd_math::select(false, 1.5f, -2.0f), -2.0f);
 }

@@ -1,9 +1,50 @@
-// Dispatch helpers shared by every op: pick the CPU or CUDA half. In a CPU-only build the CUDA
-// branch compiles to an error, so op files never need #ifdefs of their own.
+// How ops reach their two backend halves. A family declares its backend functions once, as a
+// list expanded in namespace cpu and in namespace cuda_ops (EFFNET_DECLARE_BACKENDS), and calls
+// them through EFFNET_DISPATCH, which picks the half by device. A CPU-only build compiles no CUDA
+// half, so there the CUDA branch is never named (nothing refers to a function that has no
+// definition) and throws instead: op files carry no #ifdefs.
 #pragma once
 
 #include "framework/core/error.h"
 
+namespace effnet::backend {
+
+// The CUDA branch of EFFNET_DISPATCH in a build without CUDA. It has the CPU call's type, so that
+// both branches of the conditional agree whether the backend returns a value or void.
+template <class R>
+[[noreturn]] R no_cuda(const char* fn) {
+  EFFNET_THROW(fn, ": this effnet build has no CUDA backend");
+}
+
+}  // namespace effnet::backend
+
+// EFFNET_DISPATCH(where, fn, args...): cuda_ops::fn(args...) when `where` (a Tensor or a Device)
+// is on the GPU, else cpu::fn(args...), as an expression of the backend's return type (or void).
+// Only the call that runs evaluates the arguments.
+#ifdef EFFNET_WITH_CUDA
+#define EFFNET_DISPATCH(where, fn, ...) \
+  ((where).is_cuda() ? ::effnet::cuda_ops::fn(__VA_ARGS__) : ::effnet::cpu::fn(__VA_ARGS__))
+#else
+#define EFFNET_DISPATCH(where, fn, ...)                                                          \
+  ((where).is_cuda() ? ::effnet::backend::no_cuda<decltype(::effnet::cpu::fn(__VA_ARGS__))>(#fn) \
+                     : ::effnet::cpu::fn(__VA_ARGS__))
+#endif
+
+// The signature list of a family, written once: LIST(X) applies X(return type, name, (parameters))
+// to each backend function, and EFFNET_DECLARE_BACKENDS(LIST), used inside namespace effnet,
+// declares them all in namespace cpu and again in namespace cuda_ops, so the two halves cannot
+// disagree on a signature.
+#define EFFNET_DECLARE_BACKEND_FUNCTION(ret, name, params) ret name params;
+#define EFFNET_DECLARE_BACKENDS(LIST)               \
+  namespace cpu {                                   \
+  LIST(EFFNET_DECLARE_BACKEND_FUNCTION)             \
+  }                                                 \
+  namespace cuda_ops {                              \
+  LIST(EFFNET_DECLARE_BACKEND_FUNCTION)             \
+  }
+
+// A call that exists only on the CUDA side (no CPU half: the loader's pinned staging, the GPU's
+// deferred label check). In a CPU-only build it compiles to the same error as above.
 #ifdef EFFNET_WITH_CUDA
 #define EFFNET_CUDA_ONLY(...) __VA_ARGS__
 #else

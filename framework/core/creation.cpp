@@ -1,11 +1,9 @@
-// Tensor factories (CPU halves inline; CUDA halves in core_kernels_cuda.cu).
+// Tensor factories: shapes and generator state here, the element loops in core_kernels_cpu.cpp and
+// core_kernels_cuda.cu.
 #include "framework/core/creation.h"
-
-#include <cstring>
 
 #include "framework/core/backend.h"
 #include "framework/core/core_kernels.h"
-#include "framework/core/philox.h"
 
 namespace effnet {
 
@@ -27,18 +25,7 @@ Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.device()
 
 Tensor arange(int64_t n, DType dtype, Device device) {
   Tensor t = Tensor::empty({n}, dtype, device);
-  if (device.is_cuda()) {
-    EFFNET_CUDA_ONLY(cuda_kernels::arange(t.raw_data(), dtype, n));
-  } else if (dtype == DType::Int64) {
-    int64_t* p = t.data<int64_t>();
-    for (int64_t i = 0; i < n; ++i) p[i] = i;
-  } else {
-    dispatch_float(dtype, "arange", [&](auto tag) {
-    using scalar_t = decltype(tag);
-      scalar_t* p = t.data<scalar_t>();
-      for (int64_t i = 0; i < n; ++i) p[i] = scalar_t(i);
-    });
-  }
+  EFFNET_DISPATCH(device, arange, t.raw_data(), dtype, n);
   return t;
 }
 
@@ -57,51 +44,27 @@ template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, 
 Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype, Device device) {
   EFFNET_CHECK(low < high, "uniform: need low < high, got ", low, " and ", high);
   Tensor t = Tensor::empty(shape, dtype, device);
-  int64_t n = t.numel();
-  uint64_t seed = gen.seed(), offset = gen.take(uint64_t(n));
-  if (device.is_cuda()) {
-    EFFNET_CUDA_ONLY(cuda_kernels::uniform(t.raw_data(), dtype, n, seed, offset, low, high));
-    return t;
-  }
-  dispatch_float(dtype, "uniform", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    scalar_t* p = t.data<scalar_t>();
-#pragma omp parallel for if (n > 65536)
-    for (int64_t i = 0; i < n; ++i)
-      p[i] = philox::sample_uniform<scalar_t>(seed, offset + uint64_t(i), scalar_t(low), scalar_t(high));
-  });
+  const int64_t n = t.numel();
+  const uint64_t seed = gen.seed(), offset = gen.take(uint64_t(n));
+  EFFNET_DISPATCH(device, uniform, t.raw_data(), dtype, n, seed, offset, low, high);
   return t;
 }
 
 Tensor normal(const Shape& shape, double mean, double std, Generator& gen, DType dtype, Device device) {
   EFFNET_CHECK(std >= 0, "normal: std must be >= 0, got ", std);
   Tensor t = Tensor::empty(shape, dtype, device);
-  int64_t n = t.numel();
-  uint64_t seed = gen.seed(), offset = gen.take(uint64_t(n));
-  if (device.is_cuda()) {
-    EFFNET_CUDA_ONLY(cuda_kernels::normal(t.raw_data(), dtype, n, seed, offset, mean, std));
-    return t;
-  }
-  dispatch_float(dtype, "normal", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    scalar_t* p = t.data<scalar_t>();
-#pragma omp parallel for if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) p[i] = scalar_t(philox::sample_normal(seed, offset + uint64_t(i), mean, std));
-  });
+  const int64_t n = t.numel();
+  const uint64_t seed = gen.seed(), offset = gen.take(uint64_t(n));
+  EFFNET_DISPATCH(device, normal, t.raw_data(), dtype, n, seed, offset, mean, std);
   return t;
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator& gen, Device device) {
   EFFNET_CHECK(low < high, "randint: need low < high, got ", low, " and ", high);
   Tensor t = Tensor::empty(shape, DType::Int64, device);
-  int64_t n = t.numel();
-  uint64_t seed = gen.seed(), offset = gen.take(uint64_t(n));
-  if (device.is_cuda()) {
-    EFFNET_CUDA_ONLY(cuda_kernels::randint(t.data<int64_t>(), n, seed, offset, low, high));
-    return t;
-  }
-  int64_t* p = t.data<int64_t>();
-  for (int64_t i = 0; i < n; ++i) p[i] = philox::sample_randint(seed, offset + uint64_t(i), low, high);
+  const int64_t n = t.numel();
+  const uint64_t seed = gen.seed(), offset = gen.take(uint64_t(n));
+  EFFNET_DISPATCH(device, randint, t.data<int64_t>(), n, seed, offset, low, high);
   return t;
 }
 

@@ -67,4 +67,15 @@ decltype(auto) dispatch_float(DType dtype, const char* op, F&& f) {
   EFFNET_THROW(op, ": expected a floating dtype, got ", dtype_name(dtype));
 }
 
+// Calls f(T{}) with T the C++ type of any dtype, int64 included (fill, conversion, arange).
+template <class F>
+decltype(auto) dispatch_any(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    case DType::Int64: return f(int64_t{});
+  }
+  EFFNET_THROW("unknown dtype ", int(dtype));
+}
+
 }  // namespace effnet

@@ -10,7 +10,6 @@
 #include "framework/core/backend.h"
 #include "framework/core/context.h"
 #include "framework/core/core_kernels.h"
-#include "framework/core/cpu_parallel.h"
 #include "framework/core/creation.h"
 
 #ifdef EFFNET_WITH_CUDA
@@ -257,43 +256,10 @@ double Tensor::item() const {
 // ---- in-place ------------------------------------------------------------------------------------
 Tensor& Tensor::fill_(double value) {
   check_inplace_allowed(*this, "fill_");
-  int64_t n = numel();
-  if (is_cuda()) {
-    EFFNET_CUDA_ONLY(cuda_kernels::fill(raw_data(), dtype(), n, value));
-  } else if (dtype() == DType::Int64) {
-    int64_t* p = data<int64_t>();
-    for (int64_t i = 0; i < n; ++i) p[i] = int64_t(value);
-  } else {
-    dispatch_float(dtype(), "fill_", [&](auto tag) {
-    using scalar_t = decltype(tag);
-      scalar_t* p = data<scalar_t>();
-      for (int64_t i = 0; i < n; ++i) p[i] = scalar_t(value);
-    });
-  }
+  EFFNET_DISPATCH(*this, fill, raw_data(), dtype(), numel(), value);
   bump_version();
   return *this;
 }
-
-namespace {
-template <class D, class S>
-void convert_cpu(D* dst, const S* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = D(src[i]);
-}
-void convert_any_cpu(void* dst, DType dt, const void* src, DType st, int64_t n) {
-  auto from = [&](auto* d) {
-    switch (st) {
-      case DType::Float32: convert_cpu(d, static_cast<const float*>(src), n); break;
-      case DType::Float64: convert_cpu(d, static_cast<const double*>(src), n); break;
-      case DType::Int64: convert_cpu(d, static_cast<const int64_t*>(src), n); break;
-    }
-  };
-  switch (dt) {
-    case DType::Float32: from(static_cast<float*>(dst)); break;
-    case DType::Float64: from(static_cast<double*>(dst)); break;
-    case DType::Int64: from(static_cast<int64_t*>(dst)); break;
-  }
-}
-}  // namespace
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace_allowed(*this, "copy_");
@@ -303,11 +269,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   } else {
     // Convert on the source's device, then move the bytes.
     Tensor conv = Tensor::empty(src.shape(), dtype(), src.device());
-    if (src.is_cuda()) {
-      EFFNET_CUDA_ONLY(cuda_kernels::convert(conv.raw_data(), dtype(), src.raw_data(), src.dtype(), src.numel()));
-    } else {
-      convert_any_cpu(conv.raw_data(), dtype(), src.raw_data(), src.dtype(), src.numel());
-    }
+    EFFNET_DISPATCH(src, convert, conv.raw_data(), dtype(), src.raw_data(), src.dtype(), src.numel());
     copy_bytes(raw_data(), device(), conv.raw_data(), conv.device(), nbytes());
   }
   bump_version();
@@ -324,20 +286,7 @@ void check_same_floating(const char* op, const Tensor& a, const Tensor& b) {
 
 // out = y + alpha * x, in place when out is y.
 void axpy_into(const Tensor& out, const Tensor& y, const Tensor& x, double alpha) {
-  const int64_t n = out.numel();
-  if (out.is_cuda()) {
-    EFFNET_CUDA_ONLY(cuda_kernels::axpy(out.raw_data(), y.raw_data(), x.raw_data(), out.dtype(), n, alpha));
-    return;
-  }
-  dispatch_float(out.dtype(), "axpy", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    scalar_t* po = out.data<scalar_t>();
-    const scalar_t *py = y.data<scalar_t>(), *px = x.data<scalar_t>();
-    const scalar_t a = scalar_t(alpha);
-    cpu::parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
-      for (int64_t i = lo; i < hi; ++i) po[i] = py[i] + a * px[i];
-    });
-  });
+  EFFNET_DISPATCH(out, axpy, out.raw_data(), y.raw_data(), x.raw_data(), out.dtype(), out.numel(), alpha);
 }
 }  // namespace
 
@@ -352,19 +301,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 Tensor& Tensor::mul_(double factor) {
   check_inplace_allowed(*this, "mul_");
   EFFNET_CHECK(is_floating(dtype()), "mul_: floating tensor expected, got ", str());
-  const int64_t n = numel();
-  if (is_cuda()) {
-    EFFNET_CUDA_ONLY(cuda_kernels::scale(raw_data(), dtype(), n, factor));
-  } else {
-    dispatch_float(dtype(), "mul_", [&](auto tag) {
-      using scalar_t = decltype(tag);
-      scalar_t* p = data<scalar_t>();
-      const scalar_t f = scalar_t(factor);
-      cpu::parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
-        for (int64_t i = lo; i < hi; ++i) p[i] *= f;
-      });
-    });
-  }
+  EFFNET_DISPATCH(*this, scale, raw_data(), dtype(), numel(), factor);
   bump_version();
   return *this;
 }

@@ -55,8 +55,7 @@ struct BatchNormTrainBackward : Node {
     if (next[0]) gx = Tensor::empty(x.shape(), x.dtype(), x.device());
     if (next[1]) gw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
     if (next[2]) gb = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-    if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::batch_norm_train_backward(x, g, weight, mean, invstd, eps, gx, gw, gb));
-    else cpu::batch_norm_train_backward(x, g, weight, mean, invstd, eps, gx, gw, gb);
+    EFFNET_DISPATCH(x, batch_norm_train_backward, x, g, weight, mean, invstd, eps, gx, gw, gb);
     return {gx, gw, gb};
   }
   const char* name() const override { return "BatchNormTrainBackward"; }
@@ -72,8 +71,7 @@ struct BatchNormEvalBackward : Node {
     if (next[0]) gx = Tensor::empty(g.shape(), g.dtype(), g.device());
     if (next[1]) gw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
     if (next[2]) gb = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-    if (g.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::batch_norm_eval_backward(x, g, weight, mean, invstd, gx, gw, gb));
-    else cpu::batch_norm_eval_backward(x, g, weight, mean, invstd, gx, gw, gb);
+    EFFNET_DISPATCH(g, batch_norm_eval_backward, x, g, weight, mean, invstd, gx, gw, gb);
     return {gx, gw, gb};
   }
   const char* name() const override { return "BatchNormEvalBackward"; }
@@ -91,12 +89,8 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, T
   if (training) {
     Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
     Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
-    if (x.is_cuda())
-      EFFNET_CUDA_ONLY(cuda_ops::batch_norm_train_forward(x, weight, bias, running_mean, running_var, momentum, eps,
-                                                          y, save_mean, save_invstd));
-    else
-      cpu::batch_norm_train_forward(x, weight, bias, running_mean, running_var, momentum, eps, y, save_mean,
-                                    save_invstd);
+    EFFNET_DISPATCH(x, batch_norm_train_forward, x, weight, bias, running_mean, running_var, momentum, eps, y,
+                    save_mean, save_invstd);
     running_mean.bump_version();
     running_var.bump_version();
     if (record) {
@@ -111,16 +105,12 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, T
     return y;
   }
 
-  if (x.is_cuda())
-    EFFNET_CUDA_ONLY(cuda_ops::batch_norm_eval_forward(x, weight, bias, running_mean, running_var, eps, y));
-  else
-    cpu::batch_norm_eval_forward(x, weight, bias, running_mean, running_var, eps, y);
+  EFFNET_DISPATCH(x, batch_norm_eval_forward, x, weight, bias, running_mean, running_var, eps, y);
   if (record) {
     // The backward keeps its own copy of the statistics, so that a later training-mode step that
     // updates the running buffers in place cannot change (or invalidate) this gradient.
     Tensor invstd = Tensor::empty({C}, x.dtype(), x.device());
-    if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::batch_norm_invstd(running_var, eps, invstd));
-    else cpu::batch_norm_invstd(running_var, eps, invstd);
+    EFFNET_DISPATCH(x, batch_norm_invstd, running_var, eps, invstd);
     const bool weight_grad = weight.requires_grad();
     auto node = std::make_shared<BatchNormEvalBackward>();
     node->save(weight);

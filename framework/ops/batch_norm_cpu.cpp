@@ -1,6 +1,7 @@
-// CPU kernels of batch_norm2d: the readable reference. Training mode computes in double (two-pass
-// statistics: mean, then squared deviations; the normalisation itself), rounding once per output,
-// vectorised across the positions of a block of channels; blocks run in parallel.
+// CPU kernels of batch_norm2d: the readable reference, over the shared formulas of
+// batch_norm_kernels.h. Training mode computes in double (two-pass statistics: mean, then squared
+// deviations; the normalisation itself), rounding once per output, vectorised across the
+// positions of a block of channels; blocks run in parallel.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -100,7 +101,7 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tenso
       for (int64_t c = c0; c < c1; ++c) {
         const double m = mean[(c - c0) * d.HW];
         const double var = channel_total(sum, c - c0, d.HW) / M;  // biased: what normalises the batch
-        const double invstd = 1.0 / std::sqrt(var + eps);
+        const double invstd = bn_invstd(var, eps);
         psm[c] = scalar_t(m);
         psi[c] = scalar_t(invstd);
         // The running variance estimates the population variance: unbiased, as in PyTorch.
@@ -115,7 +116,7 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tenso
       for (int64_t n = 0; n < d.N; ++n) {
         const scalar_t* xn = xb + n * CHW;
         scalar_t* yn = py + base + n * CHW;
-        for (int64_t j = 0; j < len; ++j) yn[j] = scalar_t((double(xn[j]) - mean[j]) * scale[j] + shift[j]);
+        for (int64_t j = 0; j < len; ++j) yn[j] = scalar_t(bn_normalise(double(xn[j]), mean[j], scale[j], shift[j]));
       }
     });
   });
@@ -145,7 +146,7 @@ void batch_norm_eval_forward(const Tensor& x, const Tensor& weight, const Tensor
       for (int64_t n = 0; n < d.N; ++n) {
         const scalar_t* xn = px + base + n * CHW;
         scalar_t* yn = py + base + n * CHW;
-        for (int64_t j = 0; j < len; ++j) yn[j] = (xn[j] - mean[j]) * scale[j] + shift[j];
+        for (int64_t j = 0; j < len; ++j) yn[j] = bn_normalise(xn[j], mean[j], scale[j], shift[j]);
       }
     });
   });
@@ -156,7 +157,7 @@ void batch_norm_invstd(const Tensor& var, double eps, Tensor& invstd) {
     using scalar_t = decltype(tag);
     const scalar_t* pv = var.data<scalar_t>();
     scalar_t* pi = invstd.data<scalar_t>();
-    for (int64_t c = 0; c < var.numel(); ++c) pi[c] = scalar_t(1.0 / std::sqrt(double(pv[c]) + eps));
+    for (int64_t c = 0; c < var.numel(); ++c) pi[c] = scalar_t(bn_invstd(double(pv[c]), eps));
   });
 }
 
@@ -181,7 +182,7 @@ void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& w
       image_sums(
           d.N, len, sum_g, sum_gxc, [&](int64_t n, int64_t j) EFFNET_INLINE { return double(gb_[n * CHW + j]); },
           [&](int64_t n, int64_t j) EFFNET_INLINE {
-            return double(gb_[n * CHW + j]) * (double(xb[n * CHW + j]) - mean[j]);
+            return bn_centered_product(double(gb_[n * CHW + j]), double(xb[n * CHW + j]), mean[j]);
           });
       // dx = weight·invstd·(g - mean(g) - xhat·mean(g·xhat)) = a·g + b·(x - mean) + e, with
       // sum_g = dL/dbias and sum_gxc·invstd = dL/dweight; e goes into sum_g's run.
@@ -217,8 +218,8 @@ void batch_norm_eval_backward(const Tensor& x, const Tensor& g, const Tensor& we
 #pragma omp parallel for if (d.N * d.C * d.HW > 32768)
       for (int64_t nc = 0; nc < d.N * d.C; ++nc) {
         const int64_t c = nc % d.C;
-        const double k = double(pw[c]) * double(pi[c]);
-        for (int64_t i = 0; i < d.HW; ++i) pgx[nc * d.HW + i] = scalar_t(k * double(pg[nc * d.HW + i]));
+        const double k = bn_eval_grad_scale(double(pw[c]), double(pi[c]));
+        for (int64_t i = 0; i < d.HW; ++i) pgx[nc * d.HW + i] = bn_eval_input_grad(pg[nc * d.HW + i], k);
       }
     }
     if (!gw.defined() && !gb.defined()) return;
@@ -234,7 +235,7 @@ void batch_norm_eval_backward(const Tensor& x, const Tensor& g, const Tensor& we
         const int64_t off = (n * d.C + c) * d.HW;
         for (int64_t i = 0; i < d.HW; ++i) {
           sum_g += double(pg[off + i]);
-          if (px) sum_gxc += double(pg[off + i]) * (double(px[off + i]) - double(pm[c]));
+          if (px) sum_gxc += bn_centered_product(double(pg[off + i]), double(px[off + i]), double(pm[c]));
         }
       }
       if (pgb) pgb[c] = scalar_t(sum_g);

@@ -3,11 +3,11 @@
 // the batch mean and inverse std for the backward and updates the running statistics in place
 // with exponentialAverageFactor = momentum and the unbiased batch variance, as PyTorch does (its
 // cuDNN path passes momentum straight through). cuDNN has no eval-mode backward, so that one uses
-// own kernels: a block per channel for the weight/bias reductions and a flat kernel for dx.
+// own kernels over the formulas of batch_norm_kernels.h that the CPU calls, in double like the
+// CPU: a block per channel for the weight/bias reductions and an element functor for dx.
 #include <climits>
 
-#include "framework/core/context.h"
-#include "framework/core/cuda_check.h"
+#include "framework/core/cuda_launch.cuh"
 #include "framework/ops/batch_norm_kernels.h"
 
 namespace effnet::cuda_ops {
@@ -45,10 +45,12 @@ void check_eps(double eps) {
                CUDNN_BN_MIN_EPSILON);
 }
 
-__global__ void invstd_kernel(const float* var, float* invstd, int64_t C, double eps) {
-  int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (c < C) invstd[c] = float(1.0 / sqrt(double(var[c]) + eps));
-}
+struct Invstd {
+  const float* var;
+  float* invstd;
+  double eps;
+  __device__ void operator()(int64_t c) const { invstd[c] = float(bn_invstd(double(var[c]), eps)); }
+};
 
 // Sums a pair of doubles over the block; the result is valid in thread 0.
 template <int THREADS>
@@ -90,7 +92,7 @@ __global__ void eval_param_grad_kernel(const float* __restrict__ x, const float*
     const int64_t n = j / HW, i = (n * C + c) * HW + (j - n * HW);
     const double gi = double(g[i]);
     sum_g += gi;
-    if (x) sum_gxc += gi * (double(x[i]) - m);
+    if (x) sum_gxc += bn_centered_product(gi, double(x[i]), m);
   }
   block_sum2<kReduceThreads>(sum_g, sum_gxc);
   if (threadIdx.x == 0) {
@@ -99,14 +101,15 @@ __global__ void eval_param_grad_kernel(const float* __restrict__ x, const float*
   }
 }
 
-__global__ void eval_input_grad_kernel(const float* __restrict__ g, const float* __restrict__ weight,
-                                       const float* __restrict__ invstd, float* __restrict__ gx, int64_t n, int64_t C,
-                                       int64_t HW) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x) {
+struct EvalInputGrad {
+  const float *g, *weight, *invstd;
+  float* gx;
+  int64_t C, HW;
+  __device__ void operator()(int64_t i) const {
     const int64_t c = (i / HW) % C;
-    gx[i] = g[i] * (weight[c] * invstd[c]);
+    gx[i] = bn_eval_input_grad(g[i], bn_eval_grad_scale(double(weight[c]), double(invstd[c])));
   }
-}
+};
 
 }  // namespace
 
@@ -134,11 +137,8 @@ void batch_norm_eval_forward(const Tensor& x, const Tensor& weight, const Tensor
 }
 
 void batch_norm_invstd(const Tensor& var, double eps, Tensor& invstd) {
-  const int64_t C = var.numel();
-  if (C == 0) return;
-  invstd_kernel<<<unsigned((C + 255) / 256), 256, 0, cuda::stream()>>>(var.data<float>(), invstd.data<float>(), C,
-                                                                        eps);
-  CUDA_CHECK_LAUNCH();
+  EFFNET_CHECK(var.dtype() == DType::Float32, "batch_norm2d (CUDA): float32 expected, got ", var.str());
+  cuda::for_each(var.numel(), Invstd{var.data<float>(), invstd.data<float>(), eps});
 }
 
 void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& weight, const Tensor& save_mean,
@@ -159,22 +159,17 @@ void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& w
 void batch_norm_eval_backward(const Tensor& x, const Tensor& g, const Tensor& weight, const Tensor& mean,
                               const Tensor& invstd, Tensor& gx, Tensor& gw, Tensor& gb) {
   EFFNET_CHECK(g.dtype() == DType::Float32, "batch_norm2d backward (CUDA): float32 expected, got ", g.str());
-  const int64_t N = g.size(0), C = g.size(1), HW = g.size(2) * g.size(3), n = g.numel();
-  if (n == 0) return;
-  if (gx.defined()) {
-    eval_input_grad_kernel<<<cuda::grid_for(n), 256, 0, cuda::stream()>>>(g.data<float>(), weight.data<float>(),
-                                                                          invstd.data<float>(), gx.data<float>(), n,
-                                                                          C, HW);
-    CUDA_CHECK_LAUNCH();
-  }
-  if (gw.defined() || gb.defined()) {
-    // x and mean are saved only when the weight needs a gradient.
+  const int64_t N = g.size(0), C = g.size(1), HW = g.size(2) * g.size(3);
+  if (gx.defined())
+    cuda::for_each(g.numel(),
+                   EvalInputGrad{g.data<float>(), weight.data<float>(), invstd.data<float>(), gx.data<float>(), C, HW});
+  if ((gw.defined() || gb.defined()) && C > 0) {
+    // x and mean are saved only when the weight needs a gradient. An empty batch sums to 0, as on
+    // the CPU.
     const float* px = gw.defined() ? x.data<float>() : nullptr;
     const float* pm = gw.defined() ? mean.data<float>() : nullptr;
-    eval_param_grad_kernel<<<unsigned(C), kReduceThreads, 0, cuda::stream()>>>(
-        px, g.data<float>(), pm, invstd.data<float>(), gw.defined() ? gw.data<float>() : nullptr,
-        gb.defined() ? gb.data<float>() : nullptr, N, C, HW);
-    CUDA_CHECK_LAUNCH();
+    cuda::launch(eval_param_grad_kernel, unsigned(C), kReduceThreads, px, g.data<float>(), pm, invstd.data<float>(),
+                 gw.defined() ? gw.data<float>() : nullptr, gb.defined() ? gb.data<float>() : nullptr, N, C, HW);
   }
 }
 

@@ -56,8 +56,7 @@ Tensor run_binary(BinaryOp op, const char* name, const Tensor& a, const Tensor& 
   check_operands(name, a, b);
   BroadcastPlan plan = plan_broadcast(name, a.shape(), b.shape());
   Tensor out = Tensor::empty(plan.out_shape, a.dtype(), a.device());
-  if (a.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::binary(op, plan, a, b, out));
-  else cpu::binary(op, plan, a, b, out);
+  EFFNET_DISPATCH(a, binary, op, plan, a, b, out);
   return out;
 }
 
@@ -154,8 +153,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor affine(const Tensor& x, double scale, double shift) {
   EFFNET_CHECK(is_floating(x.dtype()), "affine/scalar arithmetic: floating tensor expected, got ", x.str());
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::affine(x, scale, shift, out));
-  else cpu::affine(x, scale, shift, out);
+  EFFNET_DISPATCH(x, affine, x, scale, shift, out);
   if (autograd::needs_grad(x)) {
     auto node = std::make_shared<AffineBackward>();
     node->scale = scale;
@@ -171,8 +169,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   BroadcastPlan plan = plan_broadcast("broadcast_to", shape, x.shape());
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   // BinaryOp::Right copies operand b (x) through the plan; operand a is only a shape donor.
-  if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::binary(BinaryOp::Right, plan, out, x, out));
-  else cpu::binary(BinaryOp::Right, plan, out, x, out);
+  EFFNET_DISPATCH(x, binary, BinaryOp::Right, plan, out, x, out);
   if (autograd::needs_grad(x)) {
     auto node = std::make_shared<BroadcastToBackward>();
     node->input_shape = x.shape();

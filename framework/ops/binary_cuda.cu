@@ -1,100 +1,63 @@
-// CUDA kernels of the binary family: a flat kernel when shapes match, otherwise a broadcast
-// kernel that unravels each output index against per-input strides (0 along stretched dims).
-#include "framework/core/context.h"
-#include "framework/core/cuda_check.h"
+// CUDA kernels of the binary family: element functors over the formulas of binary_kernels.h, run
+// by cuda::for_each. Equal shapes take the flat functor; otherwise each output index is
+// unravelled against the collapsed broadcast plan the CPU walks too (strides 0 along stretched
+// dimensions).
+#include "framework/core/cuda_launch.cuh"
 #include "framework/ops/binary_kernels.h"
 
 namespace effnet::cuda_ops {
 namespace {
 
-struct Strides {
-  int ndim;
-  int64_t sizes[kMaxDims], a[kMaxDims], b[kMaxDims];
+// No __restrict__: broadcast_to passes the output as operand a (a shape donor that is never read).
+template <class T, BinaryOp OP>
+struct SameShape {
+  const T *a, *b;
+  T* out;
+  __device__ void operator()(int64_t i) const { out[i] = binary_element<T, OP>(a[i], b[i]); }
 };
 
 template <class T, BinaryOp OP>
-__device__ __forceinline__ T apply_op(T a, T b) {
-  if constexpr (OP == BinaryOp::Add) return a + b;
-  else if constexpr (OP == BinaryOp::Sub) return a - b;
-  else if constexpr (OP == BinaryOp::Mul) return a * b;
-  else if constexpr (OP == BinaryOp::Div) return a / b;
-  else return b;
-}
-
-template <class T, BinaryOp OP>
-__global__ void same_shape_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x)
-    out[i] = apply_op<T, OP>(a[i], b[i]);
-}
-
-template <class T, BinaryOp OP>
-__global__ void broadcast_kernel(const T* a, const T* b, T* out, int64_t n, Strides st) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x) {
-    int64_t rem = i, ao = 0, bo = 0;
-    for (int d = st.ndim - 1; d >= 0; --d) {
-      int64_t idx = rem % st.sizes[d];
-      rem /= st.sizes[d];
-      ao += idx * st.a[d];
-      bo += idx * st.b[d];
-    }
-    out[i] = apply_op<T, OP>(a[ao], b[bo]);
+struct Broadcast {
+  const T *a, *b;
+  T* out;
+  CollapsedBroadcast plan;
+  __device__ void operator()(int64_t i) const {
+    int64_t ao, bo;
+    broadcast_offsets(plan, plan.ndim, i, ao, bo);
+    out[i] = binary_element<T, OP>(a[ao], b[bo]);
   }
-}
+};
 
 template <class T>
-__global__ void affine_kernel(const T* x, T* out, int64_t n, T scale, T shift) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x)
-    out[i] = x[i] * scale + shift;
-}
-
-template <class T, BinaryOp OP>
-void launch_binary(const BroadcastPlan& p, const T* a, const T* b, T* out) {
-  int64_t n = shape_numel(p.out_shape);
-  if (n == 0) return;
-  if (p.same_shape) {
-    same_shape_kernel<T, OP><<<cuda::grid_for(n), 256, 0, cuda::stream()>>>(a, b, out, n);
-  } else {
-    Strides st{};
-    st.ndim = p.ndim;
-    for (int d = 0; d < p.ndim; ++d) {
-      st.sizes[d] = p.out_sizes[size_t(d)];
-      st.a[d] = p.a_strides[size_t(d)];
-      st.b[d] = p.b_strides[size_t(d)];
-    }
-    broadcast_kernel<T, OP><<<cuda::grid_for(n), 256, 0, cuda::stream()>>>(a, b, out, n, st);
-  }
-  CUDA_CHECK_LAUNCH();
-}
-
-template <class T>
-void binary_typed(BinaryOp op, const BroadcastPlan& p, const T* a, const T* b, T* out) {
-  switch (op) {
-    case BinaryOp::Add: launch_binary<T, BinaryOp::Add>(p, a, b, out); break;
-    case BinaryOp::Sub: launch_binary<T, BinaryOp::Sub>(p, a, b, out); break;
-    case BinaryOp::Mul: launch_binary<T, BinaryOp::Mul>(p, a, b, out); break;
-    case BinaryOp::Div: launch_binary<T, BinaryOp::Div>(p, a, b, out); break;
-    case BinaryOp::Right: launch_binary<T, BinaryOp::Right>(p, a, b, out); break;
-  }
-}
+struct Affine {
+  const T* x;
+  T* out;
+  T scale, shift;
+  __device__ void operator()(int64_t i) const { out[i] = affine_element(x[i], scale, shift); }
+};
 
 }  // namespace
 
 void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& out) {
+  const int64_t n = shape_numel(plan.out_shape);
   dispatch_float(out.dtype(), "binary", [&](auto tag) {
     using scalar_t = decltype(tag);
-    binary_typed<scalar_t>(op, plan, a.data<scalar_t>(), b.data<scalar_t>(), out.data<scalar_t>());
+    const scalar_t *pa = a.data<scalar_t>(), *pb = b.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
+    dispatch_binary(op, [&](auto op_tag) {
+      constexpr BinaryOp OP = decltype(op_tag)::value;
+      if (plan.same_shape) cuda::for_each(n, SameShape<scalar_t, OP>{pa, pb, po});
+      else cuda::for_each(n, Broadcast<scalar_t, OP>{pa, pb, po, collapse_broadcast(plan)});
+    });
   });
 }
 
 void affine(const Tensor& x, double scale, double shift, Tensor& out) {
-  int64_t n = x.numel();
-  if (n == 0) return;
   dispatch_float(x.dtype(), "affine", [&](auto tag) {
     using scalar_t = decltype(tag);
-    affine_kernel<scalar_t><<<cuda::grid_for(n), 256, 0, cuda::stream()>>>(
-        x.data<scalar_t>(), out.data<scalar_t>(), n, scalar_t(scale), scalar_t(shift));
+    cuda::for_each(x.numel(), Affine<scalar_t>{x.data<scalar_t>(), out.data<scalar_t>(), scalar_t(scale),
+                                                scalar_t(shift)});
   });
-  CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace effnet::cuda_ops

@@ -59,18 +59,15 @@ struct Conv2dBackward : Node {
     Tensor gx, gw, gb;
     if (next[0]) {
       gx = Tensor::empty({geom.n, geom.c_in, geom.h, geom.w}, gy.dtype(), gy.device());
-      if (gy.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::conv2d_backward_input(gy, w, gx, geom));
-      else cpu::conv2d_backward_input(gy, w, gx, geom);
+      EFFNET_DISPATCH(gy, conv2d_backward_input, gy, w, gx, geom);
     }
     if (next[1]) {
       gw = Tensor::empty({geom.c_out, geom.c_in_per_group(), geom.kh, geom.kw}, gy.dtype(), gy.device());
-      if (gy.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::conv2d_backward_weight(gy, x, gw, geom));
-      else cpu::conv2d_backward_weight(gy, x, gw, geom);
+      EFFNET_DISPATCH(gy, conv2d_backward_weight, gy, x, gw, geom);
     }
     if (next[2]) {
       gb = Tensor::empty({geom.c_out}, gy.dtype(), gy.device());
-      if (gy.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::conv2d_backward_bias(gy, gb, geom));
-      else cpu::conv2d_backward_bias(gy, gb, geom);
+      EFFNET_DISPATCH(gy, conv2d_backward_bias, gy, gb, geom);
     }
     return {gx, gw, gb};
   }
@@ -82,8 +79,7 @@ struct Conv2dBackward : Node {
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
   Conv2dGeometry g = check_and_plan(x, w, bias, p);
   Tensor y = Tensor::empty({g.n, g.c_out, g.ho, g.wo}, x.dtype(), x.device());
-  if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::conv2d_forward(x, w, bias, y, g));
-  else cpu::conv2d_forward(x, w, bias, y, g);
+  EFFNET_DISPATCH(x, conv2d_forward, x, w, bias, y, g);
   if (autograd::needs_grad({&x, &w, &bias})) {
     auto node = std::make_shared<Conv2dBackward>();
     node->geom = g;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <tuple>
 
+#include "framework/core/backend.h"
 #include "framework/core/tensor.h"
 
 namespace effnet {
@@ -26,18 +27,11 @@ struct Conv2dGeometry {
   }
 };
 
-namespace cpu {
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, const Conv2dGeometry& g);
-void conv2d_backward_input(const Tensor& gy, const Tensor& w, Tensor& gx, const Conv2dGeometry& g);
-void conv2d_backward_weight(const Tensor& gy, const Tensor& x, Tensor& gw, const Conv2dGeometry& g);
-void conv2d_backward_bias(const Tensor& gy, Tensor& gb, const Conv2dGeometry& g);
-}  // namespace cpu
-
-namespace cuda_ops {
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, const Conv2dGeometry& g);
-void conv2d_backward_input(const Tensor& gy, const Tensor& w, Tensor& gx, const Conv2dGeometry& g);
-void conv2d_backward_weight(const Tensor& gy, const Tensor& x, Tensor& gw, const Conv2dGeometry& g);
-void conv2d_backward_bias(const Tensor& gy, Tensor& gb, const Conv2dGeometry& g);
-}  // namespace cuda_ops
+#define EFFNET_CONV2D_BACKEND(X)                                                                                  \
+  X(void, conv2d_forward, (const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, const Conv2dGeometry& g)) \
+  X(void, conv2d_backward_input, (const Tensor& gy, const Tensor& w, Tensor& gx, const Conv2dGeometry& g))          \
+  X(void, conv2d_backward_weight, (const Tensor& gy, const Tensor& x, Tensor& gw, const Conv2dGeometry& g))         \
+  X(void, conv2d_backward_bias, (const Tensor& gy, Tensor& gb, const Conv2dGeometry& g))
+EFFNET_DECLARE_BACKENDS(EFFNET_CONV2D_BACKEND)
 
 }  // namespace effnet

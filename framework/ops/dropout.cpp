@@ -11,8 +11,7 @@ namespace {
 
 Tensor run_mask(const Tensor& x, const DropMask& mask) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::apply_drop_mask(x, mask, out));
-  else cpu::apply_drop_mask(x, mask, out);
+  EFFNET_DISPATCH(x, apply_drop_mask, x, mask, out);
   return out;
 }
 

@@ -17,10 +17,11 @@ void apply_drop_mask(const Tensor& x, const DropMask& m, Tensor& out) {
     const scalar_t scale = scalar_t(m.scale);
     parallel_for(groups, std::max<int64_t>(1, 32768 / m.group), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
       for (int64_t k = lo; k < hi; ++k) {
-        // One decision per group, so the element loops are a plain scale or fill that vectorise.
+        // One decision per group, hoisted out of the element loop, so that a kept group is a plain
+        // loop of drop_element(true, ·) and a dropped one a zero fill, both vectorising.
         const int64_t base = k * m.group;
         if (drop_keep(m.seed, m.offset + uint64_t(k), m.threshold)) {
-          for (int64_t i = 0; i < m.group; ++i) po[base + i] = px[base + i] * scale;
+          for (int64_t i = 0; i < m.group; ++i) po[base + i] = drop_element(true, px[base + i], scale);
         } else {
           std::fill(po + base, po + base + m.group, scalar_t(0));
         }

@@ -37,8 +37,7 @@ struct CrossEntropyBackward : Node {
     EFFNET_CHECK(g.numel() == 1 && g.dtype() == logits.dtype() && g.device() == logits.device(), name(),
                  ": expected a one-element gradient like ", logits.str(), ", got ", g.str());
     Tensor dx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-    if (logits.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::cross_entropy_backward(logits, labels, lse, g, eps, dx));
-    else cpu::cross_entropy_backward(logits, labels, lse, g, eps, dx);
+    EFFNET_DISPATCH(logits, cross_entropy_backward, logits, labels, lse, g, eps, dx);
     return {dx};
   }
   const char* name() const override { return "CrossEntropyBackward"; }
@@ -54,12 +53,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
   const int64_t N = logits.size(0);
   Tensor row_loss = Tensor::empty({N}, logits.dtype(), logits.device());
   Tensor lse = Tensor::empty({N}, logits.dtype(), logits.device());
-  if (logits.is_cuda()) {
-    EFFNET_CUDA_ONLY(cuda_ops::cross_entropy_forward(logits, labels, label_smoothing, row_loss, lse));
-  } else {
-    check_labels_cpu("cross_entropy", labels, logits.size(1));
-    cpu::cross_entropy_forward(logits, labels, label_smoothing, row_loss, lse);
-  }
+  if (!logits.is_cuda()) check_labels_cpu("cross_entropy", labels, logits.size(1));
+  EFFNET_DISPATCH(logits, cross_entropy_forward, logits, labels, label_smoothing, row_loss, lse);
   Tensor out;
   {
     NoGradGuard no_grad;
@@ -78,13 +73,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
 
 int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   check_inputs("count_correct", logits, labels);
-  if (logits.is_cuda()) {
-    int64_t n = 0;
-    EFFNET_CUDA_ONLY(n = cuda_ops::count_correct(logits, labels));
-    return n;
-  }
-  check_labels_cpu("count_correct", labels, logits.size(1));
-  return cpu::count_correct(logits, labels);
+  if (!logits.is_cuda()) check_labels_cpu("count_correct", labels, logits.size(1));
+  return EFFNET_DISPATCH(logits, count_correct, logits, labels);
 }
 
 double accuracy(const Tensor& logits, const Tensor& labels) {

@@ -1,9 +1,11 @@
-// CPU kernels of the losses: one row of logits at a time, sums in double. Labels were range-
-// checked by loss.cpp before these run.
+// CPU kernels of the losses: one row of logits at a time, sums in double, over the shared
+// formulas of loss_kernels.h and row_math.h. Labels were range-checked by loss.cpp before these
+// run.
 #include <cmath>
 #include <limits>
 
 #include "framework/ops/loss_kernels.h"
+#include "framework/ops/row_math.h"
 
 namespace effnet::cpu {
 namespace {
@@ -14,17 +16,14 @@ void forward_typed(const T* x, const int64_t* labels, T* row_loss, T* lse_out, i
   for (int64_t n = 0; n < N; ++n) {
     const T* row = x + n * C;
     double m = -std::numeric_limits<double>::infinity();
-    for (int64_t c = 0; c < C; ++c)
-      if (double(row[c]) > m || std::isnan(double(row[c]))) m = double(row[c]);
+    for (int64_t c = 0; c < C; ++c) m = max_nan(double(row[c]), m);
     double sum_exp = 0.0, sum_x = 0.0;
     for (int64_t c = 0; c < C; ++c) {
       sum_exp += std::exp(double(row[c]) - m);
       sum_x += double(row[c]);
     }
-    const double lse = m + std::log(sum_exp);
-    const double nll = lse - double(row[labels[n]]);
-    // eps == 0 skips the smoothing term so that an infinite logit elsewhere cannot turn 0 * inf into NaN.
-    row_loss[n] = T(eps > 0.0 ? (1.0 - eps) * nll + eps * (lse - sum_x / double(C)) : nll);
+    const double lse = log_sum_exp(m, sum_exp);
+    row_loss[n] = T(cross_entropy_row_loss(lse, double(row[labels[n]]), sum_x, C, eps));
     lse_out[n] = T(lse);
   }
 }
@@ -32,30 +31,24 @@ void forward_typed(const T* x, const int64_t* labels, T* row_loss, T* lse_out, i
 template <class T>
 void backward_typed(const T* x, const int64_t* labels, const T* lse, double g, T* dx, int64_t N, int64_t C,
                     double eps) {
-  const double scale = g / double(N), off = eps / double(C), hit = 1.0 - eps;
+  const CrossEntropyGradCoeffs k = cross_entropy_grad_coeffs(g, N, C, eps);
 #pragma omp parallel for if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
     const T* row = x + n * C;
     T* drow = dx + n * C;
     const double l = double(lse[n]);
-    for (int64_t c = 0; c < C; ++c) {
-      const double target = (c == labels[n] ? hit : 0.0) + off;
-      drow[c] = T((std::exp(double(row[c]) - l) - target) * scale);
-    }
+    for (int64_t c = 0; c < C; ++c) drow[c] = T(cross_entropy_grad(k, double(row[c]), l, c == labels[n]));
   }
 }
 
-// First index on ties; NaN counts as the largest value, as in max/argmax.
+// The order of max/argmax (row_math.h's argmax_scan): first index on ties, NaN counts as the
+// largest value.
 template <class T>
 int64_t count_typed(const T* x, const int64_t* labels, int64_t N, int64_t C) {
   int64_t correct = 0;
 #pragma omp parallel for reduction(+ : correct) if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
-    const T* row = x + n * C;
-    int64_t best = 0;
-    for (int64_t c = 1; c < C && !std::isnan(row[best]); ++c)
-      if (row[c] > row[best] || std::isnan(row[c])) best = c;
-    correct += best == labels[n] ? 1 : 0;
+    correct += argmax_scan(x + n * C, C, 1).index == labels[n] ? 1 : 0;
   }
   return correct;
 }

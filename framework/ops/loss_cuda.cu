@@ -1,6 +1,7 @@
-// CUDA kernels of the losses. Forward: one warp per row computes max, log-sum-exp, the sum of the
-// logits (for label smoothing) and the label's term. Backward: one thread per logit, since the
-// saved log-sum-exp makes every element independent.
+// CUDA kernels of the losses, over the formulas of loss_kernels.h and row_math.h that the CPU
+// calls, in double like the CPU. Forward: one warp per row computes max, log-sum-exp, the sum of
+// the logits (for label smoothing) and the label's term. Backward: an element functor per logit,
+// since the saved log-sum-exp makes every element independent.
 //
 // Bad labels: the stream must not stall for a label check, so a kernel that meets a label outside
 // [0, C) writes NaN for that row (loss and gradient) and records the label in a process-wide
@@ -9,9 +10,9 @@
 // when it shows an error, synchronises and throws. check_label_errors() does the same on demand.
 #include <cstring>
 
-#include "framework/core/context.h"
-#include "framework/core/cuda_check.h"
+#include "framework/core/cuda_launch.cuh"
 #include "framework/ops/loss_kernels.h"
+#include "framework/ops/row_math.h"
 #include "framework/ops/row_reduce.cuh"
 
 namespace effnet::cuda_ops {
@@ -48,55 +49,57 @@ __device__ __forceinline__ void record_bad_label(int64_t* flag, int64_t label, i
   }
 }
 
+// One warp per row; the row's sums and the loss in double, as on the CPU.
 template <class T>
 __global__ void cross_entropy_forward_kernel(const T* __restrict__ x, const int64_t* __restrict__ labels,
                                              T* __restrict__ row_loss, T* __restrict__ lse_out, int64_t N, int64_t C,
-                                             T eps, int64_t* flag) {
+                                             double eps, int64_t* flag) {
   const int lane = threadIdx.x & 31;
   for (int64_t r = global_warp(); r < N; r += grid_warps()) {
     const T* row = x + r * C;
-    T m = dev_neg_inf<T>();
-    for (int64_t c = lane; c < C; c += 32) m = max_nan(m, row[c]);
-    m = warp_max(m);
-    T sum_exp = 0, sum_x = 0;
+    T mt = dev_neg_inf<T>();
+    for (int64_t c = lane; c < C; c += 32) mt = max_nan(row[c], mt);
+    const double m = double(warp_max(mt));
+    double sum_exp = 0.0, sum_x = 0.0;
     for (int64_t c = lane; c < C; c += 32) {
-      sum_exp += dev_exp(row[c] - m);
-      sum_x += row[c];
+      sum_exp += std::exp(double(row[c]) - m);
+      sum_x += double(row[c]);
     }
     sum_exp = warp_sum(sum_exp);
     sum_x = warp_sum(sum_x);
     if (lane == 0) {
-      const T lse = m + dev_log(sum_exp);
+      const double lse = log_sum_exp(m, sum_exp);
       const int64_t label = labels[r];
       if (label < 0 || label >= C) {
         row_loss[r] = dev_nan<T>();
         record_bad_label(flag, label, r, C);
       } else {
-        const T nll = lse - row[label];
-        // eps == 0 skips the smoothing term so that 0 * inf cannot make NaN.
-        row_loss[r] = eps > T(0) ? (T(1) - eps) * nll + eps * (lse - sum_x / T(C)) : nll;
+        row_loss[r] = T(cross_entropy_row_loss(lse, double(row[label]), sum_x, C, eps));
       }
-      lse_out[r] = lse;
+      lse_out[r] = T(lse);
     }
   }
 }
 
+// One logit: independent of the others given the saved log-sum-exp.
 template <class T>
-__global__ void cross_entropy_backward_kernel(const T* __restrict__ x, const int64_t* __restrict__ labels,
-                                              const T* __restrict__ lse, const T* __restrict__ g, T* __restrict__ dx,
-                                              int64_t N, int64_t C, T eps) {
-  const T scale = g[0] / T(N), off = eps / T(C), hit = T(1) - eps;
-  const int64_t total = N * C;
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(blockDim.x) * gridDim.x) {
+struct CrossEntropyBackward {
+  const T *x, *lse, *g;
+  const int64_t* labels;
+  T* dx;
+  int64_t N, C;
+  double eps;
+  __device__ void operator()(int64_t k) const {
     const int64_t n = k / C, c = k % C, label = labels[n];
     if (label < 0 || label >= C) {
       dx[k] = dev_nan<T>();
     } else {
-      const T target = (c == label ? hit : T(0)) + off;
-      dx[k] = (dev_exp(x[k] - lse[n]) - target) * scale;
+      // g lives on the device: the coefficients are recomputed per element rather than read back.
+      const CrossEntropyGradCoeffs coeffs = cross_entropy_grad_coeffs(double(g[0]), N, C, eps);
+      dx[k] = T(cross_entropy_grad(coeffs, double(x[k]), double(lse[n]), c == label));
     }
   }
-}
+};
 
 // counters: [correct, bad labels, first bad label, its row]
 template <class T>
@@ -104,16 +107,7 @@ __global__ void count_correct_kernel(const T* __restrict__ x, const int64_t* __r
                                      int64_t C, int64_t* counters) {
   const int lane = threadIdx.x & 31;
   for (int64_t r = global_warp(); r < N; r += grid_warps()) {
-    const T* row = x + r * C;
-    T best = dev_neg_inf<T>();
-    int64_t best_i = INT64_MAX;
-    for (int64_t c = lane; c < C; c += 32) {
-      if (arg_better(row[c], c, best, best_i)) {
-        best = row[c];
-        best_i = c;
-      }
-    }
-    warp_argmax(best, best_i);
+    const int64_t best_i = warp_row_argmax(x + r * C, C).index;
     if (lane == 0) {
       const int64_t label = labels[r];
       if (label < 0 || label >= C) {
@@ -158,25 +152,22 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& labels, double ep
   LabelFlag& f = label_flag();
   dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
     using scalar_t = decltype(tag);
-    cross_entropy_forward_kernel<scalar_t><<<cuda::grid_for(N * 32), 256, 0, cuda::stream()>>>(
-        logits.data<scalar_t>(), labels.data<int64_t>(), row_loss.data<scalar_t>(), lse.data<scalar_t>(), N, C,
-        scalar_t(eps), f.device.data<int64_t>());
+    cuda::launch(cross_entropy_forward_kernel<scalar_t>, cuda::warp_per_row_grid(N), cuda::kThreads,
+                 logits.data<scalar_t>(), labels.data<int64_t>(), row_loss.data<scalar_t>(), lse.data<scalar_t>(), N,
+                 C, eps, f.device.data<int64_t>());
   });
-  CUDA_CHECK_LAUNCH();
   CUDA_CHECK(cudaMemcpyAsync(f.host, f.device.raw_data(), kFlagBytes, cudaMemcpyDeviceToHost, cuda::stream()));
 }
 
 void cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& lse, const Tensor& g,
                             double eps, Tensor& dx) {
   const int64_t N = logits.size(0), C = logits.size(1);
-  if (N * C == 0) return;
   dispatch_float(logits.dtype(), "cross_entropy backward", [&](auto tag) {
     using scalar_t = decltype(tag);
-    cross_entropy_backward_kernel<scalar_t><<<cuda::grid_for(N * C), 256, 0, cuda::stream()>>>(
-        logits.data<scalar_t>(), labels.data<int64_t>(), lse.data<scalar_t>(), g.data<scalar_t>(),
-        dx.data<scalar_t>(), N, C, scalar_t(eps));
+    cuda::for_each(N * C, CrossEntropyBackward<scalar_t>{logits.data<scalar_t>(), lse.data<scalar_t>(),
+                                                          g.data<scalar_t>(), labels.data<int64_t>(),
+                                                          dx.data<scalar_t>(), N, C, eps});
   });
-  CUDA_CHECK_LAUNCH();
 }
 
 int64_t count_correct(const Tensor& logits, const Tensor& labels) {
@@ -186,10 +177,9 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   CUDA_CHECK(cudaMemsetAsync(counters.raw_data(), 0, kFlagBytes, cuda::stream()));
   dispatch_float(logits.dtype(), "count_correct", [&](auto tag) {
     using scalar_t = decltype(tag);
-    count_correct_kernel<scalar_t><<<cuda::grid_for(N * 32), 256, 0, cuda::stream()>>>(
-        logits.data<scalar_t>(), labels.data<int64_t>(), N, C, counters.data<int64_t>());
+    cuda::launch(count_correct_kernel<scalar_t>, cuda::warp_per_row_grid(N), cuda::kThreads, logits.data<scalar_t>(),
+                 labels.data<int64_t>(), N, C, counters.data<int64_t>());
   });
-  CUDA_CHECK_LAUNCH();
   std::vector<int64_t> v = counters.to_vector<int64_t>();  // waits for the GPU
   EFFNET_CHECK(v[1] == 0, "count_correct: label ", v[2], " at row ", v[3], " is outside [0, ", C, ") (", v[1],
                " bad label(s))");

@@ -30,8 +30,7 @@ void gemm_into(bool transA, bool transB, const Tensor& A, const Tensor& B, doubl
     const scalar_t* pa = A.data<scalar_t>();
     const scalar_t* pb = B.data<scalar_t>();
     scalar_t* pc = out.data<scalar_t>();
-    if (out.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::gemm(transA, transB, M, N, K, 1.0, pa, pb, beta, pc));
-    else cpu::gemm(transA, transB, M, N, K, 1.0, pa, pb, beta, pc);
+    EFFNET_DISPATCH(out, gemm, transA, transB, M, N, K, 1.0, pa, pb, beta, pc);
   });
 }
 
@@ -44,8 +43,7 @@ Tensor gemm_new(bool transA, bool transB, const Tensor& A, const Tensor& B, int6
 
 Tensor transpose_raw(const Tensor& x) {
   Tensor out = Tensor::empty({x.size(1), x.size(0)}, x.dtype(), x.device());
-  if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::transpose(x, out));
-  else cpu::transpose(x, out);
+  EFFNET_DISPATCH(x, transpose, x, out);
   return out;
 }
 
@@ -133,8 +131,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                  " does not fit weight ", shape_str(weight.shape()), " (expected [", features, "])");
     // Bias first, then the GEMM accumulates onto it (beta = 1): one pass over the output fewer
     // than adding the bias afterwards.
-    if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::fill_rows(bias, out));
-    else cpu::fill_rows(bias, out);
+    EFFNET_DISPATCH(x, fill_rows, bias, out);
     gemm_into(false, true, x, weight, 1.0, out);
   } else {
     gemm_into(false, true, x, weight, 0.0, out);

@@ -3,7 +3,6 @@
 // by linear.
 
 #include <algorithm>
-#include <climits>
 
 #include "framework/core/cpu_parallel.h"
 #include "framework/ops/cpu_gemm.h"
@@ -12,30 +11,19 @@
 namespace effnet::cpu {
 namespace {
 
-void check_blas_sizes(int64_t M, int64_t N, int64_t K) {
-  EFFNET_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm: negative size (M=", M, ", N=", N, ", K=", K, ")");
-  EFFNET_CHECK(M <= INT_MAX && N <= INT_MAX && K <= INT_MAX, "gemm: size beyond the BLAS int range (M=", M,
-               ", N=", N, ", K=", K, ")");
-}
-
 template <class T>
 void gemm_typed(bool transA, bool transB, int64_t M, int64_t N, int64_t K, double alpha, const T* A, const T* B,
                 double beta, T* C) {
-  check_blas_sizes(M, N, K);
+  const GemmLayout l = gemm_layout(transA, transB, M, N, K, "BLAS");
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0) {
     // Nothing to multiply; handled here so that beta == 0 overwrites (never scales) C whatever
     // the BLAS does with degenerate sizes.
     const int64_t n = M * N;
-    const T b = T(beta);
-    for (int64_t i = 0; i < n; ++i) C[i] = beta == 0.0 ? T(0) : C[i] * b;
+    for (int64_t i = 0; i < n; ++i) C[i] = gemm_beta_scale(C[i], beta);
     return;
   }
-  // Leading dimensions are the stored row lengths; BLAS wants at least 1 even for empty rows.
-  const int lda = int(std::max<int64_t>(1, transA ? M : K));
-  const int ldb = int(std::max<int64_t>(1, transB ? K : N));
-  const int ldc = int(std::max<int64_t>(1, N));
-  parallel_gemm(transA, transB, M, N, K, T(alpha), A, lda, B, ldb, T(beta), C, ldc);
+  parallel_gemm(transA, transB, M, N, K, T(alpha), A, l.lda, B, l.ldb, T(beta), C, l.ldc);
 }
 
 // 32 x 32 tiles keep both the rows read and the rows written in L1.

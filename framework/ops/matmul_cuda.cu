@@ -1,11 +1,11 @@
 // CUDA kernels of the matrix-product family: GEMM through cuBLAS (column-major, so a row-major
 // C = op(A) op(B) is issued as the column-major C^T = op(B)^T op(A)^T, i.e. with the operands
-// swapped and the same flags), a shared-memory tiled transpose and the bias row fill.
+// swapped and the same flags), a shared-memory tiled transpose and the bias row fill; the checked
+// layout and the degenerate gemm's formula are matmul_kernels.h's, shared with the CPU.
 #include <algorithm>
 #include <climits>
 
-#include "framework/core/context.h"
-#include "framework/core/cuda_check.h"
+#include "framework/core/cuda_launch.cuh"
 #include "framework/ops/matmul_kernels.h"
 
 namespace effnet::cuda_ops {
@@ -39,18 +39,21 @@ __global__ void transpose_kernel(const T* __restrict__ x, T* __restrict__ out, i
   }
 }
 
+// Element i of out (R, cols) is element i % cols of the row.
 template <class T>
-__global__ void fill_rows_kernel(const T* __restrict__ row, T* __restrict__ out, int64_t n, int64_t cols) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x)
-    out[i] = row[i % cols];
-}
+struct FillRows {
+  const T* row;
+  T* out;
+  int64_t cols;
+  __device__ void operator()(int64_t i) const { out[i] = row[i % cols]; }
+};
 
-// C = beta * C for the degenerate GEMMs; beta == 0 writes zeros so that garbage in C never leaks.
 template <class T>
-__global__ void scale_kernel(T* c, int64_t n, T beta) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x)
-    c[i] = beta == T(0) ? T(0) : c[i] * beta;
-}
+struct BetaScale {
+  T* c;
+  double beta;
+  __device__ void operator()(int64_t i) const { c[i] = gemm_beta_scale(c[i], beta); }
+};
 
 inline cublasStatus_t cublas_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* alpha,
                                   const float* A, int lda, const float* B, int ldb, const float* beta, float* C,
@@ -66,25 +69,18 @@ inline cublasStatus_t cublas_gemm(cublasOperation_t ta, cublasOperation_t tb, in
 template <class T>
 void gemm_typed(bool transA, bool transB, int64_t M, int64_t N, int64_t K, double alpha, const T* A, const T* B,
                 double beta, T* C) {
-  EFFNET_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm: negative size (M=", M, ", N=", N, ", K=", K, ")");
-  EFFNET_CHECK(M <= INT_MAX && N <= INT_MAX && K <= INT_MAX, "gemm: size beyond the cuBLAS int range (M=", M,
-               ", N=", N, ", K=", K, ")");
+  const GemmLayout l = gemm_layout(transA, transB, M, N, K, "cuBLAS");
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0) {
-    const int64_t n = M * N;
-    scale_kernel<T><<<cuda::grid_for(n), 256, 0, cuda::stream()>>>(C, n, T(beta));
-    CUDA_CHECK_LAUNCH();
+    cuda::for_each(M * N, BetaScale<T>{C, beta});
     return;
   }
   // Row-major X (r x c) is column-major X^T with leading dimension c. So the row-major product
   // C = op(A) op(B) is the column-major C^T (N x M) = op(B)^T op(A)^T: B goes first, and each
   // operand keeps its own transpose flag.
   const T a = T(alpha), b = T(beta);
-  const int lda = int(std::max<int64_t>(1, transA ? M : K));
-  const int ldb = int(std::max<int64_t>(1, transB ? K : N));
-  const int ldc = int(std::max<int64_t>(1, N));
   CUBLAS_CHECK(cublas_gemm(transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M),
-                           int(K), &a, B, ldb, A, lda, &b, C, ldc));
+                           int(K), &a, B, l.ldb, A, l.lda, &b, C, l.ldc));
 }
 
 }  // namespace
@@ -104,24 +100,19 @@ void transpose(const Tensor& x, Tensor& out) {
   if (R == 0 || C == 0) return;
   const int64_t col_tiles = (C + kTile - 1) / kTile, row_tiles = (R + kTile - 1) / kTile;
   EFFNET_CHECK(col_tiles <= INT_MAX, "transpose: too many columns in ", x.str());
-  dim3 grid(unsigned(col_tiles), unsigned(std::min<int64_t>(row_tiles, 65535)));
-  dim3 block(kTile, kTileRows);
+  const dim3 grid(unsigned(col_tiles), unsigned(std::min<int64_t>(row_tiles, 65535)));
+  const dim3 block(kTile, kTileRows);
   dispatch_float(x.dtype(), "transpose", [&](auto tag) {
     using scalar_t = decltype(tag);
-    transpose_kernel<scalar_t><<<grid, block, 0, cuda::stream()>>>(x.data<scalar_t>(), out.data<scalar_t>(), R, C);
+    cuda::launch(transpose_kernel<scalar_t>, grid, block, x.data<scalar_t>(), out.data<scalar_t>(), R, C);
   });
-  CUDA_CHECK_LAUNCH();
 }
 
 void fill_rows(const Tensor& row, Tensor& out) {
-  const int64_t n = out.numel(), cols = out.size(1);
-  if (n == 0) return;
   dispatch_float(out.dtype(), "fill_rows", [&](auto tag) {
     using scalar_t = decltype(tag);
-    fill_rows_kernel<scalar_t><<<cuda::grid_for(n), 256, 0, cuda::stream()>>>(row.data<scalar_t>(),
-                                                                               out.data<scalar_t>(), n, cols);
+    cuda::for_each(out.numel(), FillRows<scalar_t>{row.data<scalar_t>(), out.data<scalar_t>(), out.size(1)});
   });
-  CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace effnet::cuda_ops

@@ -12,8 +12,7 @@ namespace effnet {
 namespace {
 
 void run_pad(const Tensor& in, Tensor& out, int64_t top, int64_t left) {
-  if (in.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::pad2d(in, out, top, left));
-  else cpu::pad2d(in, out, top, left);
+  EFFNET_DISPATCH(in, pad2d, in, out, top, left);
 }
 
 struct Pad2dBackward : Node {

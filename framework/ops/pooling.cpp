@@ -15,8 +15,7 @@ struct GlobalAvgPool2dBackward : Node {
   std::vector<Tensor> apply(const Tensor& g) override {
     const int64_t planes = input_shape[0] * input_shape[1], hw = input_shape[2] * input_shape[3];
     Tensor gx = Tensor::empty(input_shape, g.dtype(), g.device());
-    if (g.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::global_avg_pool2d_backward(g, gx, planes, hw));
-    else cpu::global_avg_pool2d_backward(g, gx, planes, hw);
+    EFFNET_DISPATCH(g, global_avg_pool2d_backward, g, gx, planes, hw);
     return {gx};
   }
   const char* name() const override { return "GlobalAvgPool2dBackward"; }
@@ -31,8 +30,7 @@ Tensor global_avg_pool2d(const Tensor& x) {
   const int64_t planes = x.size(0) * x.size(1), hw = x.size(2) * x.size(3);
   EFFNET_CHECK(hw > 0, "global_avg_pool2d: empty spatial size in ", x.str());
   Tensor out = Tensor::empty({x.size(0), x.size(1), 1, 1}, x.dtype(), x.device());
-  if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::global_avg_pool2d(x, out, planes, hw));
-  else cpu::global_avg_pool2d(x, out, planes, hw);
+  EFFNET_DISPATCH(x, global_avg_pool2d, x, out, planes, hw);
   if (autograd::needs_grad(x)) {
     auto node = std::make_shared<GlobalAvgPool2dBackward>();
     node->input_shape = x.shape();

@@ -1,4 +1,5 @@
-// CPU kernels of the pooling family; plane sums accumulate through vec::sum (double-accurate).
+// CPU kernels of the pooling family, over the averaging formulas of pooling_kernels.h; plane sums
+// accumulate through vec::sum (double-accurate).
 #include <algorithm>
 
 #include "framework/core/cpu_parallel.h"
@@ -15,7 +16,7 @@ void global_avg_pool2d(const Tensor& x, Tensor& out, int64_t planes, int64_t hw)
     parallel_for(planes, std::max<int64_t>(1, 32768 / hw), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
       for (int64_t p = lo; p < hi; ++p) {
         const scalar_t* plane = px + p * hw;
-        po[p] = scalar_t(vec::sum<scalar_t>(hw, [plane](int64_t i) { return plane[i]; }) / double(hw));
+        po[p] = avg_pool_mean<scalar_t>(vec::sum<scalar_t>(hw, [plane](int64_t i) { return plane[i]; }), hw);
       }
     });
   });
@@ -26,11 +27,9 @@ void global_avg_pool2d_backward(const Tensor& g, Tensor& gx, int64_t planes, int
     using scalar_t = decltype(tag);
     const scalar_t* pg = g.data<scalar_t>();
     scalar_t* pgx = gx.data<scalar_t>();
+    const scalar_t inv_count = avg_pool_inv_count<scalar_t>(hw);
     parallel_for(planes, std::max<int64_t>(1, 32768 / hw), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
-      for (int64_t p = lo; p < hi; ++p) {
-        const scalar_t v = pg[p] * scalar_t(1.0 / double(hw));  // as the CUDA kernel computes it
-        std::fill(pgx + p * hw, pgx + (p + 1) * hw, v);
-      }
+      for (int64_t p = lo; p < hi; ++p) std::fill(pgx + p * hw, pgx + (p + 1) * hw, avg_pool_grad(pg[p], inv_count));
     });
   });
 }

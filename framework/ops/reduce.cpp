@@ -47,8 +47,7 @@ Tensor reduce_sum_keepdim(const Tensor& x, const std::vector<int64_t>& dims, dou
     Tensor out = Tensor::empty(shape, x.dtype(), x.device());
     // The scale is applied once, on the last pass.
     double s = j == 0 ? scale : 1.0;
-    if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::sum_middle(cur, out, outer, reduce, inner, s));
-    else cpu::sum_middle(cur, out, outer, reduce, inner, s);
+    EFFNET_DISPATCH(x, sum_middle, cur, out, outer, reduce, inner, s);
     cur = out;
     i = j;
     first = false;

@@ -26,7 +26,7 @@ void sum_middle(const Tensor& x, Tensor& out, int64_t outer, int64_t reduce, int
                        acc = 0.0;
                        for (int64_t k = 0; k < reduce; ++k) acc += double(p[k * inner]);
                      }
-                     po[r] = scalar_t(acc * scale);
+                     po[r] = sum_result<scalar_t>(acc, scale);
                    }
                  });
   });

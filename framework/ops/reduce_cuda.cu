@@ -1,36 +1,34 @@
-// CUDA kernels of sum/mean. inner == 1 (reducing trailing dims): one warp per output with shuffle
-// reduction. inner > 1: one thread per (outer, inner) output looping over the reduced dim, which
+// CUDA kernels of sum/mean, accumulating in double like the CPU and finishing with the shared
+// sum_result. inner == 1 (reducing trailing dims): row_reduce.cuh's warp-per-row sum.
+// inner > 1: an element functor per (outer, inner) output looping over the reduced dim, which
 // reads consecutive addresses across a warp.
-#include "framework/core/context.h"
-#include "framework/core/cuda_check.h"
+#include "framework/core/cuda_launch.cuh"
 #include "framework/ops/reduce_kernels.h"
+#include "framework/ops/row_reduce.cuh"
 
 namespace effnet::cuda_ops {
 namespace {
 
 template <class T>
-__global__ void sum_rows_kernel(const T* x, T* out, int64_t rows, int64_t reduce, double scale) {
-  int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
-  int lane = threadIdx.x % 32;
-  if (warp >= rows) return;
-  const T* p = x + warp * reduce;
-  double acc = 0.0;
-  for (int64_t r = lane; r < reduce; r += 32) acc += double(p[r]);
-  for (int off = 16; off > 0; off /= 2) acc += __shfl_down_sync(0xffffffffu, acc, off);
-  if (lane == 0) out[warp] = T(acc * scale);
-}
+struct SumResult {
+  double scale;
+  __device__ T operator()(double acc) const { return sum_result<T>(acc, scale); }
+};
 
 template <class T>
-__global__ void sum_middle_kernel(const T* x, T* out, int64_t outer, int64_t reduce, int64_t inner, double scale) {
-  int64_t n = outer * inner;
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < n; k += int64_t(blockDim.x) * gridDim.x) {
-    int64_t o = k / inner, i = k % inner;
+struct SumMiddle {
+  const T* x;
+  T* out;
+  int64_t reduce, inner;
+  double scale;
+  __device__ void operator()(int64_t k) const {
+    const int64_t o = k / inner, i = k % inner;
     const T* p = x + o * reduce * inner + i;
     double acc = 0.0;
     for (int64_t r = 0; r < reduce; ++r) acc += double(p[r * inner]);
-    out[k] = T(acc * scale);
+    out[k] = sum_result<T>(acc, scale);
   }
-}
+};
 
 }  // namespace
 
@@ -38,17 +36,13 @@ void sum_middle(const Tensor& x, Tensor& out, int64_t outer, int64_t reduce, int
   if (outer * inner == 0) return;
   dispatch_float(x.dtype(), "sum", [&](auto tag) {
     using scalar_t = decltype(tag);
-    if (inner == 1) {
-      int64_t threads = outer * 32;
-      unsigned blocks = unsigned((threads + 255) / 256);
-      sum_rows_kernel<scalar_t><<<blocks, 256, 0, cuda::stream()>>>(x.data<scalar_t>(), out.data<scalar_t>(), outer,
-                                                                    reduce, scale);
-    } else {
-      sum_middle_kernel<scalar_t><<<cuda::grid_for(outer * inner), 256, 0, cuda::stream()>>>(
-          x.data<scalar_t>(), out.data<scalar_t>(), outer, reduce, inner, scale);
-    }
+    if (inner == 1)
+      cuda::launch(warp_row_sum_kernel<scalar_t, SumResult<scalar_t>>, cuda::warp_per_row_grid(outer),
+                   cuda::kThreads, x.data<scalar_t>(), out.data<scalar_t>(), outer, reduce, SumResult<scalar_t>{scale});
+    else
+      cuda::for_each(outer * inner,
+                     SumMiddle<scalar_t>{x.data<scalar_t>(), out.data<scalar_t>(), reduce, inner, scale});
   });
-  CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace effnet::cuda_ops

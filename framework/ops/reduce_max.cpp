@@ -41,8 +41,7 @@ struct MaxBackward : Node {
     Tensor indices = saved(0);
     EFFNET_CHECK(g.numel() == indices.numel(), name(), ": gradient ", g.str(), " does not match ", indices.str());
     Tensor dx = Tensor::empty(input_shape, g.dtype(), g.device());
-    if (g.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::max_backward(g, indices, dx, dims));
-    else cpu::max_backward(g, indices, dx, dims);
+    EFFNET_DISPATCH(g, max_backward, g, indices, dx, dims);
     return {dx};
   }
   const char* name() const override { return "MaxBackward"; }
@@ -50,8 +49,7 @@ struct MaxBackward : Node {
 
 MaxResult run_max(const Plan& p, const Tensor& x) {
   MaxResult r{Tensor::empty(p.out_shape, x.dtype(), x.device()), Tensor::empty(p.out_shape, DType::Int64, x.device())};
-  if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::max_forward(x, r.values, r.indices, p.dims));
-  else cpu::max_forward(x, r.values, r.indices, p.dims);
+  EFFNET_DISPATCH(x, max_forward, x, r.values, r.indices, p.dims);
   return r;
 }
 

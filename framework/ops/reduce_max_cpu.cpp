@@ -1,8 +1,7 @@
-// CPU kernels of max/argmax: a strided scan per (outer, inner) position. A strict `>` keeps the
-// first index on ties; NaN is taken as the largest value (and the first NaN wins).
-#include <cmath>
-
+// CPU kernels of max/argmax: row_math.h's argmax_scan per (outer, inner) position (first index on
+// ties, NaN the largest value, the first NaN winning), which the CUDA kernels use too.
 #include "framework/ops/reduce_max_kernels.h"
+#include "framework/ops/row_math.h"
 
 namespace effnet::cpu {
 namespace {
@@ -12,18 +11,9 @@ void forward_typed(const T* x, T* values, int64_t* indices, const MaxDims& s) {
   const int64_t rows = s.outer * s.inner, D = s.D, inner = s.inner;
 #pragma omp parallel for if (rows * D > 32768)
   for (int64_t r = 0; r < rows; ++r) {
-    const T* px = x + (r / inner) * D * inner + r % inner;
-    T best = px[0];
-    int64_t best_i = 0;
-    for (int64_t d = 1; d < D && !std::isnan(best); ++d) {
-      const T v = px[d * inner];
-      if (v > best || std::isnan(v)) {
-        best = v;
-        best_i = d;
-      }
-    }
-    values[r] = best;
-    indices[r] = best_i;
+    const ArgMax<T> m = argmax_scan(x + (r / inner) * D * inner + r % inner, D, inner);
+    values[r] = m.value;
+    indices[r] = m.index;
   }
 }
 
@@ -33,7 +23,9 @@ void backward_typed(const T* g, const int64_t* indices, T* dx, const MaxDims& s)
 #pragma omp parallel for if (rows * D > 32768)
   for (int64_t r = 0; r < rows; ++r) {
     T* pdx = dx + (r / inner) * D * inner + r % inner;
-    for (int64_t d = 0; d < D; ++d) pdx[d * inner] = d == indices[r] ? g[r] : T(0);
+    const int64_t argmax = indices[r];
+    const T gr = g[r];
+    for (int64_t d = 0; d < D; ++d) pdx[d * inner] = max_backward_element(d, argmax, gr);
   }
 }
 

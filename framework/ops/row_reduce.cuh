@@ -1,26 +1,19 @@
 // Device helpers shared by the row-wise kernels of softmax, max/argmax and the losses: warp and
-// block reductions, float/double math overloads, and the (value, index) order that max and
-// argmax use on both backends (NaN wins, then the larger value, then the smaller index).
+// block reductions built on the (value, index) order and NaN-propagating max of row_math.h,
+// which the CPU loops use too.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
+#include "framework/ops/row_math.h"
+
 namespace effnet::cuda_ops {
 
-// float kernels accumulate in float, double kernels in double.
-__device__ __forceinline__ float dev_exp(float v) { return expf(v); }
-__device__ __forceinline__ double dev_exp(double v) { return exp(v); }
-__device__ __forceinline__ float dev_log(float v) { return logf(v); }
-__device__ __forceinline__ double dev_log(double v) { return log(v); }
 template <class T>
 __device__ __forceinline__ T dev_neg_inf() { return -INFINITY; }
 template <class T>
 __device__ __forceinline__ T dev_nan() { return T(NAN); }
-
-// NaN propagates, as in the CPU loops (`v > m ? v : m` never lets NaN through, so test it).
-template <class T>
-__device__ __forceinline__ T max_nan(T a, T b) { return (a != a || a > b) ? a : b; }
 
 template <class T>
 __device__ __forceinline__ T warp_sum(T v) {
@@ -54,15 +47,6 @@ __device__ __forceinline__ T block_reduce(T v, T* smem) {
   return smem[0];
 }
 
-// True when (va, ia) ranks before (vb, ib) for max/argmax: NaN first, then larger, then first index.
-template <class T>
-__device__ __forceinline__ bool arg_better(T va, int64_t ia, T vb, int64_t ib) {
-  const bool na = va != va, nb = vb != vb;
-  if (na || nb) return na && nb ? ia < ib : na;
-  if (va != vb) return va > vb;
-  return ia < ib;
-}
-
 // Warp-wide argmax; every lane gets the winner.
 template <class T>
 __device__ __forceinline__ void warp_argmax(T& v, int64_t& idx) {
@@ -76,8 +60,43 @@ __device__ __forceinline__ void warp_argmax(T& v, int64_t& idx) {
   }
 }
 
+// The argmax of a contiguous row of D values, by one warp: each lane scans a strided slice, then
+// the warp combines (value, index) pairs in arg_better's order; every lane gets the winner. Lanes
+// past the end hold (-inf, INT64_MAX), which loses to every real element.
+template <class T>
+__device__ __forceinline__ ArgMax<T> warp_row_argmax(const T* row, int64_t D) {
+  const int lane = threadIdx.x & 31;
+  T best = dev_neg_inf<T>();
+  int64_t best_i = INT64_MAX;
+  for (int64_t d = lane; d < D; d += 32) {
+    const T v = row[d];
+    if (arg_better(v, d, best, best_i)) {
+      best = v;
+      best_i = d;
+    }
+  }
+  warp_argmax(best, best_i);
+  return {best, best_i};
+}
+
 // Warp-per-row kernels: the warp's global index and the number of warps in the grid.
 __device__ __forceinline__ int64_t global_warp() { return (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) >> 5; }
 __device__ __forceinline__ int64_t grid_warps() { return (int64_t(gridDim.x) * blockDim.x) >> 5; }
+
+// out[r] = finish(sum of the len contiguous values of row r, in double), one warp per row, lanes
+// striding over the row (coalesced) and combining with shuffles. finish is a functor double -> T
+// holding the family's shared finishing formula (sum_result, avg_pool_mean).
+template <class T, class Finish>
+__global__ void warp_row_sum_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t rows, int64_t len,
+                                    Finish finish) {
+  const int lane = threadIdx.x & 31;
+  for (int64_t r = global_warp(); r < rows; r += grid_warps()) {
+    const T* p = x + r * len;
+    double acc = 0.0;
+    for (int64_t i = lane; i < len; i += 32) acc += double(p[i]);
+    acc = warp_sum(acc);
+    if (lane == 0) out[r] = finish(acc);
+  }
+}
 
 }  // namespace effnet::cuda_ops

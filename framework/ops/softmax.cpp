@@ -33,8 +33,7 @@ struct SoftmaxBackward : Node {
     EFFNET_CHECK(g.shape() == y.shape() && g.dtype() == y.dtype() && g.device() == y.device(), name(),
                  ": gradient ", g.str(), " does not match the output ", y.str());
     Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
-    if (y.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::softmax_backward(y, g, dx, dims, log));
-    else cpu::softmax_backward(y, g, dx, dims, log);
+    EFFNET_DISPATCH(y, softmax_backward, y, g, dx, dims, log);
     return {dx};
   }
   const char* name() const override { return log ? "LogSoftmaxBackward" : "SoftmaxBackward"; }
@@ -43,8 +42,7 @@ struct SoftmaxBackward : Node {
 Tensor run_softmax(const char* op, const Tensor& x, int64_t dim, bool log) {
   SoftmaxDims s = softmax_dims(op, x, dim);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::softmax_forward(x, y, s, log));
-  else cpu::softmax_forward(x, y, s, log);
+  EFFNET_DISPATCH(x, softmax_forward, x, y, s, log);
   if (autograd::needs_grad(x)) {
     auto node = std::make_shared<SoftmaxBackward>();
     node->dims = s;

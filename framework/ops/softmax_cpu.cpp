@@ -1,8 +1,5 @@
 // CPU kernels of softmax/log_softmax: one (outer, inner) row at a time, strided by `inner`, with
-// sums in double so that the CPU stays an accurate oracle for the float32 GPU kernels.
-#include <cmath>
-#include <limits>
-
+// the shared row functions of softmax_kernels.h (in double).
 #include "framework/ops/softmax_kernels.h"
 
 namespace effnet::cpu {
@@ -14,22 +11,8 @@ void forward_typed(const T* x, T* y, const SoftmaxDims& s, bool log) {
 #pragma omp parallel for if (rows * D > 32768)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t base = (r / inner) * D * inner + r % inner;
-    const T* px = x + base;
-    T* py = y + base;
-    double m = -std::numeric_limits<double>::infinity();
-    for (int64_t d = 0; d < D; ++d) {
-      double v = double(px[d * inner]);
-      if (v > m || std::isnan(v)) m = v;
-    }
-    double sum = 0.0;
-    for (int64_t d = 0; d < D; ++d) sum += std::exp(double(px[d * inner]) - m);
-    if (log) {
-      const double lse = m + std::log(sum);
-      for (int64_t d = 0; d < D; ++d) py[d * inner] = T(double(px[d * inner]) - lse);
-    } else {
-      const double inv = 1.0 / sum;
-      for (int64_t d = 0; d < D; ++d) py[d * inner] = T(std::exp(double(px[d * inner]) - m) * inv);
-    }
+    if (log) softmax_strided_row<true>(x + base, y + base, D, inner);
+    else softmax_strided_row<false>(x + base, y + base, D, inner);
   }
 }
 
@@ -39,22 +22,8 @@ void backward_typed(const T* y, const T* g, T* dx, const SoftmaxDims& s, bool lo
 #pragma omp parallel for if (rows * D > 32768)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t base = (r / inner) * D * inner + r % inner;
-    const T *py = y + base, *pg = g + base;
-    T* pdx = dx + base;
-    double dot = 0.0;
-    if (log) {
-      for (int64_t d = 0; d < D; ++d) dot += double(pg[d * inner]);
-      for (int64_t d = 0; d < D; ++d) {
-        const int64_t k = d * inner;
-        pdx[k] = T(double(pg[k]) - std::exp(double(py[k])) * dot);
-      }
-    } else {
-      for (int64_t d = 0; d < D; ++d) dot += double(pg[d * inner]) * double(py[d * inner]);
-      for (int64_t d = 0; d < D; ++d) {
-        const int64_t k = d * inner;
-        pdx[k] = T(double(py[k]) * (double(pg[k]) - dot));
-      }
-    }
+    if (log) softmax_backward_strided_row<true>(y + base, g + base, dx + base, D, inner);
+    else softmax_backward_strided_row<false>(y + base, g + base, dx + base, D, inner);
   }
 }
 

@@ -51,8 +51,7 @@ struct UnaryBackward : Node {
     EFFNET_CHECK(g.shape() == s.shape() && g.dtype() == s.dtype() && g.device() == s.device(), name(),
                  ": gradient ", g.str(), " does not match the saved tensor ", s.str());
     Tensor dx = Tensor::empty(s.shape(), s.dtype(), s.device());
-    if (s.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::unary_backward(op, args, g, s, dx));
-    else cpu::unary_backward(op, args, g, s, dx);
+    EFFNET_DISPATCH(s, unary_backward, op, args, g, s, dx);
     return {dx};
   }
   const char* name() const override { return backward_name(op); }
@@ -62,8 +61,7 @@ Tensor run_unary(UnaryOp op, const UnaryArgs& args, const Tensor& x) {
   const char* name = op_name(op);
   EFFNET_CHECK(is_floating(x.dtype()), name, ": floating tensor expected, got ", x.str());
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::unary(op, args, x, out));
-  else cpu::unary(op, args, x, out);
+  EFFNET_DISPATCH(x, unary, op, args, x, out);
   if (autograd::needs_grad(x)) {
     auto node = std::make_shared<UnaryBackward>();
     node->op = op;

@@ -1,9 +1,14 @@
 // Backend entry points of the unary family (unary_cpu.cpp, unary_cuda.cu): one forward and one
-// backward entry, each fanning out over UnaryOp to a kernel template instantiated per op.
+// backward entry, each fanning out over UnaryOp to a loop or kernel instantiated per op, and the
+// per-element formulas both halves call.
 #pragma once
 
+#include <cmath>
 #include <type_traits>
 
+#include "framework/core/backend.h"
+#include "framework/core/hd_math.h"
+#include "framework/core/host_device.h"
 #include "framework/core/tensor.h"
 
 namespace effnet {
@@ -42,15 +47,55 @@ void dispatch_unary(UnaryOp op, F&& f) {
   }
 }
 
-namespace cpu {
-void unary(UnaryOp op, const UnaryArgs& args, const Tensor& x, Tensor& out);
-// dx = g · f'(x), computed from `saved`: y when unary_backward_reads_output(op), else x.
-void unary_backward(UnaryOp op, const UnaryArgs& args, const Tensor& g, const Tensor& saved, Tensor& dx);
-}  // namespace cpu
+// Evaluates whichever exponential cannot overflow: e^-x for x >= 0, e^x for x < 0. float uses the
+// branch-free hd_math::sigmoid, whose loops vectorise on the CPU (libm's expf is a scalar call);
+// double keeps std::exp as the reference.
+template <class T>
+EFFNET_HD T stable_sigmoid(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  T e = std::exp(x);
+  return e / (T(1) + e);
+}
+EFFNET_HD float stable_sigmoid(float x) { return hd_math::sigmoid(x); }
 
-namespace cuda_ops {
-void unary(UnaryOp op, const UnaryArgs& args, const Tensor& x, Tensor& out);
-void unary_backward(UnaryOp op, const UnaryArgs& args, const Tensor& g, const Tensor& saved, Tensor& dx);
-}  // namespace cuda_ops
+// The forward formula of each op. Comparisons are written so that NaN falls through to the
+// "pass x" branch and propagates.
+template <class T, UnaryOp OP>
+EFFNET_HD T unary_forward(T x, T a, T b) {
+  if constexpr (OP == UnaryOp::Exp) return std::exp(x);
+  else if constexpr (OP == UnaryOp::Log) return std::log(x);
+  else if constexpr (OP == UnaryOp::Sqrt) return std::sqrt(x);
+  else if constexpr (OP == UnaryOp::Pow) return std::pow(x, a);
+  else if constexpr (OP == UnaryOp::Clamp) return x < a ? a : (x > b ? b : x);
+  else if constexpr (OP == UnaryOp::Sigmoid) return stable_sigmoid(x);
+  else if constexpr (OP == UnaryOp::Relu) return x < T(0) ? T(0) : x;
+  else if constexpr (OP == UnaryOp::Relu6) return x < T(0) ? T(0) : (x > T(6) ? T(6) : x);
+  else return x * stable_sigmoid(x);  // Silu
+}
+
+// g · f'(.), where s is the output y for Exp, Sqrt, Sigmoid, Relu, Relu6 and the input x otherwise
+// (unary_backward_reads_output).
+template <class T, UnaryOp OP>
+EFFNET_HD T unary_backward_element(T g, T s, T a, T b) {
+  if constexpr (OP == UnaryOp::Exp) return g * s;
+  else if constexpr (OP == UnaryOp::Log) return g / s;
+  else if constexpr (OP == UnaryOp::Sqrt) return g / (T(2) * s);
+  else if constexpr (OP == UnaryOp::Pow) return a == T(0) ? T(0) : g * a * std::pow(s, a - T(1));
+  else if constexpr (OP == UnaryOp::Clamp) return (s >= a && s <= b) ? g : T(0);
+  else if constexpr (OP == UnaryOp::Sigmoid) return g * s * (T(1) - s);
+  else if constexpr (OP == UnaryOp::Relu) return s > T(0) ? g : T(0);
+  else if constexpr (OP == UnaryOp::Relu6) return (s > T(0) && s < T(6)) ? g : T(0);
+  else {  // Silu: d/dx x·σ(x) = σ(x)·(1 + x·(1 - σ(x))), σ recomputed rather than saved
+    T sg = stable_sigmoid(s);
+    return g * sg * (T(1) + s * (T(1) - sg));
+  }
+}
+
+// unary_backward: dx = g · f'(x), computed from `saved`: y when unary_backward_reads_output(op),
+// else x.
+#define EFFNET_UNARY_BACKEND(X)                                                    \
+  X(void, unary, (UnaryOp op, const UnaryArgs& args, const Tensor& x, Tensor& out)) \
+  X(void, unary_backward, (UnaryOp op, const UnaryArgs& args, const Tensor& g, const Tensor& saved, Tensor& dx))
+EFFNET_DECLARE_BACKENDS(EFFNET_UNARY_BACKEND)
 
 }  // namespace effnet

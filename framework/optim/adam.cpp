@@ -48,8 +48,7 @@ void Adam::update(size_t index, const Tensor& param, const Tensor& grad) {
   config.weight_decay = weight_decay_;
   config.decoupled_weight_decay = decoupled_weight_decay_;
   config.step = param_steps_[index] + 1;
-  if (param.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::adam_update(param, grad, m, v, config));
-  else cpu::adam_update(param, grad, m, v, config);
+  EFFNET_DISPATCH(param, adam_update, param, grad, m, v, config);
   m.bump_version();
   v.bump_version();
   exp_avg_.tensors[index] = m;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "framework/core/backend.h"
 #include "framework/core/host_device.h"
 #include "framework/core/tensor.h"
 
@@ -118,20 +119,15 @@ EFFNET_HD void rmsprop_element(const RmspropCoeffs<T>& k, T& p, T g, T& ms, T* m
 }  // namespace optim_math
 
 // momentum_buffer is undefined when the update keeps none (SGD or RMSprop with momentum 0).
-namespace cpu {
-void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdConfig& config);
-void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                 const AdamConfig& config);
-void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& momentum_buffer,
-                    const RmspropConfig& config);
-}  // namespace cpu
-
-namespace cuda_ops {
-void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdConfig& config);
-void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                 const AdamConfig& config);
-void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& momentum_buffer,
-                    const RmspropConfig& config);
-}  // namespace cuda_ops
+#define EFFNET_OPTIM_BACKEND(X)                                                                                   \
+  X(void, sgd_update,                                                                                            \
+    (const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdConfig& config))           \
+  X(void, adam_update,                                                                                           \
+    (const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,                   \
+     const AdamConfig& config))                                                                                  \
+  X(void, rmsprop_update,                                                                                        \
+    (const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& momentum_buffer,           \
+     const RmspropConfig& config))
+EFFNET_DECLARE_BACKENDS(EFFNET_OPTIM_BACKEND)
 
 }  // namespace effnet

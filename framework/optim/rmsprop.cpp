@@ -39,8 +39,7 @@ void RMSprop::update(size_t index, const Tensor& param, const Tensor& grad) {
   config.momentum = momentum_;
   config.eps = eps_;
   config.weight_decay = weight_decay_;
-  if (param.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::rmsprop_update(param, grad, ms, mom, config));
-  else cpu::rmsprop_update(param, grad, ms, mom, config);
+  EFFNET_DISPATCH(param, rmsprop_update, param, grad, ms, mom, config);
   ms.bump_version();
   square_avg_.tensors[index] = ms;
   if (mom.defined()) {

@@ -39,8 +39,7 @@ void SGD::update(size_t index, const Tensor& param, const Tensor& grad) {
     // Uninitialised is fine: the first update writes the buffer without reading it.
     if (config.first_step) buffer = Tensor::empty(param.shape(), param.dtype(), param.device());
   }
-  if (param.is_cuda()) EFFNET_CUDA_ONLY(cuda_ops::sgd_update(param, grad, buffer, config));
-  else cpu::sgd_update(param, grad, buffer, config);
+  EFFNET_DISPATCH(param, sgd_update, param, grad, buffer, config);
   if (buffer.defined()) {
     buffer.bump_version();
     momentum_buffers_.tensors[index] = buffer;  // kept only once the update succeeded
