@@ -85,13 +85,26 @@ void read_stopping_options(const Args& args, const char* command, app::TrainingS
   EFFNET_CHECK(!setup.train.out_dir.empty(), command, ": --out DIR is required");
 }
 
-void add_inference_options(Args& args) {
-  args.option("batch", "256", "batch size")
+void add_inference_options(Args& args, const ImageInputOptions& in) {
+  args.option("checkpoint", "", in.checkpoint_help)
+      .option(in.folder, "", in.folder_help)
+      .option(in.labels, "", in.labels_help)
+      .option("batch", "256", "batch size")
       .option("image-size", "0", "input resolution (0: the checkpoint's)")
       .option("device", "auto", "auto | cpu | cuda")
       .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)")
       .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
 }
+
+ImageInputs image_inputs_from(const Args& args, const ImageInputOptions& in) {
+  ImageInputs r{args.str("checkpoint"), args.str(in.folder), args.str(in.labels), args.on("skip-bad-images")};
+  app::require_file(r.checkpoint, "checkpoint");
+  app::require_dir(r.folder, in.folder_what);
+  if (!r.labels_csv.empty()) app::require_file(r.labels_csv, in.labels_what);
+  return r;
+}
+
+data::Dataset load_images(const ImageInputs& in) { return app::load_test(in.folder, in.labels_csv, in.skip_bad_images); }
 
 app::InferenceSetup inference_setup_from(const Args& args) {
   app::InferenceSetup s;

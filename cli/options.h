@@ -26,8 +26,27 @@ void add_training_options(Args& args);
 // Reads them (and chooses the device); epochs, patience, stage and out_dir are left to the caller.
 app::TrainingSetup training_setup_from(const Args& args, const Hooks& hooks);
 
-// --batch, --image-size, --device, --workers and --skip-bad-images of the inference subcommands.
-void add_inference_options(Args& args);
+// The inference subcommands (pseudolabel, predict) read a checkpoint and a folder of images with
+// an optional label CSV; the folder's and the CSV's options are named for what they are there.
+struct ImageInputOptions {
+  const char* checkpoint_help;
+  const char* folder;  // option name, what it is (for errors), help
+  const char* folder_what;
+  const char* folder_help;
+  const char* labels;
+  const char* labels_what;
+  const char* labels_help;
+};
+struct ImageInputs {
+  std::string checkpoint, folder, labels_csv;
+  bool skip_bad_images = false;
+};
+// --checkpoint, the folder and label options, and --batch, --image-size, --device, --workers,
+// --skip-bad-images.
+void add_inference_options(Args& args, const ImageInputOptions& inputs);
+// Reads them; the files and the folder must exist. The images are decoded by load_images.
+ImageInputs image_inputs_from(const Args& args, const ImageInputOptions& inputs);
+data::Dataset load_images(const ImageInputs& inputs);
 app::InferenceSetup inference_setup_from(const Args& args);
 
 }  // namespace effnet::cli
