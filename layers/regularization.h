@@ -8,26 +8,28 @@
 
 namespace effnet::nn {
 
-class Dropout : public Module {
+// The drop probability both layers hold.
+class RandomDrop : public Module {
  public:
-  explicit Dropout(double p) : p_(p) {}
-  Tensor forward(const Tensor& x) override;
-  std::string type_name() const override { return "Dropout"; }
+  explicit RandomDrop(double p) : p_(p) {}
   double p() const { return p_; }
 
- private:
+ protected:
   double p_;
 };
 
-class DropConnect : public Module {
+class Dropout : public RandomDrop {
  public:
-  explicit DropConnect(double p) : p_(p) {}
+  using RandomDrop::RandomDrop;
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Dropout"; }
+};
+
+class DropConnect : public RandomDrop {
+ public:
+  using RandomDrop::RandomDrop;
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "DropConnect"; }
-  double p() const { return p_; }
-
- private:
-  double p_;
 };
 
 }  // namespace effnet::nn

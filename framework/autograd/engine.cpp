@@ -72,6 +72,12 @@ void record(Tensor& out, std::shared_ptr<Node> node, std::initializer_list<const
   out.impl().grad_fn = std::move(node);
 }
 
+Tensor empty_grad_like(const Node& node, const Tensor& g, const Tensor& t, const char* what) {
+  EFFNET_CHECK(g.shape() == t.shape() && g.dtype() == t.dtype() && g.device() == t.device(), node.name(),
+               ": gradient ", g.str(), " does not match ", what, " ", t.str());
+  return Tensor::empty(t.shape(), t.dtype(), t.device());
+}
+
 void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
   EFFNET_CHECK(root.requires_grad(), "backward() on a tensor that does not require grad ", root.str());
   Tensor grad = grad_in;

@@ -80,6 +80,10 @@ inline void record(Tensor& out, std::shared_ptr<Node> node, const Tensor& a) { r
 inline void record(Tensor& out, std::shared_ptr<Node> node, const Tensor& a, const Tensor& b) {
   record(out, std::move(node), {&a, &b});
 }
+// For a node whose input gradient has the shape of a tensor t it saved (unary ops, softmax): checks
+// that the incoming gradient g matches t (shape, dtype, device) and returns an uninitialised tensor
+// like t for the input gradient. `what` names t in the error.
+Tensor empty_grad_like(const Node& node, const Tensor& g, const Tensor& t, const char* what);
 // Runs the backward pass from root with the given gradient.
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 }  // namespace autograd

@@ -2,8 +2,11 @@
 // list expanded in namespace cpu and in namespace cuda_ops (EFFNET_DECLARE_BACKENDS), and calls
 // them through EFFNET_DISPATCH, which picks the half by device. A CPU-only build compiles no CUDA
 // half, so there the CUDA branch is never named (nothing refers to a function that has no
-// definition) and throws instead: op files carry no #ifdefs.
+// definition) and throws instead: op files carry no #ifdefs. Inside a half, dispatch_enum turns a
+// family's runtime op into a template argument.
 #pragma once
+
+#include <type_traits>
 
 #include "framework/core/error.h"
 
@@ -17,6 +20,20 @@ template <class R>
 }
 
 }  // namespace effnet::backend
+
+namespace effnet {
+
+// Calls f(std::integral_constant<E, v>{}) for the v among Values that equals e, so that a backend
+// turns a family's runtime op into a template argument in one place: the family lists its ops
+// once, dispatch_enum<Op::A, Op::B>(op, f). A value missing from the list throws.
+template <auto... Values, class E, class F>
+void dispatch_enum(E e, F&& f) {
+  static_assert((std::is_same_v<decltype(Values), E> && ...), "dispatch_enum: values of another type");
+  const bool found = ((e == Values && (f(std::integral_constant<E, Values>{}), true)) || ...);
+  EFFNET_CHECK(found, "dispatch_enum: value ", int(e), " is not in the list");
+}
+
+}  // namespace effnet
 
 // EFFNET_DISPATCH(where, fn, args...): cuda_ops::fn(args...) when `where` (a Tensor or a Device)
 // is on the GPU, else cpu::fn(args...), as an expression of the backend's return type (or void).

@@ -19,14 +19,12 @@ void fill(void* dst, DType dtype, int64_t n, double value) {
 }
 
 void convert(void* dst, DType dst_type, const void* src, DType src_type, int64_t n) {
-  dispatch_any(dst_type, [&](auto dst_tag) {
+  dispatch_any_pair(dst_type, src_type, [&](auto dst_tag, auto src_tag) {
     using D = decltype(dst_tag);
+    using S = decltype(src_tag);
     D* d = static_cast<D*>(dst);
-    dispatch_any(src_type, [&](auto src_tag) {
-      using S = decltype(src_tag);
-      const S* s = static_cast<const S*>(src);
-      for (int64_t i = 0; i < n; ++i) d[i] = convert_element<D>(s[i]);
-    });
+    const S* s = static_cast<const S*>(src);
+    for (int64_t i = 0; i < n; ++i) d[i] = convert_element<D>(s[i]);
   });
 }
 

@@ -78,4 +78,10 @@ decltype(auto) dispatch_any(DType dtype, F&& f) {
   EFFNET_THROW("unknown dtype ", int(dtype));
 }
 
+// Calls f(A{}, B{}) with A and B the C++ types of two dtypes, any pair of them (conversion).
+template <class F>
+void dispatch_any_pair(DType a, DType b, F&& f) {
+  dispatch_any(a, [&](auto a_tag) { dispatch_any(b, [&](auto b_tag) { f(a_tag, b_tag); }); });
+}
+
 }  // namespace effnet

@@ -14,23 +14,14 @@
 
 namespace effnet::hd_math {
 
-EFFNET_HD float bits_to_float(uint32_t u) {
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(u);
-#else
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-#endif
-}
-EFFNET_HD uint32_t float_to_bits(float f) {
-#ifdef __CUDA_ARCH__
-  return __float_as_uint(f);
-#else
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-#endif
+// The bits of a value as another type of the same size (C++20's std::bit_cast): memcpy is the
+// defined way in C++17, and GCC and nvcc both turn it into a register move.
+template <class To, class From>
+EFFNET_HD To bit_cast(From from) {
+  static_assert(sizeof(To) == sizeof(From), "bit_cast: the sizes differ");
+  To to;
+  std::memcpy(&to, &from, sizeof to);
+  return to;
 }
 
 // Picks a where cond holds, else b, as integer bit operations. A float `cond ? a : b` feeding
@@ -38,8 +29,8 @@ EFFNET_HD uint32_t float_to_bits(float f) {
 // to speculate trapping operations), which blocks vectorisation of the whole loop.
 EFFNET_HD float select(bool cond, float a, float b) {
   const uint32_t mask = uint32_t(0) - uint32_t(cond);
-  const uint32_t ua = float_to_bits(a), ub = float_to_bits(b);
-  return bits_to_float(ub ^ ((ua ^ ub) & mask));
+  const uint32_t ua = bit_cast<uint32_t>(a), ub = bit_cast<uint32_t>(b);
+  return bit_cast<float>(ub ^ ((ua ^ ub) & mask));
 }
 
 // e^x for x <= 0 to within 2 ulp (NaN gives NaN), branch-free. Cody-Waite reduction x = n·ln2 + r
@@ -53,7 +44,7 @@ EFFNET_HD float exp_nonpositive(float x) {
   constexpr float kMagic = 12582912.0f;  // 1.5·2^23
   const float t = x * 1.44269504088896341f + kMagic;
   const float n = t - kMagic;  // round(x / ln2), in [-150, 0]
-  const int32_t ni = int32_t(float_to_bits(t) - float_to_bits(kMagic));
+  const int32_t ni = int32_t(bit_cast<uint32_t>(t) - bit_cast<uint32_t>(kMagic));
   float r = x - n * 0.693359375f;  // ln2 split so that n·hi is exact
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -64,7 +55,7 @@ EFFNET_HD float exp_nonpositive(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   const int32_t n1 = ni / 2, n2 = ni - n1;  // both in [-75, 0]
-  return p * bits_to_float(uint32_t(n1 + 127) << 23) * bits_to_float(uint32_t(n2 + 127) << 23);
+  return p * bit_cast<float>(uint32_t(n1 + 127) << 23) * bit_cast<float>(uint32_t(n2 + 127) << 23);
 }
 
 // The stable sigmoid: e^-|x| never overflows, and for x < 0 the quotient e^x / (1 + e^x) keeps

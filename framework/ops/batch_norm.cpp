@@ -45,18 +45,27 @@ void check_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   }
 }
 
+// The gradients a backward node returns for (x, weight, bias): each allocated only where its input
+// wants one (next[i]), x's like `like_x`, weight's and bias's like `weight`; undefined ones are
+// not computed.
+std::vector<Tensor> wanted_grads(const Node& node, const Tensor& like_x, const Tensor& weight) {
+  std::vector<Tensor> grads(3);
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const Tensor& like = i == 0 ? like_x : weight;
+    if (node.next[i]) grads[i] = Tensor::empty(like.shape(), like.dtype(), like.device());
+  }
+  return grads;
+}
+
 // Training mode: the batch statistics depend on x, so every output element depends on every input
 // element of its channel. Saves x, weight and the batch mean / inverse std of the forward pass.
 struct BatchNormTrainBackward : Node {
   double eps = 0.0;
   std::vector<Tensor> apply(const Tensor& g) override {
     Tensor x = saved(0), weight = saved(1), mean = saved(2), invstd = saved(3);
-    Tensor gx, gw, gb;
-    if (next[0]) gx = Tensor::empty(x.shape(), x.dtype(), x.device());
-    if (next[1]) gw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-    if (next[2]) gb = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-    EFFNET_DISPATCH(x, batch_norm_train_backward, x, g, weight, mean, invstd, eps, gx, gw, gb);
-    return {gx, gw, gb};
+    std::vector<Tensor> d = wanted_grads(*this, x, weight);
+    EFFNET_DISPATCH(x, batch_norm_train_backward, x, g, weight, mean, invstd, eps, d[0], d[1], d[2]);
+    return d;
   }
   const char* name() const override { return "BatchNormTrainBackward"; }
 };
@@ -67,12 +76,9 @@ struct BatchNormTrainBackward : Node {
 struct BatchNormEvalBackward : Node {
   std::vector<Tensor> apply(const Tensor& g) override {
     Tensor weight = saved(0), invstd = saved(1), x = saved(2), mean = saved(3);
-    Tensor gx, gw, gb;
-    if (next[0]) gx = Tensor::empty(g.shape(), g.dtype(), g.device());
-    if (next[1]) gw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-    if (next[2]) gb = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-    EFFNET_DISPATCH(g, batch_norm_eval_backward, x, g, weight, mean, invstd, gx, gw, gb);
-    return {gx, gw, gb};
+    std::vector<Tensor> d = wanted_grads(*this, g, weight);
+    EFFNET_DISPATCH(g, batch_norm_eval_backward, x, g, weight, mean, invstd, d[0], d[1], d[2]);
+    return d;
   }
   const char* name() const override { return "BatchNormEvalBackward"; }
 };

@@ -60,21 +60,26 @@ Tensor run_binary(BinaryOp op, const char* name, const Tensor& a, const Tensor& 
   return out;
 }
 
-// Backward nodes. Each input's gradient is summed back over the dimensions it was broadcast along.
-struct AddBackward : Node {
+// Backward nodes. Each input's gradient is summed back over the dimensions it was broadcast along,
+// so every node of a binary op keeps both input shapes; mul and div also save the operands.
+struct BinaryBackward : Node {
+  static constexpr bool kSavesOperands = false;
   Shape a_shape, b_shape;
-  double b_sign = 1.0;  // -1 for sub
+};
+
+template <bool kSubtract>
+struct AddBackward : BinaryBackward {
   std::vector<Tensor> apply(const Tensor& g) override {
     Tensor ga = next[0] ? sum_to(g, a_shape) : Tensor();
     Tensor gb;
-    if (next[1]) gb = b_sign > 0 ? sum_to(g, b_shape) : neg(sum_to(g, b_shape));
+    if (next[1]) gb = kSubtract ? neg(sum_to(g, b_shape)) : sum_to(g, b_shape);
     return {ga, gb};
   }
-  const char* name() const override { return b_sign > 0 ? "AddBackward" : "SubBackward"; }
+  const char* name() const override { return kSubtract ? "SubBackward" : "AddBackward"; }
 };
 
-struct MulBackward : Node {
-  Shape a_shape, b_shape;
+struct MulBackward : BinaryBackward {
+  static constexpr bool kSavesOperands = true;
   std::vector<Tensor> apply(const Tensor& g) override {
     Tensor a = saved(0), b = saved(1);
     return {next[0] ? sum_to(mul(g, b), a_shape) : Tensor(), next[1] ? sum_to(mul(g, a), b_shape) : Tensor()};
@@ -82,8 +87,8 @@ struct MulBackward : Node {
   const char* name() const override { return "MulBackward"; }
 };
 
-struct DivBackward : Node {
-  Shape a_shape, b_shape;
+struct DivBackward : BinaryBackward {
+  static constexpr bool kSavesOperands = true;
   std::vector<Tensor> apply(const Tensor& g) override {
     Tensor a = saved(0), b = saved(1);
     Tensor g_over_b = div(g, b);
@@ -96,24 +101,31 @@ struct DivBackward : Node {
 };
 
 struct AffineBackward : Node {
-  double scale = 1.0;
+  explicit AffineBackward(double scale) : scale(scale) {}
+  double scale;
   std::vector<Tensor> apply(const Tensor& g) override { return {scale == 1.0 ? g : affine(g, scale, 0.0)}; }
   const char* name() const override { return "AffineBackward"; }
 };
 
 struct BroadcastToBackward : Node {
+  explicit BroadcastToBackward(Shape input_shape) : input_shape(std::move(input_shape)) {}
   Shape input_shape;
   std::vector<Tensor> apply(const Tensor& g) override { return {sum_to(g, input_shape)}; }
   const char* name() const override { return "BroadcastToBackward"; }
 };
 
-Tensor add_or_sub(const Tensor& a, const Tensor& b, bool subtract) {
-  Tensor out = run_binary(subtract ? BinaryOp::Sub : BinaryOp::Add, subtract ? "sub" : "add", a, b);
+// add, sub, mul and div: the op, then its Backward node where a gradient is needed.
+template <class Backward>
+Tensor binary_op(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
+  Tensor out = run_binary(op, name, a, b);
   if (autograd::needs_grad(a, b)) {
-    auto node = std::make_shared<AddBackward>();
+    auto node = std::make_shared<Backward>();
     node->a_shape = a.shape();
     node->b_shape = b.shape();
-    node->b_sign = subtract ? -1.0 : 1.0;
+    if constexpr (Backward::kSavesOperands) {
+      node->save(a);
+      node->save(b);
+    }
     autograd::record(out, node, a, b);
   }
   return out;
@@ -121,44 +133,16 @@ Tensor add_or_sub(const Tensor& a, const Tensor& b, bool subtract) {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) { return add_or_sub(a, b, false); }
-Tensor sub(const Tensor& a, const Tensor& b) { return add_or_sub(a, b, true); }
-
-Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = run_binary(BinaryOp::Mul, "mul", a, b);
-  if (autograd::needs_grad(a, b)) {
-    auto node = std::make_shared<MulBackward>();
-    node->a_shape = a.shape();
-    node->b_shape = b.shape();
-    node->save(a);
-    node->save(b);
-    autograd::record(out, node, a, b);
-  }
-  return out;
-}
-
-Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = run_binary(BinaryOp::Div, "div", a, b);
-  if (autograd::needs_grad(a, b)) {
-    auto node = std::make_shared<DivBackward>();
-    node->a_shape = a.shape();
-    node->b_shape = b.shape();
-    node->save(a);
-    node->save(b);
-    autograd::record(out, node, a, b);
-  }
-  return out;
-}
+Tensor add(const Tensor& a, const Tensor& b) { return binary_op<AddBackward<false>>(BinaryOp::Add, "add", a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary_op<AddBackward<true>>(BinaryOp::Sub, "sub", a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary_op<MulBackward>(BinaryOp::Mul, "mul", a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary_op<DivBackward>(BinaryOp::Div, "div", a, b); }
 
 Tensor affine(const Tensor& x, double scale, double shift) {
   EFFNET_CHECK(is_floating(x.dtype()), "affine/scalar arithmetic: floating tensor expected, got ", x.str());
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   EFFNET_DISPATCH(x, affine, x, scale, shift, out);
-  if (autograd::needs_grad(x)) {
-    auto node = std::make_shared<AffineBackward>();
-    node->scale = scale;
-    autograd::record(out, node, x);
-  }
+  if (autograd::needs_grad(x)) autograd::record(out, std::make_shared<AffineBackward>(scale), x);
   return out;
 }
 
@@ -170,11 +154,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   // BinaryOp::Right copies operand b (x) through the plan; operand a is only a shape donor.
   EFFNET_DISPATCH(x, binary, BinaryOp::Right, plan, out, x, out);
-  if (autograd::needs_grad(x)) {
-    auto node = std::make_shared<BroadcastToBackward>();
-    node->input_shape = x.shape();
-    autograd::record(out, node, x);
-  }
+  if (autograd::needs_grad(x)) autograd::record(out, std::make_shared<BroadcastToBackward>(x.shape()), x);
   return out;
 }
 

@@ -10,7 +10,7 @@
 namespace effnet::cpu {
 namespace {
 
-template <class T, BinaryOp OP>
+template <BinaryOp OP, class T>
 void binary_same_shape(const T* a, const T* b, T* out, int64_t n) {
   parallel_for(n, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
     for (int64_t i = lo; i < hi; ++i) out[i] = binary_element<T, OP>(a[i], b[i]);
@@ -18,7 +18,7 @@ void binary_same_shape(const T* a, const T* b, T* out, int64_t n) {
 }
 
 // One output row; the common stride patterns get loops of their own so that they vectorise.
-template <class T, BinaryOp OP>
+template <BinaryOp OP, class T>
 EFFNET_INLINE inline void binary_row(const T* a, int64_t as, const T* b, int64_t bs, T* out, int64_t n) {
   if (as == 1 && bs == 1) {
     for (int64_t i = 0; i < n; ++i) out[i] = binary_element<T, OP>(a[i], b[i]);
@@ -33,7 +33,7 @@ EFFNET_INLINE inline void binary_row(const T* a, int64_t as, const T* b, int64_t
   }
 }
 
-template <class T, BinaryOp OP>
+template <BinaryOp OP, class T>
 void binary_broadcast(const BroadcastPlan& plan, const T* a, const T* b, T* out) {
   const CollapsedBroadcast p = collapse_broadcast(plan);
   const int nd = p.ndim;
@@ -47,7 +47,7 @@ void binary_broadcast(const BroadcastPlan& plan, const T* a, const T* b, T* out)
       // Offsets of row o in a and b: o unravelled over the outer dimensions.
       int64_t ao, bo;
       broadcast_offsets(p, nd - 1, o, ao, bo);
-      binary_row<T, OP>(a + ao, as, b + bo, bs, out + o * inner, inner);
+      binary_row<OP>(a + ao, as, b + bo, bs, out + o * inner, inner);
     }
   });
 }
@@ -55,15 +55,10 @@ void binary_broadcast(const BroadcastPlan& plan, const T* a, const T* b, T* out)
 }  // namespace
 
 void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& out) {
-  dispatch_float(out.dtype(), "binary", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    const scalar_t *pa = a.data<scalar_t>(), *pb = b.data<scalar_t>();
-    scalar_t* po = out.data<scalar_t>();
-    dispatch_binary(op, [&](auto op_tag) {
-      constexpr BinaryOp OP = decltype(op_tag)::value;
-      if (plan.same_shape) binary_same_shape<scalar_t, OP>(pa, pb, po, shape_numel(plan.out_shape));
-      else binary_broadcast<scalar_t, OP>(plan, pa, pb, po);
-    });
+  dispatch_binary_operands(op, a, b, out, [&](auto op_tag, const auto* pa, const auto* pb, auto* po) {
+    constexpr BinaryOp OP = decltype(op_tag)::value;
+    if (plan.same_shape) binary_same_shape<OP>(pa, pb, po, shape_numel(plan.out_shape));
+    else binary_broadcast<OP>(plan, pa, pb, po);
   });
 }
 

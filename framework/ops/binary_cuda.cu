@@ -2,6 +2,8 @@
 // by cuda::for_each. Equal shapes take the flat functor; otherwise each output index is
 // unravelled against the collapsed broadcast plan the CPU walks too (strides 0 along stretched
 // dimensions).
+#include <type_traits>
+
 #include "framework/core/cuda_launch.cuh"
 #include "framework/ops/binary_kernels.h"
 
@@ -40,15 +42,11 @@ struct Affine {
 
 void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& out) {
   const int64_t n = shape_numel(plan.out_shape);
-  dispatch_float(out.dtype(), "binary", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    const scalar_t *pa = a.data<scalar_t>(), *pb = b.data<scalar_t>();
-    scalar_t* po = out.data<scalar_t>();
-    dispatch_binary(op, [&](auto op_tag) {
-      constexpr BinaryOp OP = decltype(op_tag)::value;
-      if (plan.same_shape) cuda::for_each(n, SameShape<scalar_t, OP>{pa, pb, po});
-      else cuda::for_each(n, Broadcast<scalar_t, OP>{pa, pb, po, collapse_broadcast(plan)});
-    });
+  dispatch_binary_operands(op, a, b, out, [&](auto op_tag, const auto* pa, const auto* pb, auto* po) {
+    using T = std::remove_pointer_t<decltype(po)>;
+    constexpr BinaryOp OP = decltype(op_tag)::value;
+    if (plan.same_shape) cuda::for_each(n, SameShape<T, OP>{pa, pb, po});
+    else cuda::for_each(n, Broadcast<T, OP>{pa, pb, po, collapse_broadcast(plan)});
   });
 }
 

@@ -3,8 +3,6 @@
 // merged (collapse_broadcast), and the offsets of an element of it (broadcast_offsets).
 #pragma once
 
-#include <type_traits>
-
 #include "framework/core/backend.h"
 #include "framework/core/host_device.h"
 #include "framework/core/tensor.h"
@@ -14,18 +12,21 @@ namespace effnet {
 
 enum class BinaryOp { Add, Sub, Mul, Div, Right /* out = b: broadcast copy */ };
 
-// Calls f(std::integral_constant<BinaryOp, op>{}) so that a backend can turn the runtime op into
-// a template argument in one place.
+// Calls f(std::integral_constant<BinaryOp, op>{}) (backend.h's dispatch_enum over every op).
 template <class F>
 void dispatch_binary(BinaryOp op, F&& f) {
   using O = BinaryOp;
-  switch (op) {
-    case O::Add: f(std::integral_constant<O, O::Add>{}); return;
-    case O::Sub: f(std::integral_constant<O, O::Sub>{}); return;
-    case O::Mul: f(std::integral_constant<O, O::Mul>{}); return;
-    case O::Div: f(std::integral_constant<O, O::Div>{}); return;
-    case O::Right: f(std::integral_constant<O, O::Right>{}); return;
-  }
+  dispatch_enum<O::Add, O::Sub, O::Mul, O::Div, O::Right>(op, f);
+}
+
+// The dispatch both halves' binary() start with: f(op_tag, pa, pb, po), the op as
+// dispatch_binary's tag and the operands and output typed by the output's float dtype.
+template <class F>
+void dispatch_binary_operands(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out, F&& f) {
+  dispatch_float(out.dtype(), "binary", [&](auto tag) {
+    using T = decltype(tag);
+    dispatch_binary(op, [&](auto op_tag) { f(op_tag, a.data<T>(), b.data<T>(), out.data<T>()); });
+  });
 }
 
 template <class T, BinaryOp OP>

@@ -2,7 +2,7 @@
 // choosing one of three algorithms for the geometry (conv2d_cpu_algorithms.h lists their files):
 //   depthwise, c_out == c_in         direct loops on channels-last copies (conv2d_cpu_depthwise_cl.cpp)
 //   depthwise, c_out = m·c_in, m > 1  direct loops over NCHW planes (conv2d_cpu_depthwise.cpp)
-//   everything else                  im2col + GEMM (conv2d_cpu_gemm.cpp), the bias added here
+//   everything else                  im2col + GEMM (conv2d_cpu_gemm.cpp)
 // The naive direct-loop convolution in tests/test_conv2d.cpp is the oracle they are checked against.
 #include "framework/ops/conv2d_cpu_algorithms.h"
 #include "framework/ops/conv2d_kernels.h"
@@ -11,52 +11,34 @@ namespace effnet::cpu {
 using namespace conv2d_detail;
 namespace {
 
-// The GEMM path's bias: y[n, c, ·] += bias[c].
+// The algorithm for the geometry (the list above) in T.
 template <class T>
-void add_bias(const T* bias, T* y, const Conv2dGeometry& g) {
-  const int64_t howo = g.ho * g.wo;
-#pragma omp parallel for if (g.n * g.c_out * howo > 32768)
-  for (int64_t nc = 0; nc < g.n * g.c_out; ++nc) {
-    const T b = bias[nc % g.c_out];
-    T* p = y + nc * howo;
-    for (int64_t t = 0; t < howo; ++t) p[t] += b;
-  }
+const Passes<T>& algorithm_for(const Conv2dGeometry& g) {
+  if (!g.depthwise()) return gemm_algorithm.passes<T>();
+  return (channels_last(g) ? depthwise_cl_algorithm : depthwise_algorithm).passes<T>();
 }
 
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, const Conv2dGeometry& g) {
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    const scalar_t* pb = bias.defined() ? bias.data<scalar_t>() : nullptr;
-    if (g.depthwise() && channels_last(g)) {
-      forward_depthwise_cl(x.data<scalar_t>(), w.data<scalar_t>(), pb, y.data<scalar_t>(), g);
-    } else if (g.depthwise()) {
-      forward_depthwise(x.data<scalar_t>(), w.data<scalar_t>(), pb, y.data<scalar_t>(), g);
-    } else {
-      forward_gemm(x.data<scalar_t>(), w.data<scalar_t>(), y.data<scalar_t>(), g);
-      if (pb) add_bias(pb, y.data<scalar_t>(), g);
-    }
+    using T = decltype(tag);
+    const T* pb = bias.defined() ? bias.data<T>() : nullptr;
+    algorithm_for<T>(g).forward(x.data<T>(), w.data<T>(), pb, y.data<T>(), g);
   });
 }
 
 void conv2d_backward_input(const Tensor& gy, const Tensor& w, Tensor& gx, const Conv2dGeometry& g) {
   dispatch_float(gy.dtype(), "conv2d backward", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    if (g.depthwise() && channels_last(g))
-      backward_input_depthwise_cl(gy.data<scalar_t>(), w.data<scalar_t>(), gx.data<scalar_t>(), g);
-    else if (g.depthwise()) backward_input_depthwise(gy.data<scalar_t>(), w.data<scalar_t>(), gx.data<scalar_t>(), g);
-    else backward_input_gemm(gy.data<scalar_t>(), w.data<scalar_t>(), gx.data<scalar_t>(), g);
+    using T = decltype(tag);
+    algorithm_for<T>(g).backward_input(gy.data<T>(), w.data<T>(), gx.data<T>(), g);
   });
 }
 
 void conv2d_backward_weight(const Tensor& gy, const Tensor& x, Tensor& gw, const Conv2dGeometry& g) {
   dispatch_float(gy.dtype(), "conv2d backward", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    if (g.depthwise() && channels_last(g))
-      backward_weight_depthwise_cl(gy.data<scalar_t>(), x.data<scalar_t>(), gw.data<scalar_t>(), g);
-    else if (g.depthwise()) backward_weight_depthwise(gy.data<scalar_t>(), x.data<scalar_t>(), gw.data<scalar_t>(), g);
-    else backward_weight_gemm(gy.data<scalar_t>(), x.data<scalar_t>(), gw.data<scalar_t>(), g);
+    using T = decltype(tag);
+    algorithm_for<T>(g).backward_weight(gy.data<T>(), x.data<T>(), gw.data<T>(), g);
   });
 }
 

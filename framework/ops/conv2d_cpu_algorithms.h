@@ -6,12 +6,14 @@
 // Each algorithm is checked against the naive direct-loop convolution in tests/test_conv2d.cpp,
 // the oracle (forward values in float32 and float64, gradients by central differences).
 //
-// Conventions of every function here: contiguous NCHW tensors already validated by conv2d.cpp,
-// outputs fully overwritten; T is float or double (explicit instantiations in each file).
+// Conventions of every pass: contiguous NCHW tensors already validated by conv2d.cpp, outputs
+// fully overwritten. Each file defines its passes in an anonymous namespace and exports them as
+// one Algorithm table, instantiated for float and double.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "framework/core/allocator.h"
@@ -52,30 +54,32 @@ inline std::vector<Span> column_spans(const Conv2dGeometry& g) {
   return cols;
 }
 
-// ---- im2col + GEMM (conv2d_cpu_gemm.cpp): any geometry; no bias (the entry point adds it) ----
+// The three passes of one algorithm for elements of type T. forward adds the bias (null: none).
 template <class T>
-void forward_gemm(const T* x, const T* w, T* y, const Conv2dGeometry& g);
-template <class T>
-void backward_input_gemm(const T* gy, const T* w, T* gx, const Conv2dGeometry& g);
-template <class T>
-void backward_weight_gemm(const T* gy, const T* x, T* gw, const Conv2dGeometry& g);
+struct Passes {
+  void (*forward)(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g);
+  void (*backward_input)(const T* gy, const T* w, T* gx, const Conv2dGeometry& g);
+  void (*backward_weight)(const T* gy, const T* x, T* gw, const Conv2dGeometry& g);
+};
 
-// ---- depthwise on NCHW planes (conv2d_cpu_depthwise.cpp): g.depthwise() ----------------------
-template <class T>
-void forward_depthwise(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g);
-template <class T>
-void backward_input_depthwise(const T* gy, const T* w, T* gx, const Conv2dGeometry& g);
-template <class T>
-void backward_weight_depthwise(const T* gy, const T* x, T* gw, const Conv2dGeometry& g);
+// One algorithm: its passes in float and double, a table the entry points pick from.
+struct Algorithm {
+  Passes<float> f32;
+  Passes<double> f64;
+  template <class T>
+  const Passes<T>& passes() const {
+    if constexpr (std::is_same_v<T, float>) return f32;
+    else return f64;
+  }
+};
 
-// ---- depthwise, channels last (conv2d_cpu_depthwise_cl.cpp): g.depthwise() && channels_last(g)
-// Without a channel multiplier, where the channels-last kernels apply.
+// im2col + GEMM (conv2d_cpu_gemm.cpp): any geometry.
+extern const Algorithm gemm_algorithm;
+// Depthwise on NCHW planes (conv2d_cpu_depthwise.cpp): g.depthwise().
+extern const Algorithm depthwise_algorithm;
+// Depthwise on channels-last copies (conv2d_cpu_depthwise_cl.cpp): g.depthwise() and no channel
+// multiplier.
 inline bool channels_last(const Conv2dGeometry& g) { return g.c_out == g.c_in; }
-template <class T>
-void forward_depthwise_cl(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g);
-template <class T>
-void backward_input_depthwise_cl(const T* gy, const T* w, T* gx, const Conv2dGeometry& g);
-template <class T>
-void backward_weight_depthwise_cl(const T* gy, const T* x, T* gw, const Conv2dGeometry& g);
+extern const Algorithm depthwise_cl_algorithm;
 
 }  // namespace effnet::cpu::conv2d_detail

@@ -10,9 +10,26 @@
 #include <algorithm>
 #include <vector>
 
+#include "framework/core/host_device.h"
 #include "framework/ops/conv2d_cpu_algorithms.h"
 
 namespace effnet::cpu::conv2d_detail {
+namespace {
+
+// Calls f(row, tap, off, s) for every output row oh and kernel tap (i, j) whose input row
+// ih = oh·stride_h - pad_h + i lies inside the image: row = oh·Wo is the row's offset in the output
+// plane, tap = i·kw + j, and plane[off + ow·stride_w] is the tap's input for the output columns ow
+// in s.
+template <class F>
+EFFNET_INLINE inline void for_each_tap(const Conv2dGeometry& g, const std::vector<Span>& cols, F&& f) {
+  for (int64_t oh = 0; oh < g.ho; ++oh) {
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t ih = oh * g.stride_h - g.pad_h + i;
+      if (ih < 0 || ih >= g.h) continue;
+      for (int64_t j = 0; j < g.kw; ++j) f(oh * g.wo, i * g.kw + j, ih * g.w + j - g.pad_w, cols[size_t(j)]);
+    }
+  }
+}
 
 template <class T>
 void forward_depthwise(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g) {
@@ -25,23 +42,15 @@ void forward_depthwise(const T* x, const T* w, const T* bias, T* y, const Conv2d
     const T* k = w + oc * g.kh * g.kw;
     T* out = y + nc * g.ho * g.wo;
     std::fill(out, out + g.ho * g.wo, bias ? bias[oc] : T(0));
-    for (int64_t oh = 0; oh < g.ho; ++oh) {
-      T* out_row = out + oh * g.wo;
-      for (int64_t i = 0; i < g.kh; ++i) {
-        const int64_t ih = oh * g.stride_h - g.pad_h + i;
-        if (ih < 0 || ih >= g.h) continue;
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const T kv = k[i * g.kw + j];
-          const int64_t off = ih * g.w + j - g.pad_w;  // plane[off + ow·sw] is the tap's input
-          const Span s = cols[size_t(j)];
-          if (sw == 1) {
-            for (int64_t ow = s.lo; ow < s.hi; ++ow) out_row[ow] += kv * plane[off + ow];
-          } else {
-            for (int64_t ow = s.lo; ow < s.hi; ++ow) out_row[ow] += kv * plane[off + ow * sw];
-          }
-        }
+    for_each_tap(g, cols, [&](int64_t row, int64_t tap, int64_t off, Span s) EFFNET_INLINE {
+      T* out_row = out + row;
+      const T kv = k[tap];
+      if (sw == 1) {
+        for (int64_t ow = s.lo; ow < s.hi; ++ow) out_row[ow] += kv * plane[off + ow];
+      } else {
+        for (int64_t ow = s.lo; ow < s.hi; ++ow) out_row[ow] += kv * plane[off + ow * sw];
       }
-    }
+    });
   }
 }
 
@@ -58,23 +67,15 @@ void backward_input_depthwise(const T* gy, const T* w, T* gx, const Conv2dGeomet
     for (int64_t oc = c * mult; oc < (c + 1) * mult; ++oc) {
       const T* k = w + oc * g.kh * g.kw;
       const T* grad = gy + (n * g.c_out + oc) * g.ho * g.wo;
-      for (int64_t oh = 0; oh < g.ho; ++oh) {
-        const T* grad_row = grad + oh * g.wo;
-        for (int64_t i = 0; i < g.kh; ++i) {
-          const int64_t ih = oh * g.stride_h - g.pad_h + i;
-          if (ih < 0 || ih >= g.h) continue;
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const T kv = k[i * g.kw + j];
-            const int64_t off = ih * g.w + j - g.pad_w;
-            const Span s = cols[size_t(j)];
-            if (sw == 1) {
-              for (int64_t ow = s.lo; ow < s.hi; ++ow) plane[off + ow] += kv * grad_row[ow];
-            } else {
-              for (int64_t ow = s.lo; ow < s.hi; ++ow) plane[off + ow * sw] += kv * grad_row[ow];
-            }
-          }
+      for_each_tap(g, cols, [&](int64_t row, int64_t tap, int64_t off, Span s) EFFNET_INLINE {
+        const T* grad_row = grad + row;
+        const T kv = k[tap];
+        if (sw == 1) {
+          for (int64_t ow = s.lo; ow < s.hi; ++ow) plane[off + ow] += kv * grad_row[ow];
+        } else {
+          for (int64_t ow = s.lo; ow < s.hi; ++ow) plane[off + ow * sw] += kv * grad_row[ow];
         }
-      }
+      });
     }
   }
 }
@@ -93,37 +94,28 @@ void backward_weight_depthwise(const T* gy, const T* x, T* gw, const Conv2dGeome
       const T* plane = x + (n * g.c_in + oc / mult) * g.h * g.w;
       const T* grad = gy + (n * g.c_out + oc) * g.ho * g.wo;
       std::fill(part.begin(), part.end(), T(0));
-      for (int64_t oh = 0; oh < g.ho; ++oh) {
-        const T* grad_row = grad + oh * g.wo;
-        for (int64_t i = 0; i < g.kh; ++i) {
-          const int64_t ih = oh * g.stride_h - g.pad_h + i;
-          if (ih < 0 || ih >= g.h) continue;
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t off = ih * g.w + j - g.pad_w;
-            const Span s = cols[size_t(j)];
-            T dot = T(0);
-            if (sw == 1) {
+      for_each_tap(g, cols, [&](int64_t row, int64_t tap, int64_t off, Span s) EFFNET_INLINE {
+        const T* grad_row = grad + row;
+        T dot = T(0);
+        if (sw == 1) {
 #pragma omp simd reduction(+ : dot)
-              for (int64_t ow = s.lo; ow < s.hi; ++ow) dot += grad_row[ow] * plane[off + ow];
-            } else {
+          for (int64_t ow = s.lo; ow < s.hi; ++ow) dot += grad_row[ow] * plane[off + ow];
+        } else {
 #pragma omp simd reduction(+ : dot)
-              for (int64_t ow = s.lo; ow < s.hi; ++ow) dot += grad_row[ow] * plane[off + ow * sw];
-            }
-            part[size_t(i * g.kw + j)] += dot;
-          }
+          for (int64_t ow = s.lo; ow < s.hi; ++ow) dot += grad_row[ow] * plane[off + ow * sw];
         }
-      }
+        part[size_t(tap)] += dot;
+      });
       for (int64_t t = 0; t < taps; ++t) acc[size_t(t)] += double(part[size_t(t)]);
     }
     for (int64_t t = 0; t < taps; ++t) gw[oc * taps + t] = T(acc[size_t(t)]);
   }
 }
 
-template void forward_depthwise<float>(const float*, const float*, const float*, float*, const Conv2dGeometry&);
-template void forward_depthwise<double>(const double*, const double*, const double*, double*, const Conv2dGeometry&);
-template void backward_input_depthwise<float>(const float*, const float*, float*, const Conv2dGeometry&);
-template void backward_input_depthwise<double>(const double*, const double*, double*, const Conv2dGeometry&);
-template void backward_weight_depthwise<float>(const float*, const float*, float*, const Conv2dGeometry&);
-template void backward_weight_depthwise<double>(const double*, const double*, double*, const Conv2dGeometry&);
+}  // namespace
+
+const Algorithm depthwise_algorithm = {
+    {forward_depthwise<float>, backward_input_depthwise<float>, backward_weight_depthwise<float>},
+    {forward_depthwise<double>, backward_input_depthwise<double>, backward_weight_depthwise<double>}};
 
 }  // namespace effnet::cpu::conv2d_detail

@@ -115,8 +115,6 @@ void depthwise_cl_walk(const T* src, const T* w, const T* bias, T* dst, const Co
   });
 }
 
-}  // namespace
-
 template <class T>
 void forward_depthwise_cl(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g) {
   depthwise_cl_walk<Flow::kGather>(x, w, bias, y, g);
@@ -167,11 +165,10 @@ void backward_weight_depthwise_cl(const T* gy, const T* x, T* gw, const Conv2dGe
     }
 }
 
-template void forward_depthwise_cl<float>(const float*, const float*, const float*, float*, const Conv2dGeometry&);
-template void forward_depthwise_cl<double>(const double*, const double*, const double*, double*, const Conv2dGeometry&);
-template void backward_input_depthwise_cl<float>(const float*, const float*, float*, const Conv2dGeometry&);
-template void backward_input_depthwise_cl<double>(const double*, const double*, double*, const Conv2dGeometry&);
-template void backward_weight_depthwise_cl<float>(const float*, const float*, float*, const Conv2dGeometry&);
-template void backward_weight_depthwise_cl<double>(const double*, const double*, double*, const Conv2dGeometry&);
+}  // namespace
+
+const Algorithm depthwise_cl_algorithm = {
+    {forward_depthwise_cl<float>, backward_input_depthwise_cl<float>, backward_weight_depthwise_cl<float>},
+    {forward_depthwise_cl<double>, backward_input_depthwise_cl<double>, backward_weight_depthwise_cl<double>}};
 
 }  // namespace effnet::cpu::conv2d_detail

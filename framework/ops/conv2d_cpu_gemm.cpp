@@ -161,25 +161,36 @@ const T* channel_major(const T* t, T* buf, int64_t n0, int64_t nb, int64_t c, in
   return buf;
 }
 
-}  // namespace
+// y[n, c, ·] += bias[c], after the product.
+template <class T>
+void add_bias(const T* bias, T* y, const Conv2dGeometry& g) {
+  const int64_t howo = g.ho * g.wo;
+#pragma omp parallel for if (g.n * g.c_out * howo > 32768)
+  for (int64_t nc = 0; nc < g.n * g.c_out; ++nc) {
+    const T b = bias[nc % g.c_out];
+    T* p = y + nc * howo;
+    for (int64_t t = 0; t < howo; ++t) p[t] += b;
+  }
+}
 
 template <class T>
-void forward_gemm(const T* x, const T* w, T* y, const Conv2dGeometry& g) {
+void forward_gemm(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g) {
   if (is_dense(g)) {  // Y (N, Cout) = X (N, Cin) · Wᵀ
     parallel_gemm(false, true, g.n, g.c_out, g.c_in, T(1), x, g.c_in, w, g.c_in, T(0), y, g.c_out);
-    return;
+  } else {
+    const int64_t cg_out = g.c_out_per_group(), k = g.c_in_per_group() * g.kh * g.kw, howo = g.ho * g.wo;
+    Chunks<T> chunks(g);
+    for (int64_t n0 = 0; n0 < g.n; n0 += chunks.nb_max) {
+      const int64_t nb = std::min(chunks.nb_max, g.n - n0), L = nb * howo;
+      const T* cols = columns(x, chunks.col.get(), n0, nb, g);
+      T* yt = nb == 1 ? y + n0 * g.c_out * howo : chunks.chan.get();
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        parallel_gemm(false, false, cg_out, L, k, T(1), w + grp * cg_out * k, k, cols + grp * k * L, L, T(0),
+                      yt + grp * cg_out * L, L);
+      if (nb > 1) channels_to_images(yt, y, n0, nb, g.c_out, howo);
+    }
   }
-  const int64_t cg_out = g.c_out_per_group(), k = g.c_in_per_group() * g.kh * g.kw, howo = g.ho * g.wo;
-  Chunks<T> chunks(g);
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunks.nb_max) {
-    const int64_t nb = std::min(chunks.nb_max, g.n - n0), L = nb * howo;
-    const T* cols = columns(x, chunks.col.get(), n0, nb, g);
-    T* yt = nb == 1 ? y + n0 * g.c_out * howo : chunks.chan.get();
-    for (int64_t grp = 0; grp < g.groups; ++grp)
-      parallel_gemm(false, false, cg_out, L, k, T(1), w + grp * cg_out * k, k, cols + grp * k * L, L, T(0),
-                    yt + grp * cg_out * L, L);
-    if (nb > 1) channels_to_images(yt, y, n0, nb, g.c_out, howo);
-  }
+  if (bias) add_bias(bias, y, g);
 }
 
 template <class T>
@@ -230,11 +241,10 @@ void backward_weight_gemm(const T* gy, const T* x, T* gw, const Conv2dGeometry& 
   }
 }
 
-template void forward_gemm<float>(const float*, const float*, float*, const Conv2dGeometry&);
-template void forward_gemm<double>(const double*, const double*, double*, const Conv2dGeometry&);
-template void backward_input_gemm<float>(const float*, const float*, float*, const Conv2dGeometry&);
-template void backward_input_gemm<double>(const double*, const double*, double*, const Conv2dGeometry&);
-template void backward_weight_gemm<float>(const float*, const float*, float*, const Conv2dGeometry&);
-template void backward_weight_gemm<double>(const double*, const double*, double*, const Conv2dGeometry&);
+}  // namespace
+
+const Algorithm gemm_algorithm = {
+    {forward_gemm<float>, backward_input_gemm<float>, backward_weight_gemm<float>},
+    {forward_gemm<double>, backward_input_gemm<double>, backward_weight_gemm<double>}};
 
 }  // namespace effnet::cpu::conv2d_detail

@@ -43,17 +43,20 @@ EFFNET_INLINE inline double sum(int64_t n, F&& f) {
 
 namespace effnet::cpu {
 
-// dst (cols, rows) = transpose of src (rows, cols), row-major, on the calling thread; 16 x 16 tiles
-// keep the rows read and the rows written in L1.
+// The transposes take leading dimensions: src is rows x cols with its rows lds apart, and
+// dst[c·ldd + r] = src[r·lds + c] (ldd = rows, lds = cols for whole matrices).
+
+// On the calling thread; 16 x 16 tiles keep the rows read and the rows written in L1.
 template <class T>
-EFFNET_INLINE inline void transpose_scalar(const T* src, T* dst, int64_t rows, int64_t cols) {
+EFFNET_INLINE inline void transpose_scalar(const T* src, int64_t lds, T* dst, int64_t ldd, int64_t rows,
+                                           int64_t cols) {
   constexpr int64_t kTile = 16;
   for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
     const int64_t r1 = std::min(rows, r0 + kTile);
     for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
       const int64_t c1 = std::min(cols, c0 + kTile);
       for (int64_t c = c0; c < c1; ++c)
-        for (int64_t r = r0; r < r1; ++r) dst[c * rows + r] = src[r * cols + c];
+        for (int64_t r = r0; r < r1; ++r) dst[c * ldd + r] = src[r * lds + c];
     }
   }
 }
@@ -63,13 +66,14 @@ EFFNET_INLINE inline void transpose_scalar(const T* src, T* dst, int64_t rows, i
 // 8 floats per load and store instead of one; the edges that do not fill a block go scalar.
 // The depthwise kernels transpose every image in and out of channels-last, which with one
 // element per instruction took most of their time.
-__attribute__((target("avx2"))) inline void transpose_avx2(const float* src, float* dst, int64_t rows, int64_t cols) {
+__attribute__((target("avx2"))) inline void transpose_avx2(const float* src, int64_t lds, float* dst, int64_t ldd,
+                                                           int64_t rows, int64_t cols) {
   const int64_t rb = rows / 8 * 8, cb = cols / 8 * 8;
   for (int64_t r0 = 0; r0 < rb; r0 += 8)
     for (int64_t c0 = 0; c0 < cb; c0 += 8) {
-      const float* s = src + r0 * cols + c0;
+      const float* s = src + r0 * lds + c0;
       __m256 r[8], t[8];
-      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * cols);
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * lds);
       for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -80,30 +84,46 @@ __attribute__((target("avx2"))) inline void transpose_avx2(const float* src, flo
         r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
         r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
       }
-      float* d = dst + c0 * rows + r0;
+      float* d = dst + c0 * ldd + r0;
       for (int i = 0; i < 4; ++i) {
-        _mm256_storeu_ps(d + i * rows, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-        _mm256_storeu_ps(d + (i + 4) * rows, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+        _mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
       }
     }
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = (r < rb ? cb : 0); c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+    for (int64_t c = (r < rb ? cb : 0); c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
 }
 #endif
 
-// dst (cols, rows) = transpose of src (rows, cols), row-major, on the calling thread.
+// On the calling thread, through the AVX2 blocks where the CPU has them.
 template <class T>
-EFFNET_INLINE inline void transpose_serial(const T* src, T* dst, int64_t rows, int64_t cols) {
+EFFNET_INLINE inline void transpose_serial(const T* src, int64_t lds, T* dst, int64_t ldd, int64_t rows,
+                                           int64_t cols) {
 #if defined(__x86_64__) && defined(__GNUC__)
   if constexpr (std::is_same_v<T, float>) {
     static const bool avx2 = __builtin_cpu_supports("avx2");
     if (avx2 && rows >= 8 && cols >= 8) {
-      transpose_avx2(src, dst, rows, cols);
+      transpose_avx2(src, lds, dst, ldd, rows, cols);
       return;
     }
   }
 #endif
-  transpose_scalar(src, dst, rows, cols);
+  transpose_scalar(src, lds, dst, ldd, rows, cols);
+}
+
+// dst (cols, rows) = transpose of src (rows, cols), both whole row-major matrices.
+template <class T>
+EFFNET_INLINE inline void transpose_serial(const T* src, T* dst, int64_t rows, int64_t cols) {
+  transpose_serial(src, cols, dst, rows, rows, cols);
+}
+
+// The same over the OpenMP threads, in bands of 32 rows: rows r0.. of src are columns r0.. of dst.
+template <class T>
+void transpose_parallel(const T* src, T* dst, int64_t rows, int64_t cols) {
+  constexpr int64_t kBand = 32;
+#pragma omp parallel for if (rows * cols > 65536)
+  for (int64_t r0 = 0; r0 < rows; r0 += kBand)
+    transpose_serial(src + r0 * cols, cols, dst + r0, rows, std::min(kBand, rows - r0), cols);
 }
 
 }  // namespace effnet::cpu

@@ -1,11 +1,12 @@
 // CPU kernels of the matrix-product family: GEMM through OpenBLAS's row-major CBLAS interface (split
-// over the OpenMP threads, see cpu_gemm.h), a cache-blocked transpose and the bias row fill used
-// by linear.
+// over the OpenMP threads, see cpu_gemm.h), the transpose (cpu_vec.h's, split over the threads)
+// and the bias row fill used by linear.
 
 #include <algorithm>
 
 #include "framework/core/cpu_parallel.h"
 #include "framework/ops/cpu_gemm.h"
+#include "framework/ops/cpu_vec.h"
 #include "framework/ops/matmul_kernels.h"
 
 namespace effnet::cpu {
@@ -26,21 +27,6 @@ void gemm_typed(bool transA, bool transB, int64_t M, int64_t N, int64_t K, doubl
   parallel_gemm(transA, transB, M, N, K, T(alpha), A, l.lda, B, l.ldb, T(beta), C, l.ldc);
 }
 
-// 32 x 32 tiles keep both the rows read and the rows written in L1.
-template <class T>
-void transpose_typed(const T* x, T* out, int64_t R, int64_t C) {
-  constexpr int64_t kTile = 32;
-#pragma omp parallel for if (R * C > 65536)
-  for (int64_t r0 = 0; r0 < R; r0 += kTile) {
-    const int64_t r1 = std::min(R, r0 + kTile);
-    for (int64_t c0 = 0; c0 < C; c0 += kTile) {
-      const int64_t c1 = std::min(C, c0 + kTile);
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = c0; c < c1; ++c) out[c * R + r] = x[r * C + c];
-    }
-  }
-}
-
 }  // namespace
 
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, double alpha, const float* A, const float* B,
@@ -56,7 +42,7 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, double alph
 void transpose(const Tensor& x, Tensor& out) {
   dispatch_float(x.dtype(), "transpose", [&](auto tag) {
     using scalar_t = decltype(tag);
-    transpose_typed(x.data<scalar_t>(), out.data<scalar_t>(), x.size(0), x.size(1));
+    transpose_parallel(x.data<scalar_t>(), out.data<scalar_t>(), x.size(0), x.size(1));
   });
 }
 

@@ -11,6 +11,7 @@ namespace {
 
 // Each input element contributed 1/(H*W) of its plane's mean: the gradient is g spread evenly.
 struct GlobalAvgPool2dBackward : Node {
+  explicit GlobalAvgPool2dBackward(Shape input_shape) : input_shape(std::move(input_shape)) {}
   Shape input_shape;
   std::vector<Tensor> apply(const Tensor& g) override {
     const int64_t planes = input_shape[0] * input_shape[1], hw = input_shape[2] * input_shape[3];
@@ -31,11 +32,7 @@ Tensor global_avg_pool2d(const Tensor& x) {
   EFFNET_CHECK(hw > 0, "global_avg_pool2d: empty spatial size in ", x.str());
   Tensor out = Tensor::empty({x.size(0), x.size(1), 1, 1}, x.dtype(), x.device());
   EFFNET_DISPATCH(x, global_avg_pool2d, x, out, planes, hw);
-  if (autograd::needs_grad(x)) {
-    auto node = std::make_shared<GlobalAvgPool2dBackward>();
-    node->input_shape = x.shape();
-    autograd::record(out, node, x);
-  }
+  if (autograd::needs_grad(x)) autograd::record(out, std::make_shared<GlobalAvgPool2dBackward>(x.shape()), x);
   return out;
 }
 

@@ -9,12 +9,6 @@ namespace effnet::cuda_ops {
 namespace {
 
 template <class T>
-struct AvgPoolMean {
-  int64_t hw;
-  __device__ T operator()(double sum) const { return avg_pool_mean<T>(sum, hw); }
-};
-
-template <class T>
 struct AvgPoolBackward {
   const T* g;
   T* gx;
@@ -29,8 +23,8 @@ void global_avg_pool2d(const Tensor& x, Tensor& out, int64_t planes, int64_t hw)
   if (planes == 0) return;
   dispatch_float(x.dtype(), "global_avg_pool2d", [&](auto tag) {
     using scalar_t = decltype(tag);
-    cuda::launch(warp_row_sum_kernel<scalar_t, AvgPoolMean<scalar_t>>, cuda::warp_per_row_grid(planes),
-                 cuda::kThreads, x.data<scalar_t>(), out.data<scalar_t>(), planes, hw, AvgPoolMean<scalar_t>{hw});
+    warp_row_sum(x.data<scalar_t>(), out.data<scalar_t>(), planes, hw,
+                 FinishWith<scalar_t, int64_t, avg_pool_mean<scalar_t>>{hw});
   });
 }
 

@@ -10,12 +10,6 @@ namespace effnet::cuda_ops {
 namespace {
 
 template <class T>
-struct SumResult {
-  double scale;
-  __device__ T operator()(double acc) const { return sum_result<T>(acc, scale); }
-};
-
-template <class T>
 struct SumMiddle {
   const T* x;
   T* out;
@@ -37,8 +31,8 @@ void sum_middle(const Tensor& x, Tensor& out, int64_t outer, int64_t reduce, int
   dispatch_float(x.dtype(), "sum", [&](auto tag) {
     using scalar_t = decltype(tag);
     if (inner == 1)
-      cuda::launch(warp_row_sum_kernel<scalar_t, SumResult<scalar_t>>, cuda::warp_per_row_grid(outer),
-                   cuda::kThreads, x.data<scalar_t>(), out.data<scalar_t>(), outer, reduce, SumResult<scalar_t>{scale});
+      warp_row_sum(x.data<scalar_t>(), out.data<scalar_t>(), outer, reduce,
+                   FinishWith<scalar_t, double, sum_result<scalar_t>>{scale});
     else
       cuda::for_each(outer * inner,
                      SumMiddle<scalar_t>{x.data<scalar_t>(), out.data<scalar_t>(), reduce, inner, scale});

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "framework/core/cuda_launch.cuh"
 #include "framework/ops/row_math.h"
 
 namespace effnet::cuda_ops {
@@ -85,7 +86,7 @@ __device__ __forceinline__ int64_t grid_warps() { return (int64_t(gridDim.x) * b
 
 // out[r] = finish(sum of the len contiguous values of row r, in double), one warp per row, lanes
 // striding over the row (coalesced) and combining with shuffles. finish is a functor double -> T
-// holding the family's shared finishing formula (sum_result, avg_pool_mean).
+// holding the family's shared finishing formula (FinishWith below).
 template <class T, class Finish>
 __global__ void warp_row_sum_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t rows, int64_t len,
                                     Finish finish) {
@@ -97,6 +98,21 @@ __global__ void warp_row_sum_kernel(const T* __restrict__ x, T* __restrict__ out
     acc = warp_sum(acc);
     if (lane == 0) out[r] = finish(acc);
   }
+}
+
+// The finishing functor of a family's formula T formula(double acc, Arg arg) (sum_result,
+// avg_pool_mean), with its argument bound.
+template <class T, class Arg, T (*formula)(double, Arg)>
+struct FinishWith {
+  Arg arg;
+  __device__ T operator()(double acc) const { return formula(acc, arg); }
+};
+
+// warp_row_sum_kernel over `rows` rows of `len` values, one warp per row.
+template <class T, class Finish>
+void warp_row_sum(const T* x, T* out, int64_t rows, int64_t len, Finish finish) {
+  cuda::launch(warp_row_sum_kernel<T, Finish>, cuda::warp_per_row_grid(rows), cuda::kThreads, x, out, rows, len,
+               finish);
 }
 
 }  // namespace effnet::cuda_ops

@@ -30,9 +30,7 @@ struct SoftmaxBackward : Node {
   bool log = false;
   std::vector<Tensor> apply(const Tensor& g) override {
     Tensor y = saved(0);
-    EFFNET_CHECK(g.shape() == y.shape() && g.dtype() == y.dtype() && g.device() == y.device(), name(),
-                 ": gradient ", g.str(), " does not match the output ", y.str());
-    Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
+    Tensor dx = autograd::empty_grad_like(*this, g, y, "the output");
     EFFNET_DISPATCH(y, softmax_backward, y, g, dx, dims, log);
     return {dx};
   }

@@ -48,9 +48,7 @@ struct UnaryBackward : Node {
   UnaryArgs args;
   std::vector<Tensor> apply(const Tensor& g) override {
     Tensor s = saved(0);
-    EFFNET_CHECK(g.shape() == s.shape() && g.dtype() == s.dtype() && g.device() == s.device(), name(),
-                 ": gradient ", g.str(), " does not match the saved tensor ", s.str());
-    Tensor dx = Tensor::empty(s.shape(), s.dtype(), s.device());
+    Tensor dx = autograd::empty_grad_like(*this, g, s, "the saved tensor");
     EFFNET_DISPATCH(s, unary_backward, op, args, g, s, dx);
     return {dx};
   }

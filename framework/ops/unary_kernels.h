@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cmath>
-#include <type_traits>
 
 #include "framework/core/backend.h"
 #include "framework/core/hd_math.h"
@@ -29,22 +28,11 @@ constexpr bool unary_backward_reads_output(UnaryOp op) {
          op == UnaryOp::Relu6;
 }
 
-// Calls f(std::integral_constant<UnaryOp, op>{}) so that a backend can turn the runtime op into
-// a template argument in one place.
+// Calls f(std::integral_constant<UnaryOp, op>{}) (backend.h's dispatch_enum over every op).
 template <class F>
 void dispatch_unary(UnaryOp op, F&& f) {
   using O = UnaryOp;
-  switch (op) {
-    case O::Exp: f(std::integral_constant<O, O::Exp>{}); return;
-    case O::Log: f(std::integral_constant<O, O::Log>{}); return;
-    case O::Sqrt: f(std::integral_constant<O, O::Sqrt>{}); return;
-    case O::Pow: f(std::integral_constant<O, O::Pow>{}); return;
-    case O::Clamp: f(std::integral_constant<O, O::Clamp>{}); return;
-    case O::Sigmoid: f(std::integral_constant<O, O::Sigmoid>{}); return;
-    case O::Relu: f(std::integral_constant<O, O::Relu>{}); return;
-    case O::Relu6: f(std::integral_constant<O, O::Relu6>{}); return;
-    case O::Silu: f(std::integral_constant<O, O::Silu>{}); return;
-  }
+  dispatch_enum<O::Exp, O::Log, O::Sqrt, O::Pow, O::Clamp, O::Sigmoid, O::Relu, O::Relu6, O::Silu>(op, f);
 }
 
 // Evaluates whichever exponential cannot overflow: e^-x for x >= 0, e^x for x < 0. float uses the

@@ -6,7 +6,6 @@
 
 #include "framework/core/backend.h"
 #include "framework/core/creation.h"
-#include "framework/optim/optim_kernels.h"
 
 namespace effnet {
 
@@ -19,11 +18,7 @@ AdamW::AdamW(std::vector<Tensor> params, double lr, double beta1, double beta2, 
 Adam::Adam(const char* name, bool decoupled_weight_decay, std::vector<Tensor> params, double lr, double beta1,
            double beta2, double eps, double weight_decay)
     : Optimizer(name, std::move(params), lr),
-      beta1_(beta1),
-      beta2_(beta2),
-      eps_(eps),
-      weight_decay_(weight_decay),
-      decoupled_weight_decay_(decoupled_weight_decay),
+      hyper_{beta1, beta2, eps, weight_decay, decoupled_weight_decay},
       exp_avg_(add_state_buffer("exp_avg")),
       exp_avg_sq_(add_state_buffer("exp_avg_sq")),
       param_steps_(this->params().size(), 0) {
@@ -40,19 +35,12 @@ void Adam::update(size_t index, const Tensor& param, const Tensor& grad) {
     m = zeros_like(param);
     v = zeros_like(param);
   }
-  AdamConfig config;
+  AdamConfig config = hyper_;
   config.lr = lr();
-  config.beta1 = beta1_;
-  config.beta2 = beta2_;
-  config.eps = eps_;
-  config.weight_decay = weight_decay_;
-  config.decoupled_weight_decay = decoupled_weight_decay_;
   config.step = param_steps_[index] + 1;
   EFFNET_DISPATCH(param, adam_update, param, grad, m, v, config);
-  m.bump_version();
-  v.bump_version();
-  exp_avg_.tensors[index] = m;
-  exp_avg_sq_.tensors[index] = v;
+  exp_avg_.keep(index, m);
+  exp_avg_sq_.keep(index, v);
   param_steps_[index] = config.step;
 }
 

@@ -6,6 +6,7 @@
 // State: "exp_avg.<i>", "exp_avg_sq.<i>" (parameter-shaped) and "step.<i>" (int64 [1], on the CPU).
 #pragma once
 
+#include "framework/optim/optim_kernels.h"
 #include "framework/optim/optimizer.h"
 
 namespace effnet {
@@ -15,10 +16,10 @@ class Adam : public Optimizer {
   Adam(std::vector<Tensor> params, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
        double weight_decay = 0.0);
 
-  double beta1() const { return beta1_; }
-  double beta2() const { return beta2_; }
-  double eps() const { return eps_; }
-  double weight_decay() const { return weight_decay_; }
+  double beta1() const { return hyper_.beta1; }
+  double beta2() const { return hyper_.beta2; }
+  double eps() const { return hyper_.eps; }
+  double weight_decay() const { return hyper_.weight_decay; }
   // Updates applied to params()[index] so far (t of its last bias correction).
   int64_t param_step(size_t index) const { return param_steps_.at(index); }
 
@@ -31,8 +32,7 @@ class Adam : public Optimizer {
   void update(size_t index, const Tensor& param, const Tensor& grad) override;
 
  private:
-  double beta1_, beta2_, eps_, weight_decay_;
-  bool decoupled_weight_decay_;
+  AdamConfig hyper_;  // the hyper-parameters; update() fills in the per-update fields of a copy
   StateBuffer& exp_avg_;
   StateBuffer& exp_avg_sq_;
   std::vector<int64_t> param_steps_;

@@ -40,32 +40,28 @@ struct RmspropStep {
 }  // namespace
 
 void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdConfig& config) {
-  dispatch_float(param.dtype(), "SGD", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    const auto k = optim_math::coeffs<scalar_t>(config);
-    scalar_t* buf = k.use_momentum ? momentum_buffer.data<scalar_t>() : nullptr;
-    cuda::for_each(param.numel(), SgdStep<scalar_t>{k, param.data<scalar_t>(), grad.data<scalar_t>(), buf});
+  optim_math::dispatch_update("SGD", param, config, [&](auto tag, const auto& k) {
+    using T = decltype(tag);
+    T* buf = k.use_momentum ? momentum_buffer.data<T>() : nullptr;
+    cuda::for_each(param.numel(), SgdStep<T>{k, param.data<T>(), grad.data<T>(), buf});
   });
 }
 
 void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
                  const AdamConfig& config) {
-  dispatch_float(param.dtype(), "Adam", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    const auto k = optim_math::coeffs<scalar_t>(config);
-    cuda::for_each(param.numel(), AdamStep<scalar_t>{k, param.data<scalar_t>(), grad.data<scalar_t>(),
-                                                     exp_avg.data<scalar_t>(), exp_avg_sq.data<scalar_t>()});
+  optim_math::dispatch_update("Adam", param, config, [&](auto tag, const auto& k) {
+    using T = decltype(tag);
+    cuda::for_each(param.numel(),
+                   AdamStep<T>{k, param.data<T>(), grad.data<T>(), exp_avg.data<T>(), exp_avg_sq.data<T>()});
   });
 }
 
 void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& momentum_buffer,
                     const RmspropConfig& config) {
-  dispatch_float(param.dtype(), "RMSprop", [&](auto tag) {
-    using scalar_t = decltype(tag);
-    const auto k = optim_math::coeffs<scalar_t>(config);
-    scalar_t* mom = k.use_momentum ? momentum_buffer.data<scalar_t>() : nullptr;
-    cuda::for_each(param.numel(), RmspropStep<scalar_t>{k, param.data<scalar_t>(), grad.data<scalar_t>(),
-                                                        square_avg.data<scalar_t>(), mom});
+  optim_math::dispatch_update("RMSprop", param, config, [&](auto tag, const auto& k) {
+    using T = decltype(tag);
+    T* mom = k.use_momentum ? momentum_buffer.data<T>() : nullptr;
+    cuda::for_each(param.numel(), RmspropStep<T>{k, param.data<T>(), grad.data<T>(), square_avg.data<T>(), mom});
   });
 }
 

@@ -13,21 +13,28 @@
 namespace effnet {
 
 // Hyper-parameters of one update, in double on the host; the backends cast them to the
-// parameter's type once per launch (OptimCoeffs below).
+// parameter's type once per launch (the coefficients below). Each optimizer keeps one of these
+// with its hyper-parameters (the first fields) and fills in the fields set per update.
 struct SgdConfig {
-  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
+  double momentum = 0, dampening = 0, weight_decay = 0;
   bool nesterov = false;
+  // Per update:
+  double lr = 0;
   bool first_step = false;  // the momentum buffer is uninitialised: it takes the gradient as is
 };
 
 struct AdamConfig {
-  double lr = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
   bool decoupled_weight_decay = false;  // AdamW
-  int64_t step = 1;                     // this parameter's update count, including this one
+  // Per update:
+  double lr = 0;
+  int64_t step = 1;  // this parameter's update count, including this one
 };
 
 struct RmspropConfig {
-  double lr = 0, rho = 0.9, momentum = 0.9, eps = 1e-3, weight_decay = 0;
+  double rho = 0.9, momentum = 0.9, eps = 1e-3, weight_decay = 0;
+  // Per update:
+  double lr = 0;
 };
 
 namespace optim_math {
@@ -114,6 +121,13 @@ EFFNET_HD void rmsprop_element(const RmspropCoeffs<T>& k, T& p, T g, T& ms, T* m
     *mom = delta;
   }
   p -= delta;
+}
+
+// The dtype dispatch both halves start each update with: f(tag, k), tag a value of the
+// parameter's float type T and k the config's coefficients in T.
+template <class Config, class F>
+void dispatch_update(const char* name, const Tensor& param, const Config& config, F&& f) {
+  dispatch_float(param.dtype(), name, [&](auto tag) { f(tag, coeffs<decltype(tag)>(config)); });
 }
 
 }  // namespace optim_math

@@ -59,6 +59,12 @@ class Optimizer {
   struct StateBuffer {
     std::string name;
     std::vector<Tensor> tensors;
+    // Keeps the buffer an update has just written, bumping its version. Called only once the
+    // update succeeded, so that a failed one leaves the state as it was.
+    void keep(size_t index, const Tensor& t) {
+      t.bump_version();
+      tensors[index] = t;
+    }
   };
   StateBuffer& add_state_buffer(const std::string& name);
 

@@ -6,16 +6,12 @@
 
 #include "framework/core/backend.h"
 #include "framework/core/creation.h"
-#include "framework/optim/optim_kernels.h"
 
 namespace effnet {
 
 RMSprop::RMSprop(std::vector<Tensor> params, double lr, double rho, double momentum, double eps, double weight_decay)
     : Optimizer("RMSprop", std::move(params), lr),
-      rho_(rho),
-      momentum_(momentum),
-      eps_(eps),
-      weight_decay_(weight_decay),
+      hyper_{rho, momentum, eps, weight_decay},
       square_avg_(add_state_buffer("square_avg")),
       momentum_buffers_(nullptr) {
   EFFNET_CHECK(rho >= 0.0 && rho < 1.0, "RMSprop: rho (decay) must be in [0, 1), got ", rho);
@@ -33,19 +29,11 @@ void RMSprop::update(size_t index, const Tensor& param, const Tensor& grad) {
     mom = momentum_buffers_->tensors[index];
     if (!mom.defined()) mom = zeros_like(param);
   }
-  RmspropConfig config;
+  RmspropConfig config = hyper_;
   config.lr = lr();
-  config.rho = rho_;
-  config.momentum = momentum_;
-  config.eps = eps_;
-  config.weight_decay = weight_decay_;
   EFFNET_DISPATCH(param, rmsprop_update, param, grad, ms, mom, config);
-  ms.bump_version();
-  square_avg_.tensors[index] = ms;
-  if (mom.defined()) {
-    mom.bump_version();
-    momentum_buffers_->tensors[index] = mom;
-  }
+  square_avg_.keep(index, ms);
+  if (mom.defined()) momentum_buffers_->keep(index, mom);
 }
 
 }  // namespace effnet

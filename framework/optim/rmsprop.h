@@ -13,6 +13,7 @@
 // State: "square_avg.<i>" and, when momentum != 0, "momentum.<i>".
 #pragma once
 
+#include "framework/optim/optim_kernels.h"
 #include "framework/optim/optimizer.h"
 
 namespace effnet {
@@ -22,16 +23,16 @@ class RMSprop : public Optimizer {
   RMSprop(std::vector<Tensor> params, double lr, double rho = 0.9, double momentum = 0.9, double eps = 1e-3,
           double weight_decay = 0.0);
 
-  double rho() const { return rho_; }
-  double momentum() const { return momentum_; }
-  double eps() const { return eps_; }
-  double weight_decay() const { return weight_decay_; }
+  double rho() const { return hyper_.rho; }
+  double momentum() const { return hyper_.momentum; }
+  double eps() const { return hyper_.eps; }
+  double weight_decay() const { return hyper_.weight_decay; }
 
  protected:
   void update(size_t index, const Tensor& param, const Tensor& grad) override;
 
  private:
-  double rho_, momentum_, eps_, weight_decay_;
+  RmspropConfig hyper_;  // the hyper-parameters; update() fills in the per-update fields of a copy
   StateBuffer& square_avg_;
   StateBuffer* momentum_buffers_;  // null when momentum == 0
 };

@@ -4,17 +4,13 @@
 #include <cmath>
 
 #include "framework/core/backend.h"
-#include "framework/optim/optim_kernels.h"
 
 namespace effnet {
 
 SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double dampening, double weight_decay,
          bool nesterov)
     : Optimizer("SGD", std::move(params), lr),
-      momentum_(momentum),
-      dampening_(dampening),
-      weight_decay_(weight_decay),
-      nesterov_(nesterov),
+      hyper_{momentum, dampening, weight_decay, nesterov},
       momentum_buffers_(add_state_buffer("momentum")) {
   EFFNET_CHECK(std::isfinite(momentum) && momentum >= 0.0, "SGD: momentum must be >= 0, got ", momentum);
   EFFNET_CHECK(std::isfinite(dampening) && dampening >= 0.0, "SGD: dampening must be >= 0, got ", dampening);
@@ -26,24 +22,17 @@ SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double dampenin
 }
 
 void SGD::update(size_t index, const Tensor& param, const Tensor& grad) {
-  SgdConfig config;
+  SgdConfig config = hyper_;
   config.lr = lr();
-  config.momentum = momentum_;
-  config.dampening = dampening_;
-  config.weight_decay = weight_decay_;
-  config.nesterov = nesterov_;
   Tensor buffer;
-  if (momentum_ != 0.0) {
+  if (config.momentum != 0.0) {
     buffer = momentum_buffers_.tensors[index];
     config.first_step = !buffer.defined();
     // Uninitialised is fine: the first update writes the buffer without reading it.
     if (config.first_step) buffer = Tensor::empty(param.shape(), param.dtype(), param.device());
   }
   EFFNET_DISPATCH(param, sgd_update, param, grad, buffer, config);
-  if (buffer.defined()) {
-    buffer.bump_version();
-    momentum_buffers_.tensors[index] = buffer;  // kept only once the update succeeded
-  }
+  if (buffer.defined()) momentum_buffers_.keep(index, buffer);
 }
 
 }  // namespace effnet

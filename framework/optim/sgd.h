@@ -3,6 +3,7 @@
 // gradient itself, undamped. State: "momentum.<i>" (only when momentum != 0).
 #pragma once
 
+#include "framework/optim/optim_kernels.h"
 #include "framework/optim/optimizer.h"
 
 namespace effnet {
@@ -13,17 +14,16 @@ class SGD : public Optimizer {
   SGD(std::vector<Tensor> params, double lr, double momentum = 0.0, double dampening = 0.0,
       double weight_decay = 0.0, bool nesterov = false);
 
-  double momentum() const { return momentum_; }
-  double dampening() const { return dampening_; }
-  double weight_decay() const { return weight_decay_; }
-  bool nesterov() const { return nesterov_; }
+  double momentum() const { return hyper_.momentum; }
+  double dampening() const { return hyper_.dampening; }
+  double weight_decay() const { return hyper_.weight_decay; }
+  bool nesterov() const { return hyper_.nesterov; }
 
  protected:
   void update(size_t index, const Tensor& param, const Tensor& grad) override;
 
  private:
-  double momentum_, dampening_, weight_decay_;
-  bool nesterov_;
+  SgdConfig hyper_;  // the hyper-parameters; update() fills in the per-update fields of a copy
   StateBuffer& momentum_buffers_;
 };
 
