@@ -4,7 +4,6 @@
 // (unknown model, missing files, empty class, weights of another architecture).
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -24,22 +23,12 @@
 #include "framework/data/image.h"
 #include "framework/framework.h"
 #include "tests/testing/errors.h"
+#include "tests/testing/files.h"
 
 using namespace effnet;
-using effnet::testing::error_of;
+using namespace effnet::testing;
 using namespace effnet::app;
 namespace fs = std::filesystem;
-
-namespace {
-
-fs::path temp_dir() { return effnet::testing::test_temp_dir("test_apps_tmp"); }
-
-void write_text(const fs::path& p, const std::string& s) {
-  std::ofstream out(p);
-  out << s;
-}
-
-}  // namespace
 
 // ---- sharpening and thresholding ----------------------------------------------------------------
 
@@ -122,7 +111,7 @@ TEST(PseudoLabelCounts, PerClassAndPrecision) {
 }
 
 TEST(PseudoLabelList, RoundTrips) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   const std::vector<data::LabelRow> rows = {{"00012.png", 3, 0.912345678}, {"sub dir/ab.png", 0, 0.8000001}, {"x.jpg", 9, 1.0}};
   data::write_pseudo_labels((dir / "list.csv").string(), rows);
   EXPECT_FALSE(fs::exists(dir / "list.csv.tmp"));
@@ -184,7 +173,7 @@ TEST(ConfigText, SettingsDifferencesNameEachKey) {
 // Every field of a record comes back as written: numbers exactly, lists, matrices, nested records,
 // lists of records, and text that config files would otherwise cut or trim.
 TEST(StageRecord, RoundTripsEveryField) {
-  fs::path dir = temp_dir() / "stage";
+  fs::path dir = test_temp_dir() / "stage";
   EXPECT_FALSE(has_record(dir.string()));
   FinetuneStageRecord r;
   r.training.best_val_accuracy = 0.78361234567;
@@ -235,7 +224,7 @@ TEST(StageRecord, RoundTripsEveryField) {
 
   // A record of another stage, or a damaged one, is an error naming the file and the key.
   EXPECT_ERROR_HAS(read_record<TrainingRecord>((dir / "p").string()), "done.txt", "no 'best_val_accuracy' entry");
-  write_text(dir / "p" / "done.txt", "considered = 12x\n");
+  write_file(dir / "p" / "done.txt", "considered = 12x\n");
   EXPECT_ERROR_HAS(read_record<PseudolabelRecord>((dir / "p").string()), "'considered' holds a bad value '12x'");
 }
 
@@ -248,7 +237,7 @@ TEST(ClassSettings, RoundTripThroughCheckpointText) {
 // ---- metrics, evaluation, report, progress ------------------------------------------------------
 
 TEST(Metrics, CsvRoundTripAndJson) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   std::vector<EpochMetrics> rows(2);
   rows[0] = {"finetune", 1, 0.005, 2.25, 0.4, 1.5, 0.55, true, 12.5, 98.7};
   rows[1] = {"finetune", 2, 0.004, 1.25, 0.6, 1.25, 0.5, false, 11.0, 101.0};
@@ -260,10 +249,9 @@ TEST(Metrics, CsvRoundTripAndJson) {
   EXPECT_DOUBLE_EQ(back[0].val_accuracy, 0.55);
   EXPECT_TRUE(back[0].best);
   EXPECT_FALSE(back[1].best);
-  std::ifstream js(dir / "metrics.json");
-  std::string json((std::istreambuf_iterator<char>(js)), {});
+  const std::string json = read_file(dir / "metrics.json");
   EXPECT_NE(json.find("\"val_accuracy\": 0.55"), std::string::npos) << json;
-  write_text(dir / "bad.csv", "stage,epoch\n");
+  write_file(dir / "bad.csv", "stage,epoch\n");
   EXPECT_ERROR_HAS(read_metrics_csv((dir / "bad.csv").string()), "not a metrics file");
 }
 
@@ -278,10 +266,9 @@ TEST(Evaluate, AccuracyLossAndConfusion) {
   std::string text = format_confusion(m, {"cat", "dog", "bird"});
   EXPECT_NE(text.find(" 2 bird"), std::string::npos) << text;
   EXPECT_ERROR_HAS(confusion_matrix({3}, {0}, 3), "outside [0, 3)");
-  const fs::path csv = temp_dir() / "confusion.csv";
+  const fs::path csv = test_temp_dir() / "confusion.csv";
   write_confusion_csv(csv.string(), m, {"cat", "dog", "bird, big"});
-  std::ifstream in(csv);
-  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}),
+  EXPECT_EQ(read_file(csv),
             "true\\predicted,cat,dog,\"bird, big\"\ncat,1,0,0\ndog,1,0,0\n\"bird, big\",0,1,1\n");
 }
 
@@ -365,7 +352,7 @@ TEST(Progress, DurationsAndPlainLogLines) {
 // ---- checks before any work ---------------------------------------------------------------------
 
 TEST(Checks, UnknownModelMissingFilesAndBadOptions) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   EXPECT_ERROR_HAS(check_model_name("b9"), "b9");
   LabeledSource src;
   src.dir = (dir / "nowhere").string();
@@ -406,7 +393,7 @@ TEST(Checks, UnknownModelMissingFilesAndBadOptions) {
 }
 
 TEST(Checks, EmptyClassFolderIsAnError) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   data::Image img;
   img.width = img.height = 4;
   img.rgb.assign(48, 100);
@@ -419,7 +406,7 @@ TEST(Checks, EmptyClassFolderIsAnError) {
 }
 
 TEST(Checks, WeightsForAnotherArchitecture) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   auto net = make_efficientnet("lite0", 3);
   WeightsMeta meta;
   meta.config = net->config();
@@ -427,12 +414,12 @@ TEST(Checks, WeightsForAnotherArchitecture) {
   EXPECT_EQ(check_weights_file((dir / "lite0.h5").string(), "").config.name, "lite0");
   EXPECT_ERROR_HAS(check_weights_file((dir / "lite0.h5").string(), "b0"), "lite0.h5 holds weights for lite0",
                    "not for --model b0");
-  write_text(dir / "junk.h5", "not hdf5");
+  write_file(dir / "junk.h5", "not hdf5");
   EXPECT_ERROR_HAS(check_weights_file((dir / "junk.h5").string(), ""), "junk.h5");
   // A weights file has no class names: 3 outputs get "0".."2", a list file overrides them.
   LoadedModel m = load_model((dir / "lite0.h5").string());
   EXPECT_EQ(m.classes, (std::vector<std::string>{"0", "1", "2"}));
-  write_text(dir / "names.txt", "x\ny\nz\n");
+  write_file(dir / "names.txt", "x\ny\nz\n");
   EXPECT_EQ(load_model((dir / "lite0.h5").string(), (dir / "names.txt").string()).classes,
             (std::vector<std::string>{"x", "y", "z"}));
 }
@@ -457,7 +444,7 @@ TEST(TrainLoop, SchedulesFromOptions) {
 }
 
 TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   data::Dataset ds;
   ds.classes = {"dark", "bright"};
   for (int i = 0; i < 24; ++i) {

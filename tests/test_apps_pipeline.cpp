@@ -16,10 +16,11 @@
 
 #include "framework/data/image.h"
 #include "framework/framework.h"
-#include "tests/testing/errors.h"
+#include "tests/testing/files.h"
 #include "weights/hdf5.h"
 
 using namespace effnet;
+using namespace effnet::testing;
 namespace fs = std::filesystem;
 
 namespace {
@@ -31,11 +32,6 @@ std::string effnet_binary() {
 
 // `effnet_crashing N ARGS`: effnet ARGS, ended (status 75) right after the N-th optimizer step.
 std::string crashing_after(int steps) { return "'" + std::string(EFFNET_CRASHING_PATH) + "' " + std::to_string(steps); }
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // Runs `effnet ARGS` (or `PROGRAM ARGS`), output to `log`; returns the exit status (-1 if it did
 // not exit normally).
@@ -82,7 +78,7 @@ void make_shapes_dataset(const fs::path& root, int per_class, int unlabeled, int
   const std::vector<std::string> classes = {"square", "hbars", "vbars", "cross"};
   std::mt19937 rng(7);
   fs::create_directories(root);
-  std::ofstream(root / "classes.txt") << "square\nhbars\nvbars\ncross\n";
+  write_file(root / "classes.txt", "square\nhbars\nvbars\ncross\n");
   for (int c = 0; c < 4; ++c) {
     fs::create_directories(root / "labeled" / classes[size_t(c)]);
     for (int i = 0; i < per_class; ++i) {
@@ -145,66 +141,66 @@ double json_number(const std::string& json, const std::string& key) {
 }  // namespace
 
 TEST(PipelineEndToEnd, LearnsAndResumesAfterKillsWithIdenticalWeights) {
-  const fs::path root = effnet::testing::test_temp_dir("test_apps_tmp");
+  const fs::path root = test_temp_dir();
   make_shapes_dataset(root / "data", 60, 160, 160);
-  std::ofstream(root / "tiny.conf") << kConfig;
+  write_file(root / "tiny.conf", kConfig);
   const std::string common = "pipeline --config '" + (root / "tiny.conf").string() + "' --data '" +
                              (root / "data").string() + "' --out ";
 
   // Uninterrupted.
   ASSERT_EQ(run_effnet(common + "'" + (root / "full").string() + "'", root / "full.log"), 0)
-      << read_text(root / "full.log");
-  const std::string log = read_text(root / "full.log");
+      << read_file(root / "full.log");
+  const std::string log = read_file(root / "full.log");
   EXPECT_NE(log.find("test accuracy"), std::string::npos) << log;  // the results table
-  const std::string json = read_text(root / "full" / "results.json");
+  const std::string json = read_file(root / "full" / "results.json");
   EXPECT_GE(json_number(json, "finetune_test"), 0.6) << json;  // chance: 0.25
   EXPECT_GE(json_number(json, "retrain_test"), 0.6) << json;
   EXPECT_GT(json_number(json, "pseudo_kept"), 0) << json;
   EXPECT_TRUE(fs::exists(root / "full" / "report.html"));
   EXPECT_TRUE(fs::exists(root / "full" / "finetune" / "metrics.json"));
-  const std::string predictions = read_text(root / "full" / "predict" / "predictions.csv");
+  const std::string predictions = read_file(root / "full" / "predict" / "predictions.csv");
   EXPECT_EQ(predictions.rfind("file,class,confidence\n00000.png,", 0), 0u) << predictions.substr(0, 80);
   EXPECT_NE(predictions.find(",hbars,"), std::string::npos) << "class names come from the checkpoint";
 
   // Killed mid-epoch in fine-tune (step 15 = epoch 3, batch 3), then mid-epoch in retrain
   // (18 fine-tune epochs x 6 steps + 12 = retrain epoch 2, batch 3), then run to the end.
   const std::string resumed = common + "'" + (root / "resumed").string() + "'";
-  ASSERT_EQ(run_effnet(resumed, root / "r1.log", crashing_after(15)), 75) << read_text(root / "r1.log");
-  EXPECT_NE(read_text(root / "r1.log").find("finetune: simulated crash after step 15 (epoch 3, batch 3)"),
+  ASSERT_EQ(run_effnet(resumed, root / "r1.log", crashing_after(15)), 75) << read_file(root / "r1.log");
+  EXPECT_NE(read_file(root / "r1.log").find("finetune: simulated crash after step 15 (epoch 3, batch 3)"),
             std::string::npos)
-      << read_text(root / "r1.log");
+      << read_file(root / "r1.log");
   EXPECT_TRUE(fs::exists(root / "resumed" / "finetune" / "last.h5"));
   EXPECT_FALSE(fs::exists(root / "resumed" / "finetune" / "done.txt"));
-  ASSERT_EQ(run_effnet(resumed, root / "r2.log", crashing_after(120)), 75) << read_text(root / "r2.log");
-  EXPECT_NE(read_text(root / "r2.log").find("finetune: resuming from"), std::string::npos) << read_text(root / "r2.log");
+  ASSERT_EQ(run_effnet(resumed, root / "r2.log", crashing_after(120)), 75) << read_file(root / "r2.log");
+  EXPECT_NE(read_file(root / "r2.log").find("finetune: resuming from"), std::string::npos) << read_file(root / "r2.log");
   EXPECT_TRUE(fs::exists(root / "resumed" / "finetune" / "done.txt"));
   EXPECT_TRUE(fs::exists(root / "resumed" / "retrain" / "last.h5"));
   EXPECT_FALSE(fs::exists(root / "resumed" / "retrain" / "done.txt"));
-  ASSERT_EQ(run_effnet(resumed, root / "r3.log"), 0) << read_text(root / "r3.log");
-  EXPECT_NE(read_text(root / "r3.log").find("retrain: resuming from"), std::string::npos) << read_text(root / "r3.log");
+  ASSERT_EQ(run_effnet(resumed, root / "r3.log"), 0) << read_file(root / "r3.log");
+  EXPECT_NE(read_file(root / "r3.log").find("retrain: resuming from"), std::string::npos) << read_file(root / "r3.log");
 
   for (const char* file : {"finetune/best.h5", "finetune/last.h5", "retrain/best.h5", "retrain/last.h5"})
     expect_same_tensors(root / "full" / file, root / "resumed" / file);
-  EXPECT_EQ(read_text(root / "full" / "pseudolabel" / "pseudo_labels.csv"),
-            read_text(root / "resumed" / "pseudolabel" / "pseudo_labels.csv"));
-  EXPECT_EQ(read_text(root / "full" / "predict" / "predictions.csv"),
-            read_text(root / "resumed" / "predict" / "predictions.csv"));
-  const std::string rjson = read_text(root / "resumed" / "results.json");
+  EXPECT_EQ(read_file(root / "full" / "pseudolabel" / "pseudo_labels.csv"),
+            read_file(root / "resumed" / "pseudolabel" / "pseudo_labels.csv"));
+  EXPECT_EQ(read_file(root / "full" / "predict" / "predictions.csv"),
+            read_file(root / "resumed" / "predict" / "predictions.csv"));
+  const std::string rjson = read_file(root / "resumed" / "results.json");
   EXPECT_EQ(json_number(rjson, "retrain_test"), json_number(json, "retrain_test"));
   EXPECT_EQ(json_number(rjson, "finetune_test"), json_number(json, "finetune_test"));
 
   // The same folder with other settings is refused, naming the difference.
   EXPECT_EQ(run_effnet(resumed + " --lr 0.02", root / "r4.log"), 1);
-  EXPECT_NE(read_text(root / "r4.log").find("lr: 0.01 -> 0.02"), std::string::npos) << read_text(root / "r4.log");
+  EXPECT_NE(read_file(root / "r4.log").find("lr: 0.01 -> 0.02"), std::string::npos) << read_file(root / "r4.log");
 }
 
 TEST(PipelineEndToEnd, NanLossStopsNamingEpochAndStep) {
-  const fs::path root = effnet::testing::test_temp_dir("test_apps_tmp");
+  const fs::path root = test_temp_dir();
   make_shapes_dataset(root / "data", 8, 4, 4);
   const int rc = run_effnet("finetune --data '" + (root / "data").string() + "' --out '" + (root / "out").string() +
                                 "' --image-size 16 --batch 8 --epochs 2 --lr 1e30 --device cpu --log-every 0",
                             root / "log");
-  const std::string log = read_text(root / "log");
+  const std::string log = read_file(root / "log");
   EXPECT_EQ(rc, 1) << log;
   EXPECT_NE(log.find("the loss became"), std::string::npos) << log;
   EXPECT_NE(log.find("at epoch 1, step "), std::string::npos) << log;
@@ -213,21 +209,21 @@ TEST(PipelineEndToEnd, NanLossStopsNamingEpochAndStep) {
 }
 
 TEST(PipelineEndToEnd, BadConfigurationsFailBeforeWork) {
-  const fs::path root = effnet::testing::test_temp_dir("test_apps_tmp");
+  const fs::path root = test_temp_dir();
   make_shapes_dataset(root / "data", 2, 2, 2);
-  std::ofstream(root / "bad.conf") << "model = b0\nlearning-rate = 0.1\n";
+  write_file(root / "bad.conf", "model = b0\nlearning-rate = 0.1\n");
   const std::string data = " --data '" + (root / "data").string() + "' --out '" + (root / "out").string() + "'";
   EXPECT_EQ(run_effnet("pipeline --config '" + (root / "bad.conf").string() + "'" + data, root / "log1"), 1);
-  EXPECT_NE(read_text(root / "log1").find("bad.conf:2: unknown key 'learning-rate'"), std::string::npos)
-      << read_text(root / "log1");
+  EXPECT_NE(read_file(root / "log1").find("bad.conf:2: unknown key 'learning-rate'"), std::string::npos)
+      << read_file(root / "log1");
   EXPECT_EQ(run_effnet("pipeline --model b9" + data, root / "log2"), 1);
-  EXPECT_NE(read_text(root / "log2").find("b9"), std::string::npos) << read_text(root / "log2");
+  EXPECT_NE(read_file(root / "log2").find("b9"), std::string::npos) << read_file(root / "log2");
   EXPECT_EQ(run_effnet("pipeline --device cpu" + std::string(" --data '") + (root / "nowhere").string() +
                            "' --out '" + (root / "out").string() + "'",
                        root / "log3"),
             1);
-  EXPECT_NE(read_text(root / "log3").find("nowhere does not exist"), std::string::npos) << read_text(root / "log3");
+  EXPECT_NE(read_file(root / "log3").find("nowhere does not exist"), std::string::npos) << read_file(root / "log3");
   EXPECT_FALSE(fs::exists(root / "out")) << "nothing written before the checks pass";
   EXPECT_EQ(run_effnet("finetune --help", root / "log4"), 0);
-  EXPECT_NE(read_text(root / "log4").find("--head-only"), std::string::npos);
+  EXPECT_NE(read_file(root / "log4").find("--head-only"), std::string::npos);
 }

@@ -12,38 +12,31 @@
 
 #include "framework/core/atomic_file.h"
 #include "tests/testing/errors.h"
+#include "tests/testing/files.h"
 
 using namespace effnet;
+using namespace effnet::testing;
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-}  // namespace
-
 TEST(AtomicFile, WritesAndReplacesWholeFiles) {
-  const fs::path dir = effnet::testing::test_temp_dir("test_atomic_tmp");
+  const fs::path dir = test_temp_dir();
   const fs::path f = dir / "a.txt";
   write_file_atomic(f.string(), "first\n");
-  EXPECT_EQ(read_text(f), "first\n");
+  EXPECT_EQ(read_file(f), "first\n");
   write_file_atomic(f.string(), std::string(100000, 'x'));
-  EXPECT_EQ(read_text(f), std::string(100000, 'x'));
+  EXPECT_EQ(read_file(f), std::string(100000, 'x'));
   write_file_atomic(f.string(), "", 0);
-  EXPECT_EQ(read_text(f), "");
+  EXPECT_EQ(read_file(f), "");
   EXPECT_FALSE(fs::exists(dir / "a.txt.tmp"));
   // A batch of files written without their own fsyncs, then made durable at once.
   for (int i = 0; i < 3; ++i) write_file_atomic((dir / std::to_string(i)).string(), "b", Durability::batched);
   sync_file_system(dir.string());
-  EXPECT_EQ(read_text(dir / "2"), "b");
+  EXPECT_EQ(read_file(dir / "2"), "b");
   EXPECT_ERROR_HAS(sync_file_system((dir / "nowhere").string()), "nowhere", "No such file or directory");
 }
 
 TEST(AtomicFile, MissingFolderNamesTheFileAndTheReason) {
-  const fs::path dir = effnet::testing::test_temp_dir("test_atomic_tmp");
+  const fs::path dir = test_temp_dir();
   const fs::path f = dir / "no" / "such" / "x.csv";
   EXPECT_ERROR_HAS(write_file_atomic(f.string(), "data"), "x.csv", "cannot write", "No such file or directory");
   EXPECT_FALSE(fs::exists(dir / "no"));
@@ -52,7 +45,7 @@ TEST(AtomicFile, MissingFolderNamesTheFileAndTheReason) {
 // A write that the file system refuses part-way (here the file-size limit, as a full disk would):
 // the error is write()'s own, the old file is intact and the temporary file is gone.
 TEST(AtomicFile, FailedWriteKeepsTheOldFileAndReportsTheRealError) {
-  const fs::path dir = effnet::testing::test_temp_dir("test_atomic_tmp");
+  const fs::path dir = test_temp_dir();
   const fs::path f = dir / "weights.bin";
   write_file_atomic(f.string(), "the old contents");
   rlimit old_limit;
@@ -61,16 +54,16 @@ TEST(AtomicFile, FailedWriteKeepsTheOldFileAndReportsTheRealError) {
   small.rlim_cur = 4096;
   auto old_handler = signal(SIGXFSZ, SIG_IGN);  // get EFBIG from write() instead of the signal
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  const std::string message = effnet::testing::error_of([&] { write_file_atomic(f.string(), std::string(1 << 20, 'y')); });
+  const std::string message = error_of([&] { write_file_atomic(f.string(), std::string(1 << 20, 'y')); });
   setrlimit(RLIMIT_FSIZE, &old_limit);
   signal(SIGXFSZ, old_handler);
   EXPECT_NE(message.find("weights.bin: cannot write: File too large"), std::string::npos) << message;
-  EXPECT_EQ(read_text(f), "the old contents");
+  EXPECT_EQ(read_file(f), "the old contents");
   EXPECT_FALSE(fs::exists(dir / "weights.bin.tmp"));
 }
 
 TEST(AtomicFile, FailingWriterCallbackLosesNothing) {
-  const fs::path dir = effnet::testing::test_temp_dir("test_atomic_tmp");
+  const fs::path dir = test_temp_dir();
   const fs::path f = dir / "model.h5";
   write_file_atomic(f.string(), "old");
   EXPECT_ERROR_HAS(write_file_atomic_with(f.string(),
@@ -79,8 +72,8 @@ TEST(AtomicFile, FailingWriterCallbackLosesNothing) {
                                             EFFNET_THROW("disk on fire");
                                           }),
                    "disk on fire");
-  EXPECT_EQ(read_text(f), "old");
+  EXPECT_EQ(read_file(f), "old");
   EXPECT_FALSE(fs::exists(dir / "model.h5.tmp"));
   write_file_atomic_with(f.string(), [](const std::string& tmp) { std::ofstream(tmp) << "new"; });
-  EXPECT_EQ(read_text(f), "new");
+  EXPECT_EQ(read_file(f), "new");
 }

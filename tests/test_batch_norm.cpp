@@ -56,6 +56,21 @@ void expect_vec_near(const Tensor& t, const std::vector<double>& want, double to
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol * (1 + std::abs(want[i]))) << what << "[" << i << "]";
 }
 
+// gradcheck of batch_norm2d in x (uniform in [-x_range, x_range), seed `seed`), weight (in [0.5, 1.5),
+// seed + 1) and bias (in [-1, 1), seed + 2), in the given mode with the given running statistics
+// (handles: training updates the caller's tensors).
+::testing::AssertionResult gradcheck_x_weight_bias(const Shape& shape, double x_range, uint64_t seed, bool training,
+                                                   Tensor running_mean, Tensor running_var) {
+  const int64_t C = shape[1];
+  Tensor x = grad_input(shape, -x_range, x_range, seed);
+  Tensor w = grad_input({C}, 0.5, 1.5, seed + 1), b = grad_input({C}, -1, 1, seed + 2);
+  return gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        return batch_norm2d(in[0], in[1], in[2], running_mean, running_var, training, 0.1, 1e-5);
+      },
+      {x, w, b});
+}
+
 }  // namespace
 
 TEST(BatchNorm, HandComputedTrainingStep) {
@@ -143,29 +158,15 @@ TEST(BatchNorm, MomentumZeroKeepsRunningStats) {
 }
 
 TEST(BatchNorm, TrainingGradientCheck) {
-  Tensor x = grad_input({3, 2, 3, 4}, -2, 2, 1);
-  Tensor w = grad_input({2}, 0.5, 1.5, 2), b = grad_input({2}, -1, 1, 3);
-  Tensor rm = zeros({2}, DType::Float64), rv = ones({2}, DType::Float64);
-  EXPECT_TRUE(gradcheck(
-      [&](const std::vector<Tensor>& in) { return batch_norm2d(in[0], in[1], in[2], rm, rv, true, 0.1, 1e-5); },
-      {x, w, b}));
+  EXPECT_TRUE(gradcheck_x_weight_bias({3, 2, 3, 4}, 2, 1, true, zeros({2}, DType::Float64), ones({2}, DType::Float64)));
   // H = W = 1: statistics over the batch only.
-  Tensor x1 = grad_input({5, 3, 1, 1}, -1, 1, 4);
-  Tensor w1 = grad_input({3}, 0.5, 1.5, 5), b1 = grad_input({3}, -1, 1, 6);
-  Tensor rm1 = zeros({3}, DType::Float64), rv1 = ones({3}, DType::Float64);
-  EXPECT_TRUE(gradcheck(
-      [&](const std::vector<Tensor>& in) { return batch_norm2d(in[0], in[1], in[2], rm1, rv1, true, 0.1, 1e-5); },
-      {x1, w1, b1}));
+  EXPECT_TRUE(gradcheck_x_weight_bias({5, 3, 1, 1}, 1, 4, true, zeros({3}, DType::Float64), ones({3}, DType::Float64)));
 }
 
 TEST(BatchNorm, EvalGradientCheck) {
-  Tensor x = grad_input({2, 3, 3, 2}, -2, 2, 7);
-  Tensor w = grad_input({3}, 0.5, 1.5, 8), b = grad_input({3}, -1, 1, 9);
   Generator gen(10);
   Tensor rm = uniform({3}, -1, 1, gen, DType::Float64), rv = uniform({3}, 0.5, 2, gen, DType::Float64);
-  EXPECT_TRUE(gradcheck(
-      [&](const std::vector<Tensor>& in) { return batch_norm2d(in[0], in[1], in[2], rm, rv, false, 0.1, 1e-5); },
-      {x, w, b}));
+  EXPECT_TRUE(gradcheck_x_weight_bias({2, 3, 3, 2}, 2, 7, false, rm, rv));
 }
 
 TEST(BatchNorm, FrozenAffineGradientCheck) {

@@ -8,6 +8,7 @@
 
 #include "framework/framework.h"
 #include "framework/ops/binary_kernels.h"
+#include "tests/testing/cases.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/gradient_checker.h"
 
@@ -120,8 +121,7 @@ TEST(Binary, AffineLoopMatchesTheSharedFormula) {
   }
 }
 
-struct BinaryCase {
-  const char* name;
+struct BinaryCase : NamedCase {
   Tensor (*fn)(const Tensor&, const Tensor&);
   Shape a, b;
 };
@@ -153,7 +153,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BinaryCase{"sub_row", sub_fn, {3, 4}, {4}}, BinaryCase{"sub_lead", sub_fn, {1, 4}, {3, 1}},
                       BinaryCase{"mul_same", mul_fn, {5}, {5}}, BinaryCase{"mul_nc11", mul_fn, {2, 3, 2, 2}, {2, 3, 1, 1}},
                       BinaryCase{"div_same", div_fn, {2, 3}, {2, 3}}, BinaryCase{"div_bcast", div_fn, {2, 3, 4}, {3, 1}}),
-    [](const auto& info) { return std::string(info.param.name); });
+    CaseName());
 
 TEST(Binary, ScalarFormsGradientCheck) {
   Tensor x = grad_input({3, 4});

@@ -2,14 +2,14 @@
 // gradient checks in float64, error messages, and CPU-vs-CUDA agreement of forward and backward.
 #include <gtest/gtest.h>
 
-#include <functional>
-#include <ostream>
 #include <string>
 #include <vector>
 
 #include "framework/framework.h"
 #include "framework/ops/conv2d.h"
+#include "tests/testing/cases.h"
 #include "tests/testing/compare.h"
+#include "tests/testing/errors.h"
 #include "tests/testing/gradient_checker.h"
 
 using namespace effnet;
@@ -49,14 +49,11 @@ Tensor naive_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Con
   return from_vector<double>(vy, {N, O, HO, WO});
 }
 
-struct ConvCase {
-  const char* name;
+struct ConvCase : NamedCase {
   int64_t n, c_in, h, w, c_out, kh, kw;
   Conv2dParams p;
   bool bias;
 };
-// Readable ctest names instead of a byte dump of the parameter.
-void PrintTo(const ConvCase& c, std::ostream* os) { *os << c.name; }
 
 Conv2dParams params(int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t groups) {
   Conv2dParams p;
@@ -75,15 +72,6 @@ ConvInputs make_inputs(const ConvCase& c, DType dtype, uint64_t seed) {
   in.w = uniform({c.c_out, c.c_in / c.p.groups, c.kh, c.kw}, -1, 1, gen, dtype);
   if (c.bias) in.b = uniform({c.c_out}, -1, 1, gen, dtype);
   return in;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 }  // namespace
@@ -127,7 +115,7 @@ const ConvCase kCases[] = {
 };
 
 INSTANTIATE_TEST_SUITE_P(Configs, ConvOracle, ::testing::ValuesIn(kCases),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         CaseName());
 
 TEST(Conv2d, HandComputedValues) {
   // 3x3 image 1..9, 2x2 kernel of ones: each output is the sum of one 2x2 window.
@@ -183,7 +171,7 @@ TEST_P(ConvGrad, CudaMatchesCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, ConvGrad, ::testing::ValuesIn(kCases),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         CaseName());
 
 TEST(Conv2d, GradientOfOneInputOnly) {
   // Only the weight wants a gradient: the input is saved, the weight is not (so changing the
@@ -205,8 +193,7 @@ TEST(Conv2d, SavedInputModifiedInPlaceIsCaught) {
   Tensor w = uniform({3, 2, 3, 3}, -1, 1, gen).set_requires_grad(true);
   Tensor y = conv2d(x, w, Tensor(), params(1, 1, 1, 1, 1));
   x.mul_(2.0);
-  std::string m = message_of([&] { sum(y).backward(); });
-  EXPECT_NE(m.find("modified in place"), std::string::npos) << m;
+  EXPECT_ERROR_HAS(sum(y).backward(), "modified in place");
 
   // The weight is not saved when only it needs a gradient: changing it does not affect dW.
   Tensor x2 = uniform({1, 2, 4, 4}, -1, 1, gen);
@@ -228,33 +215,21 @@ TEST(Conv2d, SavedInputModifiedInPlaceIsCaught) {
 
 // ---- errors -------------------------------------------------------------------------------------
 TEST(Conv2d, ChannelMismatchNamesShapes) {
-  std::string m = message_of([] { conv2d(zeros({1, 3, 5, 5}), zeros({4, 2, 3, 3})); });
-  EXPECT_NE(m.find("conv2d"), std::string::npos) << m;
-  EXPECT_NE(m.find("[1, 3, 5, 5]"), std::string::npos) << m;
-  EXPECT_NE(m.find("[4, 2, 3, 3]"), std::string::npos) << m;
+  EXPECT_ERROR_HAS(conv2d(zeros({1, 3, 5, 5}), zeros({4, 2, 3, 3})), "conv2d", "[1, 3, 5, 5]", "[4, 2, 3, 3]");
 }
 
 TEST(Conv2d, GroupsNotDividingNamesShapes) {
-  std::string m = message_of([] { conv2d(zeros({1, 3, 5, 5}), zeros({4, 1, 3, 3}), Tensor(), params(1, 1, 0, 0, 2)); });
-  EXPECT_NE(m.find("groups 2"), std::string::npos) << m;
-  EXPECT_NE(m.find("[1, 3, 5, 5]"), std::string::npos) << m;
-  m = message_of([] { conv2d(zeros({1, 4, 5, 5}), zeros({3, 2, 3, 3}), Tensor(), params(1, 1, 0, 0, 2)); });
-  EXPECT_NE(m.find("[3, 2, 3, 3]"), std::string::npos) << m;
-  EXPECT_NE(m.find("output channels"), std::string::npos) << m;
+  EXPECT_ERROR_HAS(conv2d(zeros({1, 3, 5, 5}), zeros({4, 1, 3, 3}), Tensor(), params(1, 1, 0, 0, 2)), "groups 2",
+                   "[1, 3, 5, 5]");
+  EXPECT_ERROR_HAS(conv2d(zeros({1, 4, 5, 5}), zeros({3, 2, 3, 3}), Tensor(), params(1, 1, 0, 0, 2)), "[3, 2, 3, 3]",
+                   "output channels");
 }
 
 TEST(Conv2d, BadRanksAndShapesNameShapes) {
-  std::string m = message_of([] { conv2d(zeros({1, 3, 5, 5}), zeros({4, 3, 3})); });
-  EXPECT_NE(m.find("weight must be 4-D"), std::string::npos) << m;
-  EXPECT_NE(m.find("[4, 3, 3]"), std::string::npos) << m;
-  m = message_of([] { conv2d(zeros({3, 5, 5}), zeros({4, 3, 3, 3})); });
-  EXPECT_NE(m.find("input must be 4-D"), std::string::npos) << m;
-  EXPECT_NE(m.find("[3, 5, 5]"), std::string::npos) << m;
-  m = message_of([] { conv2d(zeros({1, 3, 5, 5}), zeros({4, 3, 3, 3}), zeros({3})); });
-  EXPECT_NE(m.find("bias"), std::string::npos) << m;
-  EXPECT_NE(m.find("[3]"), std::string::npos) << m;
-  m = message_of([] { conv2d(zeros({1, 3, 2, 2}), zeros({4, 3, 3, 3})); });
-  EXPECT_NE(m.find("larger than the padded input"), std::string::npos) << m;
+  EXPECT_ERROR_HAS(conv2d(zeros({1, 3, 5, 5}), zeros({4, 3, 3})), "weight must be 4-D", "[4, 3, 3]");
+  EXPECT_ERROR_HAS(conv2d(zeros({3, 5, 5}), zeros({4, 3, 3, 3})), "input must be 4-D", "[3, 5, 5]");
+  EXPECT_ERROR_HAS(conv2d(zeros({1, 3, 5, 5}), zeros({4, 3, 3, 3}), zeros({3})), "bias", "[3]");
+  EXPECT_ERROR_HAS(conv2d(zeros({1, 3, 2, 2}), zeros({4, 3, 3, 3})), "larger than the padded input");
   EXPECT_THROW(conv2d(zeros({1, 3, 5, 5}), zeros({4, 3, 3, 3}, DType::Float64)), Error);
   EXPECT_THROW(conv2d(zeros({1, 3, 5, 5}), zeros({4, 3, 3, 3}), Tensor(), params(0, 1, 0, 0, 1)), Error);
   EXPECT_THROW(conv2d(zeros({1, 3, 5, 5}), zeros({4, 3, 3, 3}), Tensor(), params(1, 1, -1, 0, 1)), Error);
@@ -308,6 +283,5 @@ TEST(Conv2d, CudaRejectsFloat64) {
   EFFNET_REQUIRE_CUDA();
   Tensor x = zeros({1, 1, 3, 3}, DType::Float64, Device::cuda());
   Tensor w = zeros({1, 1, 1, 1}, DType::Float64, Device::cuda());
-  std::string m = message_of([&] { conv2d(x, w); });
-  EXPECT_NE(m.find("float32"), std::string::npos) << m;
+  EXPECT_ERROR_HAS(conv2d(x, w), "float32");
 }

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -21,17 +20,14 @@
 #include "framework/framework.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/errors.h"
+#include "tests/testing/files.h"
 
 using namespace effnet;
-using effnet::testing::error_of;
+using namespace effnet::testing;
 using namespace effnet::data;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh, empty folder for the running test, beside the test binary (in the build tree) whatever
-// the working directory.
-fs::path temp_dir() { return effnet::testing::test_temp_dir("test_data_tmp"); }
 
 Image pattern_image(int w, int h, int seed) {
   Image img;
@@ -54,15 +50,6 @@ Image smooth_image(int w, int h) {
   return img;
 }
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_bytes(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
-
 void expect_floats(const std::vector<float>& got, const std::vector<float>& want, float tol) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at " << i;
@@ -73,7 +60,7 @@ void expect_floats(const std::vector<float>& got, const std::vector<float>& want
 // ---- images -------------------------------------------------------------------------------------
 
 TEST(Image, PngRoundTripKeepsExactPixels) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   Image img = pattern_image(7, 5, 1);
   write_png((dir / "a.png").string(), img);
   EXPECT_FALSE(fs::exists(dir / "a.png.tmp"));
@@ -84,7 +71,7 @@ TEST(Image, PngRoundTripKeepsExactPixels) {
 }
 
 TEST(Image, GreyPngIsReplicatedToThreeChannels) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   std::vector<uint8_t> grey{0, 10, 200, 255, 7, 99};
   write_png((dir / "g.png").string(), 3, 2, 1, grey.data());
   Image back = decode_image((dir / "g.png").string());
@@ -94,7 +81,7 @@ TEST(Image, GreyPngIsReplicatedToThreeChannels) {
 }
 
 TEST(Image, JpegDecodesCloseToOriginal) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   Image img = smooth_image(16, 12);
   write_jpeg((dir / "a.jpg").string(), img, 95);
   Image back = decode_image((dir / "a.jpg").string());
@@ -106,20 +93,20 @@ TEST(Image, JpegDecodesCloseToOriginal) {
 }
 
 TEST(Image, BadFilesThrowNamingTheFileAndReason) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   write_png((dir / "ok.png").string(), pattern_image(16, 16, 2));
   write_jpeg((dir / "ok.jpg").string(), smooth_image(32, 32), 90);
-  const std::string png = read_bytes(dir / "ok.png"), jpg = read_bytes(dir / "ok.jpg");
+  const std::string png = read_file(dir / "ok.png"), jpg = read_file(dir / "ok.jpg");
 
-  write_bytes(dir / "trunc.png", png.substr(0, png.size() / 2));
-  write_bytes(dir / "trunc.jpg", jpg.substr(0, jpg.size() / 2));
+  write_file(dir / "trunc.png", png.substr(0, png.size() / 2));
+  write_file(dir / "trunc.jpg", jpg.substr(0, jpg.size() / 2));
   std::string bad_png = png;
   for (size_t i = 40; i < bad_png.size() - 12; ++i) bad_png[i] = char(0x5A ^ i);  // scribble over the pixel data
-  write_bytes(dir / "corrupt.png", bad_png);
+  write_file(dir / "corrupt.png", bad_png);
   std::string bad_jpg = jpg.substr(0, 2) + std::string(200, '\x13') + jpg.substr(jpg.size() - 2);
-  write_bytes(dir / "corrupt.jpg", bad_jpg);
-  write_bytes(dir / "notes.txt", "not an image at all\n");
-  write_bytes(dir / "empty.png", "");
+  write_file(dir / "corrupt.jpg", bad_jpg);
+  write_file(dir / "notes.txt", "not an image at all\n");
+  write_file(dir / "empty.png", "");
 
   for (const char* name : {"trunc.png", "trunc.jpg", "corrupt.png", "corrupt.jpg", "notes.txt", "empty.png"}) {
     const std::string path = (dir / name).string();
@@ -131,7 +118,7 @@ TEST(Image, BadFilesThrowNamingTheFileAndReason) {
 }
 
 TEST(Image, WriteChecksArguments) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   std::vector<uint8_t> px(12);
   EXPECT_ERROR_HAS(write_png((dir / "x.png").string(), 2, 2, 2, px.data()), "channels must be 1 or 3");
   EXPECT_ERROR_HAS(write_png((dir / "no/such/x.png").string(), 2, 2, 3, px.data()), "x.png: cannot write");
@@ -160,7 +147,7 @@ void make_tree(const fs::path& root, const std::vector<std::string>& classes, in
 }  // namespace
 
 TEST(Dataset, LabeledTreeSortsClassesAndLabelsImages) {
-  fs::path root = temp_dir() / "lab";
+  fs::path root = test_temp_dir() / "lab";
   make_tree(root, {"zebra", "ant"}, 2);
   Dataset ds = load_labeled_tree(root.string());
   EXPECT_EQ(ds.classes, (std::vector<std::string>{"ant", "zebra"}));
@@ -173,7 +160,7 @@ TEST(Dataset, LabeledTreeSortsClassesAndLabelsImages) {
 }
 
 TEST(Dataset, LabeledTreeFollowsAGivenClassList) {
-  fs::path root = temp_dir() / "lab";
+  fs::path root = test_temp_dir() / "lab";
   make_tree(root, {"zebra", "ant"}, 1);
   LoadOptions opts;
   opts.classes = {"zebra", "ant"};
@@ -187,14 +174,14 @@ TEST(Dataset, LabeledTreeFollowsAGivenClassList) {
 }
 
 TEST(Dataset, MissingOrEmptyFoldersThrow) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   EXPECT_ERROR_HAS(load_labeled_tree((dir / "nope").string()), (dir / "nope").string() + " does not exist");
   EXPECT_ERROR_HAS(load_unlabeled_folder((dir / "nope").string()), "does not exist");
   make_tree(dir / "lab", {"a", "b"}, 1);
   fs::create_directories(dir / "lab" / "c");
   EXPECT_ERROR_HAS(load_labeled_tree((dir / "lab").string()), "class folder " + (dir / "lab" / "c").string() + " is empty");
   fs::create_directories(dir / "flat");
-  write_bytes(dir / "flat" / ".hidden", "x");  // hidden files do not count
+  write_file(dir / "flat" / ".hidden", "x");  // hidden files do not count
   EXPECT_ERROR_HAS(load_unlabeled_folder((dir / "flat").string()), "image folder " + (dir / "flat").string() + " is empty");
   fs::create_directories(dir / "noclasses");
   write_png((dir / "noclasses" / "x.png").string(), pattern_image(2, 2, 0));
@@ -202,14 +189,14 @@ TEST(Dataset, MissingOrEmptyFoldersThrow) {
 }
 
 TEST(Dataset, BadFilesThrowUnlessSkippedThenListed) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   fs::path flat = dir / "flat";
   fs::create_directories(flat / "sub");
   write_png((flat / "a.png").string(), pattern_image(3, 3, 1));
   write_png((flat / "c.png").string(), pattern_image(3, 3, 2));
-  write_bytes(flat / "b.txt", "hello");
-  std::string png = read_bytes(flat / "a.png");
-  write_bytes(flat / "d.png", png.substr(0, png.size() - 20));
+  write_file(flat / "b.txt", "hello");
+  std::string png = read_file(flat / "a.png");
+  write_file(flat / "d.png", png.substr(0, png.size() - 20));
   EXPECT_ERROR_HAS(load_unlabeled_folder(flat.string()), (flat / "b.txt").string() + ": cannot decode image: unknown image type",
                    "and 2 more bad files", "skip_bad_images");
   LoadOptions opts;
@@ -229,20 +216,20 @@ TEST(Dataset, BadFilesThrowUnlessSkippedThenListed) {
 
   // In a labeled tree: a bad file in a class folder, a stray file at the root.
   make_tree(dir / "lab", {"a", "b"}, 2);
-  write_bytes(dir / "lab" / "a" / "junk.png", "junk");
-  write_bytes(dir / "lab" / "README", "about");
+  write_file(dir / "lab" / "a" / "junk.png", "junk");
+  write_file(dir / "lab" / "README", "about");
   EXPECT_ERROR_HAS(load_labeled_tree((dir / "lab").string()), (dir / "lab" / "README").string() + ": not a class folder");
   Dataset lab = load_labeled_tree((dir / "lab").string(), opts);
   EXPECT_EQ(lab.size(), 4);
   ASSERT_EQ(lab.skipped.size(), 2u);
   EXPECT_EQ(lab.skipped[1].path, (dir / "lab" / "a" / "junk.png").string());
   // A class whose every image is bad is as good as empty.
-  for (int k = 0; k < 2; ++k) write_bytes(dir / "lab" / "b" / (std::to_string(k) + ".png"), "junk");
+  for (int k = 0; k < 2; ++k) write_file(dir / "lab" / "b" / (std::to_string(k) + ".png"), "junk");
   EXPECT_ERROR_HAS(load_labeled_tree((dir / "lab").string(), opts), (dir / "lab" / "b").string() + " has no readable images");
 }
 
 TEST(Dataset, ResizesAtLoadWhenAsked) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   write_png((dir / "a.png").string(), pattern_image(5, 3, 1));
   write_png((dir / "b.png").string(), pattern_image(8, 8, 2));
   LoadOptions opts;
@@ -257,45 +244,45 @@ TEST(Dataset, ResizesAtLoadWhenAsked) {
 }
 
 TEST(Dataset, TestFolderTakesLabelsFromCsv) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   fs::create_directories(dir / "test");
   for (int k = 0; k < 3; ++k) write_png((dir / "test" / (std::to_string(k) + ".png")).string(), pattern_image(2, 2, k));
-  write_bytes(dir / "labels.csv", "file,label\r\n2.png,7\r\n0.png,5\r\n1.png,6\r\n");
+  write_file(dir / "labels.csv", "file,label\r\n2.png,7\r\n0.png,5\r\n1.png,6\r\n");
   Dataset ds = load_test_folder((dir / "test").string(), (dir / "labels.csv").string());
   EXPECT_EQ(ds.labels, (std::vector<int64_t>{5, 6, 7}));
   Dataset bare = load_test_folder((dir / "test").string());
   EXPECT_EQ(bare.labels, (std::vector<int64_t>{-1, -1, -1}));
 
-  write_bytes(dir / "short.csv", "file,label\n0.png,5\n1.png,6\n");
+  write_file(dir / "short.csv", "file,label\n0.png,5\n1.png,6\n");
   EXPECT_ERROR_HAS(load_test_folder((dir / "test").string(), (dir / "short.csv").string()), "no label for image 2.png");
-  write_bytes(dir / "long.csv", "file,label\n0.png,5\n1.png,6\n2.png,1\n9.png,2\n");
+  write_file(dir / "long.csv", "file,label\n0.png,5\n1.png,6\n2.png,1\n9.png,2\n");
   EXPECT_ERROR_HAS(load_test_folder((dir / "test").string(), (dir / "long.csv").string()), "(first: 9.png)");
 }
 
 TEST(Dataset, LabelListsRoundTripAndRejectMalformedFiles) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   std::vector<LabelRow> rows{{"a.png", 3, 0.9}, {"b.png", 0, 0.123456789}};
   write_pseudo_labels((dir / "p.csv").string(), rows);
-  EXPECT_EQ(read_bytes(dir / "p.csv"), "file,label,confidence\na.png,3,0.9\nb.png,0,0.123456789\n");
+  EXPECT_EQ(read_file(dir / "p.csv"), "file,label,confidence\na.png,3,0.9\nb.png,0,0.123456789\n");
   std::vector<LabelRow> back = read_pseudo_labels((dir / "p.csv").string());
   ASSERT_EQ(back.size(), 2u);
   EXPECT_EQ(back[1].file, "b.png");
   EXPECT_EQ(back[1].label, 0);
   EXPECT_DOUBLE_EQ(back[1].confidence, 0.123456789);
   write_label_csv((dir / "l.csv").string(), rows);
-  EXPECT_EQ(read_bytes(dir / "l.csv"), "file,label\na.png,3\nb.png,0\n");
+  EXPECT_EQ(read_file(dir / "l.csv"), "file,label\na.png,3\nb.png,0\n");
   EXPECT_EQ(read_label_csv((dir / "l.csv").string())[0].confidence, 1.0);
 
   const std::string p = (dir / "bad.csv").string();
-  write_bytes(p, "name,class\n");
+  write_file(p, "name,class\n");
   EXPECT_ERROR_HAS(read_label_csv(p), "header must be");
-  write_bytes(p, "file,label\na.png,x\n");
+  write_file(p, "file,label\na.png,x\n");
   EXPECT_ERROR_HAS(read_label_csv(p), p + ":2: bad number");
-  write_bytes(p, "file,label\na.png,1\nb.png,2,0.5\n");
+  write_file(p, "file,label\na.png,1\nb.png,2,0.5\n");
   EXPECT_ERROR_HAS(read_label_csv(p), p + ":3: expected 2 comma-separated fields");
-  write_bytes(p, "file,label\na.png,1\na.png,2\n");
+  write_file(p, "file,label\na.png,1\na.png,2\n");
   EXPECT_ERROR_HAS(read_label_csv(p), "a.png is listed twice (first on line 2)");
-  write_bytes(p, "file,label\na.png,-1\n");
+  write_file(p, "file,label\na.png,-1\n");
   EXPECT_ERROR_HAS(read_label_csv(p), "negative label");
   EXPECT_ERROR_HAS(read_label_csv((dir / "none.csv").string()), "cannot open label list");
   EXPECT_ERROR_HAS(write_label_csv(p, {{"a,b.png", 1, 1.0}}), "cannot be written");
@@ -305,7 +292,7 @@ TEST(Dataset, LabelListsRoundTripAndRejectMalformedFiles) {
 }
 
 TEST(Dataset, RelabelConcatAndIndicesOf) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   make_tree(dir / "lab", {"a", "b"}, 1);
   fs::create_directories(dir / "unl");
   for (int k = 0; k < 3; ++k) write_png((dir / "unl" / (std::to_string(k) + ".png")).string(), pattern_image(4, 4, k));
@@ -454,6 +441,15 @@ std::vector<int64_t> iota(int64_t n) {
   return v;
 }
 
+// Loader options with the given batch size, seed and worker count; the rest default.
+LoaderOptions loader_options(int64_t batch_size, uint64_t seed, int workers) {
+  LoaderOptions opts;
+  opts.batch_size = batch_size;
+  opts.seed = seed;
+  opts.workers = workers;
+  return opts;
+}
+
 // All batches of one epoch.
 std::vector<Batch> run_epoch(Loader& loader, int64_t epoch) {
   loader.start_epoch(epoch);
@@ -466,10 +462,7 @@ std::vector<Batch> run_epoch(Loader& loader, int64_t epoch) {
 
 TEST(Loader, CoversEveryIndexOncePerEpochWithTransformedImages) {
   Dataset ds = synthetic_dataset(23);
-  LoaderOptions opts;
-  opts.batch_size = 5;
-  opts.workers = 3;
-  opts.seed = 4;
+  LoaderOptions opts = loader_options(5, 4, 3);
   opts.transform.flip_prob = 0.5;
   opts.transform.crop_padding = 1;
   std::vector<int64_t> subset;
@@ -507,10 +500,7 @@ TEST(Loader, CoversEveryIndexOncePerEpochWithTransformedImages) {
 
 TEST(Loader, SameSeedSameBatchesWhateverTheWorkers) {
   Dataset ds = synthetic_dataset(40);
-  LoaderOptions a;
-  a.batch_size = 8;
-  a.seed = 9;
-  a.workers = 1;
+  LoaderOptions a = loader_options(8, 9, 1);
   a.prefetch = 1;
   a.transform.flip_prob = 0.5;
   LoaderOptions b = a;
@@ -535,8 +525,7 @@ TEST(Loader, SameSeedSameBatchesWhateverTheWorkers) {
 
 TEST(Loader, DropLastAndRestartingAnEpoch) {
   Dataset ds = synthetic_dataset(10);
-  LoaderOptions opts;
-  opts.batch_size = 4;
+  LoaderOptions opts = loader_options(4, 0, 2);
   opts.drop_last = true;
   Loader loader(ds, iota(10), opts);
   EXPECT_EQ(loader.batches_per_epoch(), 2);
@@ -560,10 +549,8 @@ TEST(Loader, WorkerErrorsReachTheConsumer) {
   Dataset ds = synthetic_dataset(12);
   Image odd = pattern_image(5, 4, 0);
   ds.images[7] = std::make_shared<const Image>(odd);  // a different size and no resize asked
-  LoaderOptions opts;
-  opts.batch_size = 4;
+  LoaderOptions opts = loader_options(4, 0, 2);
   opts.shuffle = false;
-  opts.workers = 2;
   Loader loader(ds, iota(12), opts);
   loader.start_epoch(0);
   Batch b;
@@ -581,9 +568,7 @@ TEST(Loader, WorkerErrorsReachTheConsumer) {
 
 TEST(Loader, DestructorStopsBusyWorkers) {
   Dataset ds = synthetic_dataset(64, 16);
-  LoaderOptions opts;
-  opts.batch_size = 2;
-  opts.workers = 4;
+  LoaderOptions opts = loader_options(2, 0, 4);
   opts.transform.height = opts.transform.width = 32;
   for (int k = 0; k < 5; ++k) {
     Loader loader(ds, iota(64), opts);
@@ -605,9 +590,7 @@ TEST(Loader, CudaDeviceWithoutAGpuIsAClearError) {
 TEST(Loader, CudaBatchesMatchCpuBatches) {
   EFFNET_REQUIRE_CUDA();
   Dataset ds = synthetic_dataset(50);
-  LoaderOptions opts;
-  opts.batch_size = 8;
-  opts.seed = 3;
+  LoaderOptions opts = loader_options(8, 3, 2);
   opts.transform.flip_prob = 0.5;
   opts.transform.crop_padding = 1;
   opts.transform.height = opts.transform.width = 6;
@@ -722,7 +705,7 @@ void write_mini_fashion(const fs::path& dir, uint32_t n_train, uint32_t n_test) 
 }  // namespace
 
 TEST(FashionMnist, ReadsIdxFilesAndRejectsBadOnes) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   write_gz(dir / "a.gz", idx_bytes({2, 3}, {1, 2, 3, 4, 5, 6}));
   IdxArray a = read_idx((dir / "a.gz").string());
   EXPECT_EQ(a.dims, (std::vector<int64_t>{2, 3}));
@@ -734,14 +717,14 @@ TEST(FashionMnist, ReadsIdxFilesAndRejectsBadOnes) {
   std::vector<uint8_t> big(5000);
   for (size_t i = 0; i < big.size(); ++i) big[i] = uint8_t(i * 31 % 251);
   write_gz(dir / "big.gz", idx_bytes({5000}, big));
-  std::string gz = read_bytes(dir / "big.gz");
-  write_bytes(dir / "trunc.gz", gz.substr(0, gz.size() / 2));
+  std::string gz = read_file(dir / "big.gz");
+  write_file(dir / "trunc.gz", gz.substr(0, gz.size() / 2));
   EXPECT_ERROR_HAS(read_idx((dir / "trunc.gz").string()), "trunc.gz");
   EXPECT_ERROR_HAS(read_idx((dir / "none.gz").string()), "cannot open");
 }
 
 TEST(FashionMnist, PrepareWritesTheLayoutOnceAndLoadsBack) {
-  fs::path dir = temp_dir();
+  fs::path dir = test_temp_dir();
   write_mini_fashion(dir / "src", 50, 7);
   FashionMnistOptions opts;
   opts.source = (dir / "src").string();
@@ -800,13 +783,13 @@ TEST(FashionMnist, PrepareWritesTheLayoutOnceAndLoadsBack) {
   other.seed = 1;
   EXPECT_ERROR_HAS(prepare_fashion_mnist(other), "prepared with other settings", "seed=0");
   fs::create_directories(dir / "foreign");
-  write_bytes(dir / "foreign" / "mine.txt", "x");
+  write_file(dir / "foreign" / "mine.txt", "x");
   other.out = (dir / "foreign").string();
   EXPECT_ERROR_HAS(prepare_fashion_mnist(other), "was not written by effnet prepare");
   // An interrupted run (no .complete) is redone from clean folders.
   fs::remove(out / ".complete");
-  write_bytes(out / ".preparing", "x");
-  write_bytes(out / "labeled" / "Bag" / "99999.png", "stale");
+  write_file(out / ".preparing", "x");
+  write_file(out / "labeled" / "Bag" / "99999.png", "stale");
   other.out = opts.out;
   other.labels_per_class = 3;
   EXPECT_EQ(prepare_fashion_mnist(other).labeled, 30);

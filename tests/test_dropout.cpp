@@ -164,6 +164,16 @@ TEST(DropConnect, BackwardAppliesTheSameSampleMask) {
   EXPECT_LT(kept, int(yv.size()));
 }
 
+namespace {
+// The two ops, each with the generator seed its CPU-vs-CUDA masks are drawn from.
+struct MaskOp {
+  const char* name;
+  Tensor (*f)(const Tensor&, double, bool, Generator&);
+  uint64_t seed;
+};
+const MaskOp kMaskOps[] = {{"dropout", dropout, 15}, {"drop_connect", drop_connect, 16}};
+}  // namespace
+
 TEST(DropoutCuda, SameMasksAsCpu) {
   EFFNET_REQUIRE_CUDA();
   CompareOptions exact;
@@ -174,20 +184,15 @@ TEST(DropoutCuda, SameMasksAsCpu) {
   for (Shape s : {Shape{8, 4, 5, 5}, Shape{64, 32, 17, 17}, Shape{3, 7}, Shape{70000, 3}}) {
     Tensor x = normal(s, 0, 1, data).set_requires_grad(true);
     for (double p : {0.2, 0.5}) {
-      EXPECT_TRUE(cpu_cuda_match(
-          [p](const std::vector<Tensor>& in) {
-            Generator gen(15);
-            return dropout(in[0], p, true, gen);
-          },
-          {x}, exact))
-          << "dropout " << shape_str(s) << " p " << p;
-      EXPECT_TRUE(cpu_cuda_match(
-          [p](const std::vector<Tensor>& in) {
-            Generator gen(16);
-            return drop_connect(in[0], p, true, gen);
-          },
-          {x}, exact))
-          << "drop_connect " << shape_str(s) << " p " << p;
+      for (const MaskOp& op : kMaskOps) {
+        EXPECT_TRUE(cpu_cuda_match(
+            [&](const std::vector<Tensor>& in) {
+              Generator gen(op.seed);
+              return op.f(in[0], p, true, gen);
+            },
+            {x}, exact))
+            << op.name << " " << shape_str(s) << " p " << p;
+      }
     }
   }
   // float64 on the GPU too (the kernels are templated), and the generator advances alike.

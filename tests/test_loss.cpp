@@ -8,6 +8,7 @@
 
 #include "framework/framework.h"
 #include "framework/ops/loss.h"
+#include "tests/testing/cases.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/gradient_checker.h"
 #include "tests/testing/errors.h"
@@ -136,12 +137,10 @@ TEST(Accuracy, NotDifferentiableAndNoGraph) {
   EXPECT_FALSE(x.grad().defined());
 }
 
-struct LossCase {
-  const char* name;
+struct LossCase : NamedCase {
   int64_t N, C;
-  double eps;
+  double eps;  // label smoothing
 };
-void PrintTo(const LossCase& c, std::ostream* os) { *os << c.name; }
 
 class CrossEntropyCuda : public ::testing::TestWithParam<LossCase> {};
 
@@ -164,7 +163,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CrossEntropyCuda,
                                            LossCase{"n33_c1000", 33, 1000, 0.0},
                                            LossCase{"n33_c1000_smooth", 33, 1000, 0.2},
                                            LossCase{"n1_c37", 1, 37, 0.0}, LossCase{"n300_c3", 300, 3, 0.1}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         CaseName());
 
 TEST(CrossEntropy, HugeLogitsAndFloat64CudaMatchesCpu) {
   EFFNET_REQUIRE_CUDA();

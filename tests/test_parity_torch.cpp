@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "framework/ops/loss.h"
+#include "tests/testing/cases.h"
 #include "tests/testing/compare.h"
 #include "weights/model_io.h"
 
@@ -36,8 +37,7 @@ std::string make_fixture(const std::string& name) {
   return "";
 }
 
-struct ParityCase {
-  const char* name;
+struct ParityCase : NamedCase {
   double logits_rel;  // relative L2 bound on the logits
   double grad_rel;    // relative L2 bound on each parameter gradient
 };
@@ -91,6 +91,6 @@ INSTANTIATE_TEST_SUITE_P(Sources, TorchParity,
                          ::testing::Values(ParityCase{"torchvision_b0", 1e-5, 1e-4}, ParityCase{"torchvision_b3", 1e-5, 1e-4},
                                            ParityCase{"lukemelas_b0", 1e-5, 1e-4}, ParityCase{"timm_b0", 1e-5, 1e-4},
                                            ParityCase{"timm_tf_b0", 1e-5, 1e-4}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         CaseName());
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "framework/framework.h"
 #include "framework/ops/reduce_max.h"
 #include "framework/ops/softmax.h"
+#include "tests/testing/cases.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/gradient_checker.h"
 #include "tests/testing/errors.h"
@@ -110,18 +111,18 @@ TEST(Softmax, BadInputErrors) {
   EXPECT_NE(error_of([] { softmax(zeros({}), 0); }).find("at least one dimension"), std::string::npos);
 }
 
-struct SoftmaxCase {
-  const char* name;
+// A CPU-vs-CUDA case of softmax and of max: an input shape and the dimension along which to reduce.
+struct DimCase : NamedCase {
   Shape shape;
   int64_t dim;
+  bool ties = false;  // max only: small integers, so that rows hold ties
 };
-void PrintTo(const SoftmaxCase& c, std::ostream* os) { *os << c.name; }
 
-class SoftmaxCuda : public ::testing::TestWithParam<SoftmaxCase> {};
+class SoftmaxCuda : public ::testing::TestWithParam<DimCase> {};
 
 TEST_P(SoftmaxCuda, CudaMatchesCpu) {
   EFFNET_REQUIRE_CUDA();
-  const SoftmaxCase& c = GetParam();
+  const DimCase& c = GetParam();
   Generator g(11);
   Tensor x = normal(c.shape, 0, 3, g).set_requires_grad(true);
   EXPECT_TRUE(cpu_cuda_match([&](const std::vector<Tensor>& in) { return softmax(in[0], c.dim); }, {x}));
@@ -130,15 +131,11 @@ TEST_P(SoftmaxCuda, CudaMatchesCpu) {
 
 // Covers the warp-per-row (D <= 1024), block-per-row (D > 1024) and strided (inner > 1) kernels.
 INSTANTIATE_TEST_SUITE_P(Shapes, SoftmaxCuda,
-                         ::testing::Values(SoftmaxCase{"last_small", {64, 10}, -1},
-                                           SoftmaxCase{"last_1000", {33, 1000}, 1},
-                                           SoftmaxCase{"last_1024", {5, 1024}, 1},
-                                           SoftmaxCase{"last_3000", {7, 3000}, -1},
-                                           SoftmaxCase{"one_row_block", {1, 70000}, 1},
-                                           SoftmaxCase{"middle", {4, 37, 9}, 1},
-                                           SoftmaxCase{"first", {50, 6}, 0},
-                                           SoftmaxCase{"nchw_channels", {2, 16, 5, 5}, 1}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         ::testing::Values(DimCase{"last_small", {64, 10}, -1}, DimCase{"last_1000", {33, 1000}, 1},
+                                           DimCase{"last_1024", {5, 1024}, 1}, DimCase{"last_3000", {7, 3000}, -1},
+                                           DimCase{"one_row_block", {1, 70000}, 1}, DimCase{"middle", {4, 37, 9}, 1},
+                                           DimCase{"first", {50, 6}, 0}, DimCase{"nchw_channels", {2, 16, 5, 5}, 1}),
+                         CaseName());
 
 TEST(Softmax, Float64AndHugeLogitsCudaMatchesCpu) {
   EFFNET_REQUIRE_CUDA();
@@ -228,19 +225,11 @@ TEST(Max, BadInputErrors) {
   EXPECT_EQ(max(zeros({0, 3}), 1).values.shape(), (Shape{0}));
 }
 
-struct MaxCase {
-  const char* name;
-  Shape shape;
-  int64_t dim;
-  bool ties;
-};
-void PrintTo(const MaxCase& c, std::ostream* os) { *os << c.name; }
-
-class MaxCuda : public ::testing::TestWithParam<MaxCase> {};
+class MaxCuda : public ::testing::TestWithParam<DimCase> {};
 
 TEST_P(MaxCuda, CudaMatchesCpu) {
   EFFNET_REQUIRE_CUDA();
-  const MaxCase& c = GetParam();
+  const DimCase& c = GetParam();
   Generator g(21);
   Tensor x = c.ties ? randint(0, 3, c.shape, g).to(DType::Float32) : normal(c.shape, 0, 1, g);
   x.set_requires_grad(true);
@@ -253,11 +242,11 @@ TEST_P(MaxCuda, CudaMatchesCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, MaxCuda,
-                         ::testing::Values(MaxCase{"last", {64, 10}, 1, false}, MaxCase{"last_ties", {64, 1000}, 1, true},
-                                           MaxCase{"last_long", {3, 5000}, -1, false},
-                                           MaxCase{"middle_ties", {4, 37, 9}, 1, true},
-                                           MaxCase{"first", {50, 6}, 0, false}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         ::testing::Values(DimCase{"last", {64, 10}, 1, false}, DimCase{"last_ties", {64, 1000}, 1, true},
+                                           DimCase{"last_long", {3, 5000}, -1, false},
+                                           DimCase{"middle_ties", {4, 37, 9}, 1, true},
+                                           DimCase{"first", {50, 6}, 0, false}),
+                         CaseName());
 
 TEST(Max, NaNCudaMatchesCpu) {
   EFFNET_REQUIRE_CUDA();

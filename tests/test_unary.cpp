@@ -14,6 +14,7 @@
 #include "framework/framework.h"
 #include "framework/ops/unary.h"
 #include "framework/ops/unary_kernels.h"
+#include "tests/testing/cases.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/gradient_checker.h"
 
@@ -216,13 +217,11 @@ TEST(Unary, BadInputThrows) {
 }
 
 // ---- gradient checks and CPU-vs-CUDA, one case per op ----------------------------------------------
-struct UnaryCase {
-  const char* name;
+struct UnaryCase : NamedCase {
   Tensor (*fn)(const Tensor&);
   double low, high;  // input range
   std::vector<double> kinks;
 };
-void PrintTo(const UnaryCase& c, std::ostream* os) { *os << c.name; }
 
 class UnaryGrad : public ::testing::TestWithParam<UnaryCase> {};
 
@@ -269,7 +268,7 @@ INSTANTIATE_TEST_SUITE_P(
                       UnaryCase{"clamp", clamp_fn, -1, 1, {-0.5, 0.75}},
                       UnaryCase{"sigmoid", sigmoid_fn, -6, 6, {}}, UnaryCase{"relu", relu_fn, -1, 1, {0}},
                       UnaryCase{"relu6", relu6_fn, -2, 8, {0, 6}}, UnaryCase{"swish", swish_fn, -6, 6, {}}),
-    [](const auto& info) { return std::string(info.param.name); });
+    CaseName());
 
 TEST(Unary, ExtremeInputsCudaMatchesCpu) {
   EFFNET_REQUIRE_CUDA();

@@ -1,11 +1,13 @@
 // Weights files and checkpoints (weights/model_io.h, weights/checkpoint.h): save -> load round
-// trips, one test per malformed-file case with the documented message, the guarantee that a failed
-// load changes nothing, backbone-only and new-classifier loads, bit-identical resume of SGD and
-// Adam from a checkpoint, and atomic writes (a crash mid-write keeps the previous file).
+// trips, one test per malformed-file case (a table of them) with the documented message, the
+// guarantee that a failed load changes nothing, backbone-only and new-classifier loads,
+// bit-identical resume of SGD and Adam from a checkpoint, and atomic writes (a crash mid-write
+// keeps the previous file).
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -16,13 +18,14 @@
 #include <set>
 
 #include "framework/framework.h"
+#include "tests/testing/cases.h"
 #include "tests/testing/compare.h"
 #include "weights/checkpoint.h"
 #include "weights/model_io.h"
 #include "tests/testing/errors.h"
 
 using namespace effnet;
-using effnet::testing::error_of;
+using namespace effnet::testing;
 namespace fs = std::filesystem;
 
 namespace {
@@ -32,8 +35,9 @@ class Weights : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("effnet_weights_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
+    std::string name = info->name();
+    std::replace(name.begin(), name.end(), '/', '_');  // parameterised: Name/Case
+    dir_ = fs::temp_directory_path() / ("effnet_weights_" + name + "_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -187,117 +191,97 @@ TEST_F(Weights, Float64DatasetsAreConverted) {
   expect_state(*b, snapshot(*a));
 }
 
-// ---- malformed files: one test per documented error ---------------------------------------------------
+// ---- malformed files: one case per documented error ---------------------------------------------------
 
-TEST_F(Weights, MissingFile) {
-  auto m = random_model(1);
-  std::string msg = error_of([&] { load_weights(*m, path("nope.h5")); });
-  EXPECT_HAS(msg, "nope.h5");
-  EXPECT_HAS(msg, "no such file");
+using MakeFile = std::function<void(const std::string& path, const nn::Module& source)>;
+
+// The weights of `source` written by hand, with `tweak` applied and the datasets in `skip` left out.
+MakeFile tweaked(std::function<void(h5::File&)> tweak, std::set<std::string> skip = {}) {
+  return [=](const std::string& path, const nn::Module& source) {
+    write_file(path, source, meta_for(small_config()), tweak, skip);
+  };
 }
 
-TEST_F(Weights, NonHdf5File) {
-  {
-    std::ofstream out(path("junk.h5"), std::ios::binary);
-    std::mt19937 rng(7);
-    for (int i = 0; i < 4096; ++i) out.put(char(rng()));
-  }
-  auto m = random_model(1);
-  std::string msg = error_of([&] { load_weights(*m, path("junk.h5")); });
-  EXPECT_HAS(msg, "junk.h5");
-  EXPECT_HAS(msg, "not an HDF5 file");
-}
+void add_unexpected_dataset(h5::File& f) { f.write("/blocks.99.extra.weight", zeros({4, 2})); }
 
-TEST_F(Weights, TruncatedFile) {
-  auto a = random_model(1);
-  save_weights(*a, path("w.h5"), meta_for(small_config()));
-  const auto size = fs::file_size(path("w.h5"));
-  fs::copy_file(path("w.h5"), path("cut.h5"));
-  fs::resize_file(path("cut.h5"), size / 2);
-  auto b = random_model(2);
+// A malformed file: how it is made from a model of small_config() (no maker: no file at all), what
+// loading it must say besides the file's path, and the class count of the model that loads it.
+struct MalformedCase : NamedCase {
+  MakeFile make;
+  std::vector<std::string> message;
+  int64_t classes = 10;
+};
+
+const MalformedCase kMalformed[] = {
+    {"MissingFile", nullptr, {"no such file"}},
+    {"NonHdf5File",
+     [](const std::string& path, const nn::Module&) {
+       std::ofstream out(path, std::ios::binary);
+       std::mt19937 rng(7);
+       for (int i = 0; i < 4096; ++i) out.put(char(rng()));
+     },
+     {"not an HDF5 file"}},
+    {"TruncatedFile",
+     [](const std::string& path, const nn::Module& source) {
+       save_weights(source, path, meta_for(small_config()));
+       fs::resize_file(path, fs::file_size(path) / 2);
+     },
+     {"truncated"}},
+    {"WrongFormatAttribute", tweaked([](h5::File& f) { f.set_attr("format", std::string("keras-weights")); }),
+     {"not an effnet weights file", "'keras-weights'", "convert.py"}},
+    // A plain HDF5 file (e.g. a Keras .h5 given by mistake) has no format attribute at all.
+    {"MissingFormatAttribute",
+     [](const std::string& path, const nn::Module&) {
+       h5::File f = h5::File::create(path);
+       f.write("/x", ones({2}));
+       f.close();
+     },
+     {"not an effnet weights file", "missing"}},
+    {"WrongFormatVersion", tweaked([](h5::File& f) { f.set_attr("format_version", int64_t(2)); }),
+     {"format_version 2 is not supported", "reads version 1"}},
+    // Nothing half-loaded: the backbone tensors, which fit, are not copied either.
+    {"ShapeMismatchNamesDatasetAndBothShapes",
+     [](const std::string& path, const nn::Module& source) { save_weights(source, path, meta_for(small_config())); },
+     {"dataset 'classifier.weight': file shape [10, 1280], model shape [12, 1280]",
+      "dataset 'classifier.bias': file shape [10], model shape [12]", "2 problems"},
+     12},
+    {"MissingDataset", tweaked({}, {"blocks.3.depthwise_bn.running_var"}),
+     {"missing dataset 'blocks.3.depthwise_bn.running_var' (model shape [144])", "1 problem)"}},
+    {"UnexpectedDataset", tweaked(add_unexpected_dataset),
+     {"unexpected dataset 'blocks.99.extra.weight' (shape [4, 2])"}},
+    {"NonFloatDataset",
+     tweaked([](h5::File& f) { f.write("/stem.bn.running_mean", zeros({32}, DType::Int64)); },
+             {"stem.bn.running_mean"}),
+     {"dataset 'stem.bn.running_mean': element type int64, expected float32"}},
+};
+
+class MalformedFile : public Weights, public ::testing::WithParamInterface<MalformedCase> {};
+
+TEST_P(MalformedFile, LoadFailsNamingFileAndProblemAndChangesNothing) {
+  const MalformedCase& c = GetParam();
+  const std::string p = path("w.h5");
+  if (c.make) c.make(p, *random_model(1));
+  EfficientNetConfig config = small_config();
+  config.num_classes = c.classes;
+  auto b = random_model(2, config);
   auto before = snapshot(*b);
-  std::string msg = error_of([&] { load_weights(*b, path("cut.h5")); });
-  EXPECT_HAS(msg, "cut.h5");
-  EXPECT_HAS(msg, "truncated");
+  std::string msg = error_of([&] { load_weights(*b, p); });
+  EXPECT_HAS(msg, p);
+  for (const std::string& part : c.message) EXPECT_HAS(msg, part);
   expect_state(*b, before);
 }
 
-TEST_F(Weights, WrongFormatAttribute) {
-  auto a = random_model(1);
-  write_file(path("w.h5"), *a, meta_for(small_config()),
-             [](h5::File& f) { f.set_attr("format", std::string("keras-weights")); });
-  std::string msg = error_of([&] { load_weights(*a, path("w.h5")); });
-  EXPECT_HAS(msg, "not an effnet weights file");
-  EXPECT_HAS(msg, "'keras-weights'");
-  EXPECT_HAS(msg, "convert.py");
-}
+INSTANTIATE_TEST_SUITE_P(Weights, MalformedFile, ::testing::ValuesIn(kMalformed), CaseName());
 
-TEST_F(Weights, MissingFormatAttribute) {
-  // A plain HDF5 file (e.g. a Keras .h5 given by mistake) has no format attribute at all.
-  { h5::File f = h5::File::create(path("plain.h5")); f.write("/x", ones({2})); f.close(); }
+// Not strict: the extra dataset is ignored and everything else loads.
+TEST_F(Weights, UnexpectedDatasetIsIgnoredWhenNotStrict) {
   auto a = random_model(1);
-  std::string msg = error_of([&] { load_weights(*a, path("plain.h5")); });
-  EXPECT_HAS(msg, "not an effnet weights file");
-  EXPECT_HAS(msg, "missing");
-}
-
-TEST_F(Weights, WrongFormatVersion) {
-  auto a = random_model(1);
-  write_file(path("w.h5"), *a, meta_for(small_config()),
-             [](h5::File& f) { f.set_attr("format_version", int64_t(2)); });
-  std::string msg = error_of([&] { load_weights(*a, path("w.h5")); });
-  EXPECT_HAS(msg, "format_version 2 is not supported");
-  EXPECT_HAS(msg, "reads version 1");
-}
-
-TEST_F(Weights, ShapeMismatchNamesDatasetAndBothShapes) {
-  auto a = random_model(1);  // 10 classes
-  save_weights(*a, path("w.h5"), meta_for(small_config()));
-  auto b = random_model(2, config_for("b0", 12));
-  auto before = snapshot(*b);
-  std::string msg = error_of([&] { load_weights(*b, path("w.h5")); });
-  EXPECT_HAS(msg, "dataset 'classifier.weight': file shape [10, 1280], model shape [12, 1280]");
-  EXPECT_HAS(msg, "dataset 'classifier.bias': file shape [10], model shape [12]");
-  EXPECT_HAS(msg, "2 problems");
-  expect_state(*b, before);  // nothing half-loaded: the backbone tensors, which fit, were not copied
-}
-
-TEST_F(Weights, MissingDataset) {
-  auto a = random_model(1);
-  write_file(path("w.h5"), *a, meta_for(small_config()), {}, {"blocks.3.depthwise_bn.running_var"});
+  write_file(path("w.h5"), *a, meta_for(small_config()), add_unexpected_dataset);
   auto b = random_model(2);
-  auto before = snapshot(*b);
-  std::string msg = error_of([&] { load_weights(*b, path("w.h5")); });
-  EXPECT_HAS(msg, "missing dataset 'blocks.3.depthwise_bn.running_var' (model shape [144])");
-  EXPECT_HAS(msg, "1 problem)");
-  expect_state(*b, before);
-}
-
-TEST_F(Weights, UnexpectedDataset) {
-  auto a = random_model(1);
-  write_file(path("w.h5"), *a, meta_for(small_config()),
-             [](h5::File& f) { f.write("/blocks.99.extra.weight", zeros({4, 2})); });
-  auto b = random_model(2);
-  auto before = snapshot(*b);
-  std::string msg = error_of([&] { load_weights(*b, path("w.h5")); });
-  EXPECT_HAS(msg, "unexpected dataset 'blocks.99.extra.weight' (shape [4, 2])");
-  expect_state(*b, before);
-  // Not strict: the extra dataset is ignored and everything else loads.
   LoadOptions lenient;
   lenient.strict = false;
   load_weights(*b, path("w.h5"), lenient);
   expect_state(*b, snapshot(*a));
-}
-
-TEST_F(Weights, NonFloatDataset) {
-  auto a = random_model(1);
-  write_file(path("w.h5"), *a, meta_for(small_config()),
-             [](h5::File& f) { f.write("/stem.bn.running_mean", zeros({32}, DType::Int64)); }, {"stem.bn.running_mean"});
-  auto b = random_model(2);
-  auto before = snapshot(*b);
-  std::string msg = error_of([&] { load_weights(*b, path("w.h5")); });
-  EXPECT_HAS(msg, "dataset 'stem.bn.running_mean': element type int64, expected float32");
-  expect_state(*b, before);
 }
 
 TEST_F(Weights, AttributesInconsistentWithVariant) {

@@ -18,6 +18,7 @@ mean 127/255 and std 128/255 (TF efficientnet_lite_builder.py MEAN_RGB / STDDEV_
 The format is described in docs/weights-format.md. The output is written to OUT.h5.tmp and renamed.
 """
 import argparse
+import collections
 import math
 import os
 import re
@@ -147,131 +148,142 @@ def detect_naming(keys):
 
 
 # ---- per-naming translation to effnet names ------------------------------------------------------------
-BN_PT = {"weight": "weight", "bias": "bias", "running_mean": "running_mean", "running_var": "running_var"}
+# Every source holds the same network under its own layer names. `effnet_tensors` walks effnet's layout
+# once, in effnet's order; a translator only names the source's layers, and a reader (PyTorch state
+# dict or Keras file) reads each layer's arrays in effnet's layout.
+BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
 
 
-def bn(dst, src_prefix, src, out):
-    for s, d in BN_PT.items():
-        out[f"{dst}.{d}"] = src[f"{src_prefix}.{s}"]
+# One MBConv block's source layers: expand, depthwise and project are (conv, bn) layer names, se is
+# (reduce, expand); expand and se are None where the block has none.
+BlockLayers = collections.namedtuple("BlockLayers", "expand depthwise se project")
+
+
+def effnet_tensors(read, arch, stem, block, head, classifier):
+    """effnet's tensors from a source: stem and head are (conv, bn) layer names, block(i, b) gives
+    block i's BlockLayers, classifier is a layer name."""
+    out = {}
+
+    def conv_bn(dst_conv, dst_bn, layers, conv=read.conv):
+        out[f"{dst_conv}.weight"] = conv(layers[0])
+        for name, value in zip(BN_TENSORS, read.bn(layers[1])):
+            out[f"{dst_bn}.{name}"] = value
+
+    conv_bn("stem.conv", "stem.bn", stem)
+    for i, b in enumerate(arch["blocks"]):
+        layers, q = block(i, b), f"blocks.{i}"
+        if layers.expand:
+            conv_bn(f"{q}.expand_conv", f"{q}.expand_bn", layers.expand)
+        conv_bn(f"{q}.depthwise_conv", f"{q}.depthwise_bn", layers.depthwise, read.depthwise)
+        if layers.se:
+            for a, layer in zip(("reduce", "expand"), layers.se):
+                out[f"{q}.se.{a}.weight"], out[f"{q}.se.{a}.bias"] = read.se(layer)
+        conv_bn(f"{q}.project_conv", f"{q}.project_bn", layers.project)
+    conv_bn("head.conv", "head.bn", head)
+    out["classifier.weight"], out["classifier.bias"] = read.dense(classifier)
+    return out
+
+
+class TorchLayers:
+    """The layers of a PyTorch state dict: a layer is a key prefix, already in effnet's layout."""
+
+    def __init__(self, src):
+        self.src = src
+
+    def conv(self, layer):
+        return self.src[f"{layer}.weight"]
+
+    depthwise = conv
+
+    def bn(self, layer):
+        return [self.src[f"{layer}.{name}"] for name in BN_TENSORS]
+
+    def dense(self, layer):
+        return self.src[f"{layer}.weight"], self.src[f"{layer}.bias"]
+
+    se = dense
+
+
+class KerasLayers:
+    """The layers of a Keras file. Keys look like "block1a_dwconv/block1a_dwconv/depthwise_kernel:0"
+    (legacy h5) or "block1a_dwconv/depthwise_kernel:0"; they are indexed by (layer, variable)."""
+
+    def __init__(self, src):
+        self.table = {}
+        for k, v in src.items():
+            parts = k.split("/")
+            var = re.sub(r":\d+$", "", parts[-1])
+            self.table[(parts[0], var)] = v
+        if isinstance(src, UsageTracking):  # lookups go through `table`; unused layers are not an error
+            src.used.update(src.keys())
+
+    def get(self, layer, var):
+        if (layer, var) not in self.table:
+            raise SystemExit(f"convert: Keras file has no {layer}/{var}")
+        return self.table[(layer, var)]
+
+    def conv(self, layer):  # HWIO -> OIHW
+        return np.transpose(self.get(layer, "kernel"), (3, 2, 0, 1))
+
+    def depthwise(self, layer):
+        dw = self.table.get((layer, "depthwise_kernel"), self.table.get((layer, "kernel")))
+        if dw is None:
+            raise SystemExit(f"convert: Keras file has no {layer} kernel")
+        return np.transpose(dw, (2, 3, 0, 1))  # (kh,kw,C,1) -> (C,1,kh,kw)
+
+    def bn(self, layer):
+        return [self.get(layer, var) for var in ("gamma", "beta", "moving_mean", "moving_variance")]
+
+    def se(self, layer):
+        return self.conv(layer), self.get(layer, "bias")
+
+    def dense(self, layer):  # (in, out) -> (out, in)
+        return np.transpose(self.get(layer, "kernel")), self.get(layer, "bias")
 
 
 def from_lukemelas(src, arch):
-    out = {"stem.conv.weight": src["_conv_stem.weight"]}
-    bn("stem.bn", "_bn0", src, out)
-    for i, b in enumerate(arch["blocks"]):
-        p, q = f"_blocks.{i}", f"blocks.{i}"
-        if b["expand"] != 1:
-            out[f"{q}.expand_conv.weight"] = src[f"{p}._expand_conv.weight"]
-            bn(f"{q}.expand_bn", f"{p}._bn0", src, out)
-        out[f"{q}.depthwise_conv.weight"] = src[f"{p}._depthwise_conv.weight"]
-        bn(f"{q}.depthwise_bn", f"{p}._bn1", src, out)
-        if b["se"]:
-            for a, c in (("reduce", "_se_reduce"), ("expand", "_se_expand")):
-                out[f"{q}.se.{a}.weight"] = src[f"{p}.{c}.weight"]
-                out[f"{q}.se.{a}.bias"] = src[f"{p}.{c}.bias"]
-        out[f"{q}.project_conv.weight"] = src[f"{p}._project_conv.weight"]
-        bn(f"{q}.project_bn", f"{p}._bn2", src, out)
-    out["head.conv.weight"] = src["_conv_head.weight"]
-    bn("head.bn", "_bn1", src, out)
-    out["classifier.weight"], out["classifier.bias"] = src["_fc.weight"], src["_fc.bias"]
-    return out
+    def block(i, b):
+        p = f"_blocks.{i}"
+        return BlockLayers(expand=(f"{p}._expand_conv", f"{p}._bn0") if b["expand"] != 1 else None,
+                           depthwise=(f"{p}._depthwise_conv", f"{p}._bn1"),
+                           se=(f"{p}._se_reduce", f"{p}._se_expand") if b["se"] else None,
+                           project=(f"{p}._project_conv", f"{p}._bn2"))
+    return effnet_tensors(TorchLayers(src), arch, ("_conv_stem", "_bn0"), block, ("_conv_head", "_bn1"), "_fc")
 
 
 def from_torchvision(src, arch):
-    out = {"stem.conv.weight": src["features.0.0.weight"]}
-    bn("stem.bn", "features.0.1", src, out)
-    for i, b in enumerate(arch["blocks"]):
-        p, q = f"features.{b['stage']}.{b['index_in_stage']}.block", f"blocks.{i}"
-        k = 0
-        if b["expand"] != 1:
-            out[f"{q}.expand_conv.weight"] = src[f"{p}.0.0.weight"]
-            bn(f"{q}.expand_bn", f"{p}.0.1", src, out)
-            k = 1
-        out[f"{q}.depthwise_conv.weight"] = src[f"{p}.{k}.0.weight"]
-        bn(f"{q}.depthwise_bn", f"{p}.{k}.1", src, out)
-        for a, c in (("reduce", "fc1"), ("expand", "fc2")):
-            out[f"{q}.se.{a}.weight"] = src[f"{p}.{k + 1}.{c}.weight"]
-            out[f"{q}.se.{a}.bias"] = src[f"{p}.{k + 1}.{c}.bias"]
-        out[f"{q}.project_conv.weight"] = src[f"{p}.{k + 2}.0.weight"]
-        bn(f"{q}.project_bn", f"{p}.{k + 2}.1", src, out)
-    last = 1 + len(BLOCK_ARGS)
-    out["head.conv.weight"] = src[f"features.{last}.0.weight"]
-    bn("head.bn", f"features.{last}.1", src, out)
-    out["classifier.weight"], out["classifier.bias"] = src["classifier.1.weight"], src["classifier.1.bias"]
-    return out
+    def conv_bn(prefix):  # torchvision's Conv2dNormActivation: .0 the conv, .1 the batch norm
+        return f"{prefix}.0", f"{prefix}.1"
+
+    def block(i, b):
+        p = f"features.{b['stage']}.{b['index_in_stage']}.block"
+        k = 0 if b["expand"] == 1 else 1  # index of the depthwise stage
+        return BlockLayers(expand=conv_bn(f"{p}.0") if k else None, depthwise=conv_bn(f"{p}.{k}"),
+                           se=(f"{p}.{k + 1}.fc1", f"{p}.{k + 1}.fc2"), project=conv_bn(f"{p}.{k + 2}"))
+    head = conv_bn(f"features.{1 + len(BLOCK_ARGS)}")
+    return effnet_tensors(TorchLayers(src), arch, conv_bn("features.0"), block, head, "classifier.1")
 
 
 def from_timm(src, arch):
-    out = {"stem.conv.weight": src["conv_stem.weight"]}
-    bn("stem.bn", "bn1", src, out)
-    for i, b in enumerate(arch["blocks"]):
-        p, q = f"blocks.{b['stage'] - 1}.{b['index_in_stage']}", f"blocks.{i}"
+    def block(i, b):
+        p = f"blocks.{b['stage'] - 1}.{b['index_in_stage']}"
         if f"{p}.conv_pwl.weight" in src:  # inverted residual: conv_pw is the expansion
-            out[f"{q}.expand_conv.weight"] = src[f"{p}.conv_pw.weight"]
-            bn(f"{q}.expand_bn", f"{p}.bn1", src, out)
-            dw_bn, proj, proj_bn = f"{p}.bn2", f"{p}.conv_pwl", f"{p}.bn3"
+            expand, dw_bn, project = (f"{p}.conv_pw", f"{p}.bn1"), f"{p}.bn2", (f"{p}.conv_pwl", f"{p}.bn3")
         else:  # depthwise-separable: conv_pw is the projection
-            dw_bn, proj, proj_bn = f"{p}.bn1", f"{p}.conv_pw", f"{p}.bn2"
-        out[f"{q}.depthwise_conv.weight"] = src[f"{p}.conv_dw.weight"]
-        bn(f"{q}.depthwise_bn", dw_bn, src, out)
-        if b["se"]:
-            for a, c in (("reduce", "conv_reduce"), ("expand", "conv_expand")):
-                out[f"{q}.se.{a}.weight"] = src[f"{p}.se.{c}.weight"]
-                out[f"{q}.se.{a}.bias"] = src[f"{p}.se.{c}.bias"]
-        out[f"{q}.project_conv.weight"] = src[f"{proj}.weight"]
-        bn(f"{q}.project_bn", proj_bn, src, out)
-    out["head.conv.weight"] = src["conv_head.weight"]
-    bn("head.bn", "bn2", src, out)
-    out["classifier.weight"], out["classifier.bias"] = src["classifier.weight"], src["classifier.bias"]
-    return out
+            expand, dw_bn, project = None, f"{p}.bn1", (f"{p}.conv_pw", f"{p}.bn2")
+        se = (f"{p}.se.conv_reduce", f"{p}.se.conv_expand") if b["se"] else None
+        return BlockLayers(expand, (f"{p}.conv_dw", dw_bn), se, project)
+    return effnet_tensors(TorchLayers(src), arch, ("conv_stem", "bn1"), block, ("conv_head", "bn2"), "classifier")
 
 
 def from_keras(src, arch):
-    # Keys look like "block1a_dwconv/block1a_dwconv/depthwise_kernel:0" (legacy h5) or
-    # "block1a_dwconv/depthwise_kernel:0"; index them by (layer, variable).
-    table = {}
-    for k, v in src.items():
-        parts = k.split("/")
-        var = re.sub(r":\d+$", "", parts[-1])
-        table[(parts[0], var)] = v
-    if isinstance(src, UsageTracking):  # lookups go through `table`; unused layers are not an error
-        src.used.update(src.keys())
-
-    def get(layer, var):
-        if (layer, var) not in table:
-            raise SystemExit(f"convert: Keras file has no {layer}/{var}")
-        return table[(layer, var)]
-
-    def conv(layer):  # HWIO -> OIHW
-        return np.transpose(get(layer, "kernel"), (3, 2, 0, 1))
-
-    def kbn(dst, layer, out):
-        out[f"{dst}.weight"], out[f"{dst}.bias"] = get(layer, "gamma"), get(layer, "beta")
-        out[f"{dst}.running_mean"], out[f"{dst}.running_var"] = get(layer, "moving_mean"), get(layer, "moving_variance")
-
-    out = {"stem.conv.weight": conv("stem_conv")}
-    kbn("stem.bn", "stem_bn", out)
-    for i, b in enumerate(arch["blocks"]):
-        name, q = f"block{b['stage']}{chr(ord('a') + b['index_in_stage'])}", f"blocks.{i}"
-        if b["expand"] != 1:
-            out[f"{q}.expand_conv.weight"] = conv(f"{name}_expand_conv")
-            kbn(f"{q}.expand_bn", f"{name}_expand_bn", out)
-        dw = table.get((f"{name}_dwconv", "depthwise_kernel"), table.get((f"{name}_dwconv", "kernel")))
-        if dw is None:
-            raise SystemExit(f"convert: Keras file has no {name}_dwconv kernel")
-        out[f"{q}.depthwise_conv.weight"] = np.transpose(dw, (2, 3, 0, 1))  # (kh,kw,C,1) -> (C,1,kh,kw)
-        kbn(f"{q}.depthwise_bn", f"{name}_bn", out)
-        if b["se"]:
-            for a in ("reduce", "expand"):
-                out[f"{q}.se.{a}.weight"] = conv(f"{name}_se_{a}")
-                out[f"{q}.se.{a}.bias"] = get(f"{name}_se_{a}", "bias")
-        out[f"{q}.project_conv.weight"] = conv(f"{name}_project_conv")
-        kbn(f"{q}.project_bn", f"{name}_project_bn", out)
-    out["head.conv.weight"] = conv("top_conv")
-    kbn("head.bn", "top_bn", out)
-    out["classifier.weight"] = np.transpose(get("predictions", "kernel"))
-    out["classifier.bias"] = get("predictions", "bias")
-    return out
+    def block(i, b):
+        name = f"block{b['stage']}{chr(ord('a') + b['index_in_stage'])}"
+        expand = (f"{name}_expand_conv", f"{name}_expand_bn") if b["expand"] != 1 else None
+        se = (f"{name}_se_reduce", f"{name}_se_expand") if b["se"] else None
+        return BlockLayers(expand, (f"{name}_dwconv", f"{name}_bn"), se, (f"{name}_project_conv", f"{name}_project_bn"))
+    return effnet_tensors(KerasLayers(src), arch, ("stem_conv", "stem_bn"), block, ("top_conv", "top_bn"),
+                          "predictions")
 
 
 TRANSLATORS = {"lukemelas": from_lukemelas, "torchvision": from_torchvision, "timm": from_timm,

@@ -1,8 +1,7 @@
-// Helpers for tests of error messages and of code that writes files: the message an
-// effnet::Error carries, an expectation that it names given parts, and a fresh folder per test.
+// Helpers for tests of error messages: the message an effnet::Error carries, and an expectation
+// that it names given parts. (A fresh folder per test: files.h.)
 #pragma once
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -21,20 +20,6 @@ std::string error_of(F&& f) {
     return e.what();
   }
   return "(no error)";
-}
-
-// An empty folder for the running test, <test binary's folder>/<group>/<Suite.Name>, emptied
-// first, so that a failed run leaves its files to look at and the next run starts clean.
-inline std::filesystem::path test_temp_dir(const std::string& group) {
-  namespace fs = std::filesystem;
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::error_code ec;
-  fs::path base = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  if (ec || base.empty()) base = fs::current_path();
-  fs::path p = base / group / (std::string(info->test_suite_name()) + "." + info->name());
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
 }
 
 }  // namespace effnet::testing
