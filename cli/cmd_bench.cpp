@@ -1,6 +1,6 @@
 // `effnet bench`: times training steps (forward, cross-entropy, backward, SGD momentum step) or
 // inference forwards of an EfficientNet on random data, in the protocol of the PyTorch anchors
-// (../shared/anchors/torch_gpu_bench.py on CUDA: 5 warm-up + 20 timed steps, mean;
+// (the anchors' torch_gpu_bench.py on CUDA: 5 warm-up + 20 timed steps, mean;
 // torch_cpu_bench.py on the CPU: 2 warm-up + 5 timed steps, median), and prints one JSON line.
 // Besides wall time it reports the process CPU time per step (all threads), which a machine shared
 // with other jobs disturbs much less than wall time (docs/cpu-performance.md).

@@ -68,7 +68,7 @@ void dispatch_enum(E e, F&& f) {
 #define EFFNET_CUDA_ONLY(...) EFFNET_THROW("this effnet build has no CUDA backend")
 #endif
 
-// Checks that all tensors live on one device and returns it.
+// Checks that two tensors live on one device (throws, naming op and both tensors, if not).
 #define EFFNET_SAME_DEVICE(op, a, b)                                                          \
   EFFNET_CHECK((a).device() == (b).device(), op, ": tensors on different devices: ",          \
                (a).str(), " and ", (b).str())
