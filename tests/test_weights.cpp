@@ -5,6 +5,8 @@
 // keeps the previous file).
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -544,6 +546,39 @@ TEST_F(Weights, WriteThatFailsMidwayKeepsThePreviousFile) {
   expect_state(*b, snapshot(*a));
   auto c = random_model(3);
   load_weights(*c, path("w.h5"));
+  expect_state(*c, snapshot(*a));
+}
+
+
+// A disk that fills while a checkpoint is written (here the file-size limit, as a full disk would):
+// the error is the real one, the previous checkpoint is intact, no .tmp is left, and the process
+// still exits cleanly. Before HDF5 files were built in memory, HDF5 failed to close the half-written
+// file and the process crashed at exit inside HDF5's library shutdown, so the save runs in a child
+// process that then exits normally (atexit handlers, HDF5's shutdown included). The "threadsafe"
+// death-test style starts the child as a fresh process: a forked copy of this one would hang in
+// the OpenMP runtime.
+TEST_F(Weights, FullDiskWhileSavingIsTheRealErrorAndTheProcessExitsCleanly) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto a = random_model(1);
+  TrainingState s;
+  s.epoch = 3;
+  save_checkpoint(path("ckpt.h5"), *a, meta_for(small_config()), nullptr, s);
+  auto b = random_model(2);
+  auto save_on_a_full_disk = [&] {
+    signal(SIGXFSZ, SIG_IGN);  // get EFBIG from write() instead of the signal
+    rlimit limit{};
+    getrlimit(RLIMIT_FSIZE, &limit);
+    limit.rlim_cur = 4096;  // far below the checkpoint's size
+    setrlimit(RLIMIT_FSIZE, &limit);
+    const std::string msg =
+        error_of([&] { save_checkpoint(path("ckpt.h5"), *b, meta_for(small_config()), nullptr, s); });
+    std::fprintf(stderr, "%s\n", msg.c_str());
+    std::exit(0);
+  };
+  EXPECT_EXIT(save_on_a_full_disk(), ::testing::ExitedWithCode(0), "ckpt.h5: cannot write: File too large");
+  EXPECT_FALSE(fs::exists(path("ckpt.h5.tmp")));
+  auto c = random_model(4);
+  EXPECT_EQ(load_checkpoint(path("ckpt.h5"), *c, nullptr).epoch, 3);
   expect_state(*c, snapshot(*a));
 }
 

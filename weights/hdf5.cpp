@@ -71,6 +71,32 @@ File File::create(const std::string& path) {
   return f;
 }
 
+File File::create_in_memory(const std::string& name) {
+  silence_hdf5();
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  // Grows in steps of 1 MiB; backing_store = false: closing writes nothing to disk.
+  EFFNET_CHECK(fapl.valid() && H5Pset_fapl_core(fapl.id(), size_t(1) << 20, false) >= 0, name,
+               ": could not set up an in-memory HDF5 file");
+  hid_t id = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id());
+  EFFNET_CHECK(id >= 0, name, ": could not create an in-memory HDF5 file");
+  File f;
+  f.path_ = name;
+  f.h_ = Handle(id, H5Fclose);
+  return f;
+}
+
+std::vector<unsigned char> File::take_image() {
+  EFFNET_CHECK(h_.valid(), path_, ": HDF5 file already closed");
+  EFFNET_CHECK(H5Fflush(id(), H5F_SCOPE_GLOBAL) >= 0, path_, ": could not finish the HDF5 file in memory");
+  const ssize_t size = H5Fget_file_image(id(), nullptr, 0);
+  EFFNET_CHECK(size >= 0, path_, ": could not get the HDF5 file's image");
+  std::vector<unsigned char> bytes(static_cast<size_t>(size));
+  EFFNET_CHECK(H5Fget_file_image(id(), bytes.data(), bytes.size()) == size, path_,
+               ": could not copy the HDF5 file's image");
+  close();
+  return bytes;
+}
+
 std::vector<std::string> File::datasets(const std::string& group) const {
   std::vector<std::string> names;
   Handle g(H5Gopen2(id(), group.c_str(), H5P_DEFAULT), H5Gclose);

@@ -46,11 +46,18 @@ class File {
  public:
   // Read-only; throws for a missing, non-HDF5 or truncated file.
   static File open(const std::string& path);
-  // Creates (truncates) a file for writing.
+  // Creates (truncates) a file for writing on disk (tests use it to craft files; the project
+  // writes its own files through write_atomically below).
   static File create(const std::string& path);
+  // Creates a file that lives in memory only (HDF5's core driver, no backing store); `name` is
+  // used in messages. take_image() turns it into the bytes of a file.
+  static File create_in_memory(const std::string& name);
   // Flushes and closes, throwing if HDF5 could not finish the file (the destructor closes too, but
   // cannot report). Nothing may be used after it.
   void close();
+  // For a file from create_in_memory: flushes it, returns the bytes of the whole file and closes
+  // it. Nothing may be used after it.
+  std::vector<unsigned char> take_image();
   const std::string& path() const { return path_; }
   hid_t id() const { return h_.id(); }
 
@@ -86,16 +93,22 @@ class File {
   Handle h_;
 };
 
-// Creates an HDF5 file at path through `write`, atomically and durably (framework/core/atomic_file.h):
-// into path + ".tmp", closed, fsynced, renamed. When `write` (or the close) throws, the partial
-// .tmp is removed and the error propagates; a .tmp left by a crash is overwritten by the next write.
+// Creates an HDF5 file at path through `write`, atomically and durably: the file is built in
+// memory, then its bytes go through write_file_atomic (framework/core/atomic_file.h: temporary
+// file, fsync, rename, folder fsync). HDF5 itself never touches the disk, so a full disk is
+// reported with the real error of write/close/fsync and cannot leave HDF5 with a file it failed
+// to close (which crashed the process at exit inside HDF5's library shutdown). When `write`
+// throws, nothing is written and the error propagates. Costs a second copy of the file in memory
+// while its bytes are written.
 template <class F>
 void write_atomically(const std::string& path, F&& write) {
-  write_file_atomic_with(path, [&](const std::string& tmp) {
-    File f = File::create(tmp);
+  std::vector<unsigned char> bytes;
+  {
+    File f = File::create_in_memory(path);
     write(f);
-    f.close();
-  });
+    bytes = f.take_image();
+  }
+  write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 }  // namespace effnet::h5
