@@ -1,12 +1,12 @@
 // "key = value" text (see config_file.h).
 #include "apps/config_file.h"
 
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "framework/core/error.h"
+#include "framework/core/input_file.h"
 
 namespace effnet::app {
 namespace {
@@ -37,11 +37,7 @@ std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::s
 }
 
 std::vector<ConfigEntry> read_config_file(const std::string& path) {
-  std::ifstream f(path);
-  EFFNET_CHECK(f.good(), "cannot read config file ", path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return parse_config_text(ss.str(), path);
+  return parse_config_text(read_input_file(path, "config file"), path);
 }
 
 std::string format_settings(const Settings& settings) {

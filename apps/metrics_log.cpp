@@ -3,12 +3,12 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "apps/json_writer.h"
 #include "framework/core/error.h"
 #include "framework/core/atomic_file.h"
+#include "framework/core/input_file.h"
 
 namespace effnet::app {
 namespace {
@@ -51,8 +51,7 @@ void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& rows
 }
 
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
-  std::ifstream f(path);
-  EFFNET_CHECK(f.good(), "cannot read ", path);
+  std::istringstream f(read_input_file(path, "metrics file"));
   std::string line;
   std::getline(f, line);
   EFFNET_CHECK(line == kHeader, path, ": not a metrics file (header '", line, "')");

@@ -126,7 +126,7 @@ TEST_F(CliInfo, NotAWeightsFileFailsWithOneLine) {
   EXPECT_LINE(r.output, "not an HDF5 file");
   r = run_cli("info '" + path("missing.h5") + "'");
   EXPECT_EQ(r.status, 1);
-  EXPECT_LINE(r.output, "no such file");
+  EXPECT_LINE(r.output, "missing.h5: cannot open HDF5 file: No such file or directory");
 }
 
 TEST_F(CliInfo, LayerTableWithoutAFileStillWorks) {

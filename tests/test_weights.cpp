@@ -215,7 +215,7 @@ struct MalformedCase : NamedCase {
 };
 
 const MalformedCase kMalformed[] = {
-    {"MissingFile", nullptr, {"no such file"}},
+    {"MissingFile", nullptr, {"cannot open HDF5 file: No such file or directory"}},
     {"NonHdf5File",
      [](const std::string& path, const nn::Module&) {
        std::ofstream out(path, std::ios::binary);

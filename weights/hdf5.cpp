@@ -2,9 +2,9 @@
 #include "weights/hdf5.h"
 
 #include <cstring>
-#include <fstream>
 
 #include "framework/core/creation.h"
+#include "framework/core/input_file.h"
 
 namespace effnet::h5 {
 namespace {
@@ -42,7 +42,7 @@ void Handle::reset() {
 
 File File::open(const std::string& path) {
   silence_hdf5();
-  EFFNET_CHECK(std::ifstream(path).good(), path, ": no such file or not readable");
+  check_input_file(path, "HDF5 file");
   htri_t is = H5Fis_hdf5(path.c_str());
   EFFNET_CHECK(is > 0, path, ": not an HDF5 file (or truncated: the superblock could not be read)");
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "framework/core/error.h"
+#include "framework/core/input_file.h"
 #include "framework/data/dataset.h"
 #include "framework/data/image.h"
 #include "framework/data/numpy_random.h"
@@ -23,6 +23,7 @@ namespace effnet::data {
 namespace {
 
 std::vector<uint8_t> read_gzip(const std::string& path) {
+  check_input_file(path, "Fashion-MNIST file");  // gzopen would block on a FIFO
   gzFile f = gzopen(path.c_str(), "rb");
   EFFNET_CHECK(f != nullptr, "cannot open ", path);
   std::vector<uint8_t> out;
@@ -64,12 +65,7 @@ void make_dir(const fs::path& p) {
   EFFNET_CHECK(!ec, "cannot create folder ", p.string(), ": ", ec.message());
 }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_text(const fs::path& p) { return read_input_file(p.string(), "marker"); }
 
 struct Split {
   IdxArray images;

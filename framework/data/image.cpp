@@ -3,12 +3,11 @@
 // library's copy.
 #include "framework/data/image.h"
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 
 #include "framework/core/error.h"
+#include "framework/core/input_file.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -17,7 +16,7 @@
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
-#define STBI_NO_STDIO  // files are read here, so that open errors carry errno's message
+#define STBI_NO_STDIO  // files are read through read_input_file (regular files only, errno in errors)
 #include <stb_image.h>
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -27,17 +26,6 @@
 
 namespace effnet::data {
 namespace {
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) EFFNET_THROW(path, ": cannot open image: ", std::strerror(errno));
-  std::vector<uint8_t> bytes;
-  uint8_t chunk[1 << 16];
-  size_t n;
-  while ((n = std::fread(chunk, 1, sizeof(chunk), f.get())) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
-  if (std::ferror(f.get())) EFFNET_THROW(path, ": cannot read image: ", std::strerror(errno));
-  return bytes;
-}
 
 // stb_image fills a truncated JPEG's missing scans with grey and reports success; a complete
 // JPEG ends with the EOI marker (FF D9), possibly followed by a little padding.
@@ -73,8 +61,8 @@ Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& 
 }
 
 Image decode_image(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file(path);
-  return decode_image_memory(bytes.data(), bytes.size(), path);
+  const std::string bytes = read_input_file(path, "image");
+  return decode_image_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
 }
 
 void write_png(const std::string& path, int width, int height, int channels, const uint8_t* pixels,
