@@ -37,7 +37,7 @@ std::vector<ConfigEntry> parse_config_text(const std::string& text, const std::s
 }
 
 std::vector<ConfigEntry> read_config_file(const std::string& path) {
-  return parse_config_text(read_input_file(path, "config file"), path);
+  return parse_config_text(read_input_text(path, "config file"), path);
 }
 
 std::string format_settings(const Settings& settings) {

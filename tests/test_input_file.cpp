@@ -71,4 +71,26 @@ TEST(InputFile, AFifoInAnImageFolderIsABadFile) {
   EXPECT_EQ(ds.skipped[0].reason, "cannot read image: it is a FIFO (named pipe), not a regular file");
 }
 
+// Label lists, class lists and config files saved with a UTF-8 byte-order mark (Excel's "CSV
+// UTF-8", Notepad) read as without one; the mark was reported as part of the header before.
+TEST(InputFile, TextFilesWithAByteOrderMarkReadAsWithout) {
+  const fs::path dir = test_temp_dir();
+  const std::string bom = "\xEF\xBB\xBF";
+  write_file(dir / "labels.csv", bom + "file,label\na.png,3\n");
+  const auto rows = data::read_label_csv((dir / "labels.csv").string());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].file, "a.png");
+  EXPECT_EQ(rows[0].label, 3);
+  write_file(dir / "classes.txt", bom + "cat\ndog\n");
+  EXPECT_EQ(data::read_class_names((dir / "classes.txt").string()), (std::vector<std::string>{"cat", "dog"}));
+  write_file(dir / "run.conf", bom + "lr = 0.01\n");
+  const auto entries = app::read_config_file((dir / "run.conf").string());
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].key, "lr");
+  EXPECT_EQ(entries[0].value, "0.01");
+  // Only a leading mark is dropped: one inside the header is still an error that shows it.
+  write_file(dir / "labels.csv", "file," + bom + "label\na.png,3\n");
+  EXPECT_ERROR_HAS(data::read_label_csv((dir / "labels.csv").string()), "header must be 'file,label'");
+}
+
 }  // namespace

@@ -61,6 +61,12 @@ std::string read_input_file(const std::string& path, const std::string& what) {
   return bytes;
 }
 
+std::string read_input_text(const std::string& path, const std::string& what) {
+  std::string text = read_input_file(path, what);
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  return text;
+}
+
 void check_input_file(const std::string& path, const std::string& what) { ::close(open_regular(path, what)); }
 
 }  // namespace effnet

@@ -12,6 +12,10 @@ namespace effnet {
 // socket); `what` names the kind of input: "image", "label list", ...
 std::string read_input_file(const std::string& path, const std::string& what);
 
+// A text file people write (label lists, class lists, config files): read_input_file with a
+// leading UTF-8 byte-order mark dropped, as some editors and spreadsheet exports write one.
+std::string read_input_text(const std::string& path, const std::string& what);
+
 // Throws as read_input_file does, without reading: for files another library opens by name (HDF5).
 void check_input_file(const std::string& path, const std::string& what);
 

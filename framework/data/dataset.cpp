@@ -202,7 +202,7 @@ Dataset load_test_folder(const std::string& dir, const std::string& labels_csv, 
 // ---- name lists -------------------------------------------------------------------------------
 
 std::vector<LabelRow> read_label_csv(const std::string& path) {
-  std::istringstream in(read_input_file(path, "label list"));
+  std::istringstream in(read_input_text(path, "label list"));
   std::string line;
   EFFNET_CHECK(bool(std::getline(in, line)), path, ": empty file, expected a header 'file,label'");
   line = trim_cr(line);
@@ -257,7 +257,7 @@ void write_label_csv(const std::string& path, const std::vector<LabelRow>& rows,
 }
 
 std::vector<std::string> read_class_names(const std::string& path) {
-  std::istringstream in(read_input_file(path, "class list"));
+  std::istringstream in(read_input_text(path, "class list"));
   std::vector<std::string> names;
   for (std::string line; std::getline(in, line);) {
     line = trim_cr(line);
