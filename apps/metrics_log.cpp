@@ -7,6 +7,7 @@
 
 #include "apps/json_writer.h"
 #include "framework/core/error.h"
+#include "framework/core/parse_number.h"
 #include "framework/core/atomic_file.h"
 #include "framework/core/input_file.h"
 
@@ -62,21 +63,25 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
     std::stringstream ss(line);
     for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
     EFFNET_CHECK(cells.size() == 10, path, ":", n, ": expected 10 fields, got ", cells.size());
+    // Column c of the header, read as a number; the error names the column and the line.
+    auto number = [&](size_t c) {
+      const std::optional<double> x = parse_double(cells[c]);
+      EFFNET_CHECK(x, path, ":", n, ": column ", c + 1, " of '", kHeader, "' is not a number: '", cells[c], "'");
+      return *x;
+    };
     EpochMetrics m;
-    try {
-      m.stage = cells[0];
-      m.epoch = std::stoll(cells[1]);
-      m.lr = std::stod(cells[2]);
-      m.train_loss = std::stod(cells[3]);
-      m.train_accuracy = std::stod(cells[4]);
-      m.val_loss = std::stod(cells[5]);
-      m.val_accuracy = std::stod(cells[6]);
-      m.best = cells[7] == "1";
-      m.seconds = std::stod(cells[8]);
-      m.images_per_second = std::stod(cells[9]);
-    } catch (const std::exception&) {
-      EFFNET_THROW(path, ":", n, ": malformed number in '", line, "'");
-    }
+    m.stage = cells[0];
+    const std::optional<int64_t> epoch = parse_int64(cells[1]);
+    EFFNET_CHECK(epoch, path, ":", n, ": the epoch is not an integer: '", cells[1], "'");
+    m.epoch = *epoch;
+    m.lr = number(2);
+    m.train_loss = number(3);
+    m.train_accuracy = number(4);
+    m.val_loss = number(5);
+    m.val_accuracy = number(6);
+    m.best = cells[7] == "1";
+    m.seconds = number(8);
+    m.images_per_second = number(9);
     rows.push_back(m);
   }
   return rows;

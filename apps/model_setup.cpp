@@ -8,6 +8,7 @@
 #include <map>
 
 #include "framework/core/context.h"
+#include "framework/core/parse_number.h"
 #include "framework/data/numpy_random.h"
 #include "weights/checkpoint.h"
 
@@ -127,7 +128,11 @@ Settings class_settings(const std::vector<std::string>& classes) {
 std::vector<std::string> classes_from_settings(const std::vector<ConfigEntry>& settings) {
   std::map<int64_t, std::string> by_index;
   for (const ConfigEntry& e : settings)
-    if (e.key.rfind("class.", 0) == 0) by_index[std::stoll(e.key.substr(6))] = e.value;
+    if (e.key.rfind("class.", 0) == 0) {
+      const std::optional<int64_t> i = parse_int64(e.key.substr(6));
+      if (!i) return {};  // not a class list of ours: ignore, as below
+      by_index[*i] = e.value;
+    }
   std::vector<std::string> out;
   for (const auto& [i, name] : by_index) {
     if (i != int64_t(out.size())) return {};  // not a dense list: ignore

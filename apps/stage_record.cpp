@@ -12,6 +12,7 @@
 #include "apps/results.h"
 #include "framework/core/atomic_file.h"
 #include "framework/core/error.h"
+#include "framework/core/parse_number.h"
 
 namespace effnet::app {
 namespace fs = std::filesystem;
@@ -158,9 +159,9 @@ class Reader : public Nested<Reader> {
 
   void operator()(const std::string& key, double& x) {
     const std::string& v = get(key);
-    char* end = nullptr;
-    x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0') bad(key, v);
+    const std::optional<double> parsed = parse_double(v);
+    if (!parsed) bad(key, v);
+    x = *parsed;
   }
   void operator()(const std::string& key, int64_t& x) { x = integer(key, get(key)); }
   void operator()(const std::string& key, bool& x) {
@@ -200,10 +201,9 @@ class Reader : public Nested<Reader> {
                  "' (delete the file to run the stage again)");
   }
   int64_t integer(const std::string& key, const std::string& v) const {
-    char* end = nullptr;
-    const long long x = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0') bad(key, v);
-    return int64_t(x);
+    const std::optional<int64_t> x = parse_int64(v);
+    if (!x) bad(key, v);
+    return *x;
   }
   std::vector<int64_t> list(const std::string& key, const std::string& text) const {
     std::vector<int64_t> out;

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "framework/core/error.h"
+#include "framework/core/parse_number.h"
 
 namespace effnet::cli {
 
@@ -79,24 +80,14 @@ std::string Args::str(const std::string& name) const {
 }
 
 int64_t Args::integer(const std::string& name) const {
-  std::string v = str(name);
-  try {
-    size_t used = 0;
-    long long x = std::stoll(v, &used);
-    if (used == v.size()) return x;
-  } catch (...) {
-  }
+  const std::string v = str(name);
+  if (const std::optional<int64_t> x = parse_int64(v)) return *x;
   EFFNET_THROW("effnet ", command_, ": --", name, " expects an integer, got '", v, "'");
 }
 
 double Args::number(const std::string& name) const {
-  std::string v = str(name);
-  try {
-    size_t used = 0;
-    double x = std::stod(v, &used);
-    if (used == v.size()) return x;
-  } catch (...) {
-  }
+  const std::string v = str(name);
+  if (const std::optional<double> x = parse_double(v)) return *x;
   EFFNET_THROW("effnet ", command_, ": --", name, " expects a number, got '", v, "'");
 }
 

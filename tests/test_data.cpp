@@ -277,7 +277,7 @@ TEST(Dataset, LabelListsRoundTripAndRejectMalformedFiles) {
   write_file(p, "name,class\n");
   EXPECT_ERROR_HAS(read_label_csv(p), "header must be");
   write_file(p, "file,label\na.png,x\n");
-  EXPECT_ERROR_HAS(read_label_csv(p), p + ":2: bad number");
+  EXPECT_ERROR_HAS(read_label_csv(p), p + ":2: label 'x' is not an integer in 'a.png,x'");
   write_file(p, "file,label\na.png,1\nb.png,2,0.5\n");
   EXPECT_ERROR_HAS(read_label_csv(p), p + ":3: expected 2 comma-separated fields");
   write_file(p, "file,label\na.png,1\na.png,2\n");

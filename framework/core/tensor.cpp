@@ -9,6 +9,7 @@
 #include "framework/core/allocator.h"
 #include "framework/core/backend.h"
 #include "framework/core/context.h"
+#include "framework/core/parse_number.h"
 #include "framework/core/core_kernels.h"
 #include "framework/core/creation.h"
 
@@ -35,7 +36,10 @@ int64_t shape_numel(const Shape& s) {
 Device Device::parse(const std::string& s) {
   if (s == "cpu") return cpu();
   if (s == "cuda") return cuda(0);
-  if (s.rfind("cuda:", 0) == 0) return cuda(std::stoi(s.substr(5)));
+  if (s.rfind("cuda:", 0) == 0) {
+    const std::optional<int64_t> index = parse_int64(s.substr(5));
+    if (index && *index >= 0 && *index < 1024) return cuda(int(*index));
+  }
   EFFNET_THROW("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
 }
 

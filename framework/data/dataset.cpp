@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "framework/core/error.h"
+#include "framework/core/parse_number.h"
 #include "framework/core/input_file.h"
 #include "framework/data/csv.h"
 #include "framework/data/parallel.h"
@@ -219,16 +220,13 @@ std::vector<LabelRow> read_label_csv(const std::string& path) {
     LabelRow r;
     r.file = f[0];
     EFFNET_CHECK(!r.file.empty(), path, ":", lineno, ": empty file name");
-    try {
-      size_t used = 0;
-      r.label = std::stoll(f[1], &used);
-      if (used != f[1].size()) throw std::invalid_argument("trailing characters");
-      if (fields == 3) {
-        r.confidence = std::stod(f[2], &used);
-        if (used != f[2].size()) throw std::invalid_argument("trailing characters");
-      }
-    } catch (const std::exception&) {
-      EFFNET_THROW(path, ":", lineno, ": bad number in '", line, "'");
+    const std::optional<int64_t> label = parse_int64(f[1]);
+    EFFNET_CHECK(label, path, ":", lineno, ": label '", f[1], "' is not an integer in '", line, "'");
+    r.label = *label;
+    if (fields == 3) {
+      const std::optional<double> confidence = parse_double(f[2]);
+      EFFNET_CHECK(confidence, path, ":", lineno, ": confidence '", f[2], "' is not a number in '", line, "'");
+      r.confidence = *confidence;
     }
     EFFNET_CHECK(r.label >= 0, path, ":", lineno, ": negative label in '", line, "'");
     EFFNET_CHECK(std::isfinite(r.confidence), path, ":", lineno, ": confidence is not finite in '", line, "'");
