@@ -117,14 +117,21 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     Progress progress(label, batches, terminal, opts.quiet ? 0 : opts.log_every);
     std::vector<PendingStep> pending;
     EpochTally tally;
+    // A loss as text; NaN without the sign glibc prints for some NaNs ("-nan").
+    auto loss_text = [](double x) { return std::isnan(x) ? std::string("nan") : std::to_string(x); };
+    // Stops training on a non-finite loss, before anything of this epoch is saved.
+    auto stop_non_finite = [&](const std::string& what) {
+      std::string kept = state.epoch > 0 ? r.last_path + " (after epoch " + std::to_string(state.epoch) + ")"
+                                         : std::string("none: no epoch had completed");
+      EFFNET_THROW(opts.stage, ": ", what, "; training stopped. Last good checkpoint: ", kept);
+    };
     auto read_back = [&] {
       for (PendingStep& p : pending) {
         const double loss = double(p.loss.to_vector<float>()[0]);  // one 4-byte copy, no dtype kernel
         if (!std::isfinite(loss)) {
-          std::string kept = state.epoch > 0 ? r.last_path + " (after epoch " + std::to_string(state.epoch) + ")"
-                                             : std::string("none: no epoch had completed");
-          EFFNET_THROW(opts.stage, ": the loss became ", loss, " at epoch ", epoch, ", step ", p.step, " (batch ",
-                       p.batch, " of ", batches, "); training stopped. Last good checkpoint: ", kept);
+          stop_non_finite("the loss became " + loss_text(loss) + " at epoch " + std::to_string(epoch) +
+                          ", step " + std::to_string(p.step) + " (batch " + std::to_string(p.batch) + " of " +
+                          std::to_string(batches) + ")");
         }
         const std::vector<int64_t> pred = p.predicted.to_vector<int64_t>();
         const std::vector<int64_t> truth = p.labels.to_vector<int64_t>();
@@ -166,6 +173,12 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     m.train_accuracy = double(tally.correct) / double(std::max<int64_t>(1, tally.images));
     m.val_accuracy = accuracy_of(probs, classes, val_labels);
     m.val_loss = mean_nll(probs, classes, val_labels);
+    // A non-finite validation loss (e.g. NaN running statistics, which only evaluation uses) must
+    // not become "best": stop as for a non-finite training loss.
+    if (!std::isfinite(m.val_loss))
+      stop_non_finite("the validation loss became " + loss_text(m.val_loss) + " at epoch " +
+                      std::to_string(epoch) + " (training loss " + loss_text(m.train_loss) +
+                      "): the model's evaluation-mode output is not finite");
     m.images_per_second = double(tally.images) / std::max(train_seconds, 1e-9);
     m.best = m.val_accuracy > state.best_metric;  // strictly better, as the reference
     if (m.best) {

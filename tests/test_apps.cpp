@@ -504,3 +504,45 @@ TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
   o.settings = {{"test", "other"}};
   EXPECT_ERROR_HAS(train_model(*net, meta, td, o), "holds a finetune run with other settings", "test: head-only -> other");
 }
+
+// NaN in a running variance: training mode normalises with the batch's statistics, so the training
+// loss stays finite, but evaluation uses the running ones and the validation loss is NaN. That
+// epoch must not be "best" (its accuracy is arbitrary): training stops before it saves anything.
+TEST(TrainLoop, NonFiniteValidationLossStopsBeforeAnythingIsSaved) {
+  fs::path dir = test_temp_dir();
+  data::Dataset ds;
+  ds.classes = {"dark", "bright"};
+  for (int i = 0; i < 12; ++i) {
+    auto img = std::make_shared<data::Image>();
+    img->width = img->height = 16;
+    img->rgb.assign(16 * 16 * 3, uint8_t(i % 2 ? 200 + i : 20 + i));
+    ds.files.push_back(std::to_string(i) + ".png");
+    ds.images.push_back(img);
+    ds.labels.push_back(i % 2);
+  }
+  manual_seed(4);
+  auto net = make_efficientnet("b0", 2);
+  Tensor running_var;
+  for (auto& [name, t] : net->named_buffers())
+    if (name.find("running_var") != std::string::npos) running_var = t;  // the last BN's
+  ASSERT_TRUE(running_var.defined());
+  running_var.data<float>()[0] = std::nanf("");
+  WeightsMeta meta;
+  meta.config = net->config();
+  meta.config.resolution = 16;
+  TrainData td;
+  td.dataset = &ds;
+  for (int64_t i = 0; i < 8; ++i) td.train.push_back(i);
+  td.val = {8, 9, 10, 11};
+  td.train_transform.height = td.train_transform.width = 16;
+  td.eval_transform = td.train_transform;
+  TrainOptions o;
+  o.out_dir = (dir / "out").string();
+  o.epochs = 2;
+  o.batch = 4;
+  o.quiet = true;
+  EXPECT_ERROR_HAS(train_model(*net, meta, td, o), "finetune: the validation loss became nan at epoch 1",
+                   "training stopped. Last good checkpoint: none: no epoch had completed");
+  EXPECT_FALSE(fs::exists(dir / "out" / "best.h5"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "last.h5"));
+}
