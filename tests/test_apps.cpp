@@ -443,11 +443,12 @@ TEST(TrainLoop, SchedulesFromOptions) {
   EXPECT_ERROR_HAS(make_optimizer(bad, {}), "unknown optimizer 'lbfgs'");
 }
 
-TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
-  fs::path dir = test_temp_dir();
+// A two-class set of n flat 16x16 images (dark for even i, bright for odd), and training data
+// over it: the first n_train images train, the rest validate, at 16x16 without augmentation.
+data::Dataset dark_and_bright(int n) {
   data::Dataset ds;
   ds.classes = {"dark", "bright"};
-  for (int i = 0; i < 24; ++i) {
+  for (int i = 0; i < n; ++i) {
     auto img = std::make_shared<data::Image>();
     img->width = img->height = 16;
     img->rgb.assign(16 * 16 * 3, uint8_t(i % 2 ? 200 + i : 20 + i));
@@ -455,26 +456,47 @@ TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
     ds.images.push_back(img);
     ds.labels.push_back(i % 2);
   }
+  return ds;
+}
+
+TrainData train_data_over(const data::Dataset& ds, int64_t n_train) {
+  TrainData td;
+  td.dataset = &ds;
+  for (int64_t i = 0; i < ds.size(); ++i) (i < n_train ? td.train : td.val).push_back(i);
+  td.train_transform.height = td.train_transform.width = 16;
+  td.eval_transform = td.train_transform;
+  return td;
+}
+
+// The meta of `net` trained at 16x16, and quiet training options into out_dir.
+WeightsMeta meta_at_16(const EfficientNet& net) {
+  WeightsMeta meta;
+  meta.config = net.config();
+  meta.config.resolution = 16;
+  return meta;
+}
+
+TrainOptions quiet_options(const fs::path& out_dir, int64_t epochs, int64_t batch) {
+  TrainOptions o;
+  o.out_dir = out_dir.string();
+  o.epochs = epochs;
+  o.batch = batch;
+  o.quiet = true;
+  return o;
+}
+
+TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
+  fs::path dir = test_temp_dir();
+  const data::Dataset ds = dark_and_bright(24);
   manual_seed(3);
   auto net = make_efficientnet("b0", 2);
   const std::vector<float> stem_before = net->stem->named_parameters()[0].second.to_vector<float>();
   const std::vector<float> running_before = net->stem->named_buffers()[0].second.to_vector<float>();
   const std::vector<float> head_before = net->classifier->weight.to_vector<float>();
-  WeightsMeta meta;
-  meta.config = net->config();
-  meta.config.resolution = 16;
-  TrainData td;
-  td.dataset = &ds;
-  for (int64_t i = 0; i < 20; ++i) td.train.push_back(i);
-  td.val = {20, 21, 22, 23};
-  td.train_transform.height = td.train_transform.width = 16;
-  td.eval_transform = td.train_transform;
-  TrainOptions o;
-  o.out_dir = (dir / "out").string();
-  o.epochs = 2;
-  o.batch = 8;
+  const WeightsMeta meta = meta_at_16(*net);
+  TrainData td = train_data_over(ds, 20);
+  TrainOptions o = quiet_options(dir / "out", 2, 8);
   o.head_only = true;
-  o.quiet = true;
   o.settings = {{"test", "head-only"}};
   std::vector<int64_t> steps;  // the after-step hook sees every step, in order, with its position
   o.after_step = [&](const StepEvent& e) {
@@ -510,16 +532,7 @@ TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
 // epoch must not be "best" (its accuracy is arbitrary): training stops before it saves anything.
 TEST(TrainLoop, NonFiniteValidationLossStopsBeforeAnythingIsSaved) {
   fs::path dir = test_temp_dir();
-  data::Dataset ds;
-  ds.classes = {"dark", "bright"};
-  for (int i = 0; i < 12; ++i) {
-    auto img = std::make_shared<data::Image>();
-    img->width = img->height = 16;
-    img->rgb.assign(16 * 16 * 3, uint8_t(i % 2 ? 200 + i : 20 + i));
-    ds.files.push_back(std::to_string(i) + ".png");
-    ds.images.push_back(img);
-    ds.labels.push_back(i % 2);
-  }
+  const data::Dataset ds = dark_and_bright(12);
   manual_seed(4);
   auto net = make_efficientnet("b0", 2);
   Tensor running_var;
@@ -527,21 +540,9 @@ TEST(TrainLoop, NonFiniteValidationLossStopsBeforeAnythingIsSaved) {
     if (name.find("running_var") != std::string::npos) running_var = t;  // the last BN's
   ASSERT_TRUE(running_var.defined());
   running_var.data<float>()[0] = std::nanf("");
-  WeightsMeta meta;
-  meta.config = net->config();
-  meta.config.resolution = 16;
-  TrainData td;
-  td.dataset = &ds;
-  for (int64_t i = 0; i < 8; ++i) td.train.push_back(i);
-  td.val = {8, 9, 10, 11};
-  td.train_transform.height = td.train_transform.width = 16;
-  td.eval_transform = td.train_transform;
-  TrainOptions o;
-  o.out_dir = (dir / "out").string();
-  o.epochs = 2;
-  o.batch = 4;
-  o.quiet = true;
-  EXPECT_ERROR_HAS(train_model(*net, meta, td, o), "finetune: the validation loss became nan at epoch 1",
+  TrainData td = train_data_over(ds, 8);
+  const TrainOptions o = quiet_options(dir / "out", 2, 4);
+  EXPECT_ERROR_HAS(train_model(*net, meta_at_16(*net), td, o), "finetune: the validation loss became nan at epoch 1",
                    "training stopped. Last good checkpoint: none: no epoch had completed");
   EXPECT_FALSE(fs::exists(dir / "out" / "best.h5"));
   EXPECT_FALSE(fs::exists(dir / "out" / "last.h5"));
