@@ -106,15 +106,4 @@ void sync_file_system(const std::string& folder) {
   if (rc != 0) EFFNET_THROW(folder, ": syncing its file system failed: ", reason(err));
 }
 
-void write_file_atomic_with(const std::string& path, const std::function<void(const std::string& tmp)>& write) {
-  const std::string tmp = path + ".tmp";
-  try {
-    write(tmp);
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
-  }
-  commit(tmp, path);
-}
-
 }  // namespace effnet

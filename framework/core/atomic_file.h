@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <string>
 
 namespace effnet {
@@ -24,10 +23,5 @@ inline void write_file_atomic(const std::string& path, const std::string& text, 
 }
 // Makes everything written so far on the file system that holds `folder` durable (syncfs).
 void sync_file_system(const std::string& folder);
-
-// For writers that create the file themselves (HDF5): `write(tmp)` writes and closes the file at
-// `tmp`; then it is made durable and renamed as above. If `write` throws, the temporary file is
-// removed and the error propagates.
-void write_file_atomic_with(const std::string& path, const std::function<void(const std::string& tmp)>& write);
 
 }  // namespace effnet
