@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "framework/core/context.h"
 #include "framework/core/parse_number.h"
@@ -24,6 +26,7 @@ Device choose_device(const std::string& name) {
 }
 
 int loader_workers(Device device, int64_t requested) {
+  EFFNET_CHECK(requested >= 0, "--workers must be >= 0 (0: the device's default), got ", requested);
   if (requested > 0) return int(requested);
   return device.is_cuda() ? 4 : 1;
 }
@@ -95,6 +98,12 @@ data::Dataset load_test(const std::string& dir, const std::string& labels_csv, b
 std::vector<int64_t> labeled_order(const data::Dataset& ds, const std::string& order_csv, uint32_t seed) {
   if (order_csv.empty()) return data::NumpyRandomState(seed).permutation(ds.size());
   std::vector<data::LabelRow> rows = data::read_label_csv(order_csv);
+  // Images left out by --skip-bad-images are left out of the order too: the rest keep their
+  // places, so the split is the one the order file describes, less the skipped images.
+  std::set<std::string> skipped;
+  for (const data::SkippedFile& s : ds.skipped) skipped.insert(s.file);
+  rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const data::LabelRow& r) { return skipped.count(r.file) > 0; }),
+             rows.end());
   std::vector<std::string> names;
   for (const data::LabelRow& r : rows) names.push_back(r.file);
   std::vector<int64_t> idx = data::indices_of(ds, names);

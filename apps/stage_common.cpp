@@ -1,12 +1,37 @@
 // What the stages share (see stages.h): their training data, the training run itself, the
 // inference pass, and the settings that identify a training run.
 #include <cstdio>
+#include <new>
 
 #include "apps/evaluate.h"
 #include "apps/model_setup.h"
 #include "apps/stages.h"
 
 namespace effnet::app {
+namespace {
+
+// "at 4096x4096 pixels (--image-size 4096)": the resolution a stage runs at and which setting chose it.
+std::string resolution_words(int64_t size, int64_t requested, const char* own) {
+  const std::string px = std::to_string(size) + "x" + std::to_string(size) + " pixels";
+  if (requested > 0) return px + " (--image-size " + std::to_string(requested) + ")";
+  return px + " (" + own + " " + std::to_string(size) + "; no --image-size given)";
+}
+
+// The memory of a batch grows with its size times the resolution squared: when it runs out, the
+// error says which settings asked for it (an absurd resolution, from the command line or a
+// weights file, otherwise ends in a bare "tried to allocate 2288819 MiB").
+template <class F>
+auto naming_the_sizes(const std::string& work, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const OutOfMemory& e) {
+    EFFNET_THROW_AS(OutOfMemory, e.message(), ", while ", work, "; lower these settings");
+  } catch (const std::bad_alloc&) {
+    EFFNET_THROW_AS(OutOfMemory, "out of host memory while ", work, "; lower these settings");
+  }
+}
+
+}  // namespace
 
 TrainData stage_train_data(const data::Dataset& ds, const Split& split, const WeightsMeta& meta, int64_t image_size,
                            const TrainingSetup& setup) {
@@ -29,14 +54,21 @@ std::vector<float> run_inference(LoadedModel& model, const data::Dataset& ds, co
   eval.workers = setup.workers;
   eval.device = setup.device;
   eval.progress_label = setup.quiet ? "" : label;
-  return predict_probabilities(*model.net, ds, indices, eval_transform(model.meta, setup.image_size), eval);
+  const data::Transform transform = eval_transform(model.meta, setup.image_size);
+  const std::string work = std::string("predicting at ") +
+                           resolution_words(transform.height, setup.image_size, "the checkpoint's resolution") +
+                           " with --batch " + std::to_string(setup.batch);
+  return naming_the_sizes(work, [&] { return predict_probabilities(*model.net, ds, indices, transform, eval); });
 }
 
 TrainingRecord train_stage(EfficientNet& net, const WeightsMeta& meta, const TrainData& td, TrainOptions t,
                            const TrainingSetup& setup, const std::vector<std::string>& classes) {
   for (auto& kv : training_settings(setup)) t.settings.push_back(kv);
   for (auto& kv : class_settings(classes)) t.settings.push_back(kv);
-  TrainResult r = train_model(net, meta, td, t);
+  const std::string work =
+      "training at " + resolution_words(td.train_transform.height, setup.image_size, "the model's resolution") +
+      " with --batch " + std::to_string(t.batch) + " (evaluation batch " + std::to_string(t.eval_batch) + ")";
+  TrainResult r = naming_the_sizes(work, [&] { return train_model(net, meta, td, t); });
   TrainingRecord out;
   out.best_val_accuracy = r.best_val_accuracy;
   out.best_epoch = r.best_epoch;

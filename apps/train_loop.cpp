@@ -22,6 +22,29 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Counts the non-finite values of a tensor (any device, float types; others have none).
+int64_t count_non_finite(const Tensor& t) {
+  if (!t.defined() || !is_floating(t.dtype())) return 0;
+  const std::vector<double> v = t.detach().to(DType::Float64).to_vector<double>();
+  return std::count_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); });
+}
+
+// Where a non-finite loss can be traced cheaply: the first weight or buffer (in the model's
+// state order: stem first), else the first gradient, holding NaN/Inf. Runs only once training has
+// failed, so copying the model to the host costs nothing that matters.
+std::string first_non_finite_tensor(const nn::Module& net) {
+  auto words = [](const char* kind, const std::string& name, int64_t bad, const Tensor& t) {
+    return std::string("; the first non-finite tensor is ") + kind + " '" + name + "' (" + std::to_string(bad) +
+           " of " + std::to_string(t.numel()) + " values)";
+  };
+  for (const auto& [name, t] : net.state())
+    if (const int64_t bad = count_non_finite(t)) return words("the model tensor", name, bad, t);  // a weight or a running statistic
+  for (const auto& [name, t] : net.named_parameters())
+    if (const int64_t bad = count_non_finite(t.grad())) return words("the gradient of", name, bad, t);
+  return "; every weight and gradient is finite, so it arose in the activations or the loss (a learning rate too "
+         "high, or extreme inputs)";
+}
+
 // One step's results, kept on the device until the loop reads them back.
 struct PendingStep {
   Tensor loss, predicted, labels;
@@ -40,6 +63,8 @@ void check_train_options(const TrainOptions& o) {
   EFFNET_CHECK(!o.out_dir.empty(), o.stage, ": an output folder is required (--out)");
   EFFNET_CHECK(o.epochs >= 1, o.stage, ": epochs must be at least 1, got ", o.epochs);
   EFFNET_CHECK(o.batch >= 1 && o.eval_batch >= 1, o.stage, ": batch sizes must be positive");
+  EFFNET_CHECK(o.patience >= 0, o.stage, ": patience must be >= 0 (0: never stop early), got ", o.patience);
+  EFFNET_CHECK(o.workers >= 0, o.stage, ": workers must be >= 0, got ", o.workers);
   check_optimizer_spec(o.optimizer);
   check_schedule_spec(o.schedule);
 }
@@ -131,7 +156,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
         if (!std::isfinite(loss)) {
           stop_non_finite("the loss became " + loss_text(loss) + " at epoch " + std::to_string(epoch) +
                           ", step " + std::to_string(p.step) + " (batch " + std::to_string(p.batch) + " of " +
-                          std::to_string(batches) + ")");
+                          std::to_string(batches) + ")" + first_non_finite_tensor(net));
         }
         const std::vector<int64_t> pred = p.predicted.to_vector<int64_t>();
         const std::vector<int64_t> truth = p.labels.to_vector<int64_t>();
@@ -178,7 +203,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     if (!std::isfinite(m.val_loss))
       stop_non_finite("the validation loss became " + loss_text(m.val_loss) + " at epoch " +
                       std::to_string(epoch) + " (training loss " + loss_text(m.train_loss) +
-                      "): the model's evaluation-mode output is not finite");
+                      "): the model's evaluation-mode output is not finite" + first_non_finite_tensor(net));
     m.images_per_second = double(tally.images) / std::max(train_seconds, 1e-9);
     m.best = m.val_accuracy > state.best_metric;  // strictly better, as the reference
     if (m.best) {

@@ -47,7 +47,7 @@ using StepHook = std::function<void(const StepEvent&)>;
 struct TrainOptions {
   std::string stage = "finetune";  // names the checkpoints' stage and the log lines
   std::string out_dir;
-  int64_t epochs = 30, patience = 10;  // patience <= 0: no early stopping
+  int64_t epochs = 30, patience = 10;  // patience 0: no early stopping
   int64_t batch = 128, eval_batch = 256;
   OptimizerSpec optimizer;             // sgd, lr 0.005, momentum 0.9, weight decay 1e-4
   ScheduleSpec schedule;               // constant

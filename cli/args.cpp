@@ -1,6 +1,7 @@
 // Command-line parsing (see args.h).
 #include "cli/args.h"
 
+#include <cmath>
 #include <iostream>
 #include <sstream>
 
@@ -9,22 +10,43 @@
 
 namespace effnet::cli {
 
-Args& Args::option(const std::string& name, const std::string& def, const std::string& help) {
+bool Range::contains(double x) const {
+  const bool above_min = min_open ? x > min : x >= min;
+  const bool below_max = max_open ? x < max : x <= max;
+  return above_min && below_max;  // false for NaN
+}
+
+std::string Range::text() const {
+  std::ostringstream os;
+  os.precision(10);
+  const bool has_min = std::isfinite(min), has_max = std::isfinite(max);
+  if (has_min && has_max)
+    os << "in " << (min_open ? "(" : "[") << min << ", " << max << (max_open ? ")" : "]");
+  else if (has_min)
+    os << (min_open ? "> " : ">= ") << min;
+  else if (has_max)
+    os << (max_open ? "< " : "<= ") << max;
+  else
+    os << "finite";
+  return os.str();
+}
+
+Args& Args::option(const std::string& name, const std::string& def, const std::string& help, Range range) {
   order_.push_back(name);
-  opts_[name] = Opt{def, help, false, false};
+  opts_[name] = Opt{def, help, false, false, range, ""};
   return *this;
 }
 
 Args& Args::flag(const std::string& name, const std::string& help) {
   order_.push_back(name);
-  opts_[name] = Opt{"0", help, true, false};
+  opts_[name] = Opt{"0", help, true, false, Range::any(), ""};
   return *this;
 }
 
 Args& Args::positional(const std::string& name, const std::string& help, bool required) {
   positional_help_.emplace_back(name, help);
   if (required) required_positionals_++;
-  opts_[name] = Opt{"", help, false, false};
+  opts_[name] = Opt{"", help, false, false, Range::any(), ""};
   return *this;
 }
 
@@ -70,6 +92,10 @@ bool Args::parse(int argc, char** argv, int first) {
   }
   EFFNET_CHECK(pos >= required_positionals_, "effnet ", command_, ": missing argument <",
                positional_help_[pos].first, "> (see --help)");
+  // Numeric values are checked now as well as where they are read, so that a bad one stops the
+  // command before any work, even in an option this command reads late or not at all.
+  for (const std::string& n : order_)
+    if (opts_.at(n).given) check_value(n);
   return true;
 }
 
@@ -79,16 +105,35 @@ std::string Args::str(const std::string& name) const {
   return it->second.value;
 }
 
+std::string Args::source_of(const std::string& name) const {
+  const Opt& o = opts_.at(name);
+  if (o.given) return "on the command line";
+  return o.source.empty() ? "the default" : "from " + o.source;
+}
+
+void Args::check_range(const std::string& name, double x) const {
+  const Range& r = opts_.at(name).range;
+  EFFNET_CHECK(r.contains(x), "effnet ", command_, ": --", name, " ", str(name), " (", source_of(name),
+               ") is out of range: it must be ", r.text());
+}
+
 int64_t Args::integer(const std::string& name) const {
   const std::string v = str(name);
-  if (const std::optional<int64_t> x = parse_int64(v)) return *x;
-  EFFNET_THROW("effnet ", command_, ": --", name, " expects an integer, got '", v, "'");
+  const std::optional<int64_t> x = parse_int64(v);
+  if (!x) EFFNET_THROW("effnet ", command_, ": --", name, " expects an integer, got '", v, "' (", source_of(name), ")");
+  check_range(name, double(*x));
+  return *x;
 }
 
 double Args::number(const std::string& name) const {
   const std::string v = str(name);
-  if (const std::optional<double> x = parse_double(v)) return *x;
-  EFFNET_THROW("effnet ", command_, ": --", name, " expects a number, got '", v, "'");
+  const std::optional<double> x = parse_double(v);
+  if (!x) EFFNET_THROW("effnet ", command_, ": --", name, " expects a number, got '", v, "' (", source_of(name), ")");
+  // Infinity and NaN are no setting's value, whatever its range.
+  EFFNET_CHECK(std::isfinite(*x), "effnet ", command_, ": --", name, " ", v, " (", source_of(name),
+               ") is not a finite number");
+  check_range(name, *x);
+  return *x;
 }
 
 bool Args::on(const std::string& name) const { return str(name) == "1" || str(name) == "true"; }
@@ -100,9 +145,17 @@ bool Args::has(const std::string& name) const {
   return false;
 }
 
-void Args::set_default(const std::string& name, const std::string& value) {
+void Args::set_default(const std::string& name, const std::string& value, const std::string& source) {
   EFFNET_CHECK(has(name), "effnet ", command_, ": unknown option '", name, "'");
   opts_[name].value = value;
+  opts_[name].source = source;
+  check_value(name);
+}
+
+void Args::check_value(const std::string& name) const {
+  const Opt& o = opts_.at(name);
+  if (!std::isfinite(o.range.min) && !std::isfinite(o.range.max)) return;  // not a numeric option
+  (void)number(name);
 }
 
 std::vector<std::pair<std::string, std::string>> Args::values() const {
@@ -126,6 +179,7 @@ std::string Args::help() const {
       const Opt& o = opts_.at(n);
       os << "  --" << n;
       if (!o.is_flag) os << " VALUE" << (o.value.empty() ? "" : " (default: " + o.value + ")");
+      if (std::isfinite(o.range.min) || std::isfinite(o.range.max)) os << " [" << o.range.text() << "]";
       os << "\n      " << o.help << "\n";
     }
   }

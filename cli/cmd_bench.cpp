@@ -15,6 +15,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "efficientnet/efficientnet.h"
 #include "framework/autograd/node.h"
 #include "framework/core/allocator.h"
@@ -44,12 +45,12 @@ int cmd_bench(int argc, char** argv, const Hooks&) {
             "Time EfficientNet training steps or inference on random data; prints one JSON line "
             "(wall and process CPU time per step).");
   args.option("model", "b0", "variant: b0..b7, lite0..lite4")
-      .option("image-size", "32", "input resolution")
-      .option("batch", "256", "batch size")
-      .option("classes", "10", "number of classes")
+      .option("image-size", "32", "input resolution", Range::between(1, kMaxResolution))
+      .option("batch", "256", "batch size", kBatchRange)
+      .option("classes", "10", "number of classes", Range::between(1, kMaxClasses))
       .option("device", "cuda", "cuda or cpu")
-      .option("warmup", "-1", "untimed steps first (-1: 5 on cuda, 2 on cpu)")
-      .option("iters", "-1", "timed steps (-1: 20 on cuda, 5 on cpu)")
+      .option("warmup", "-1", "untimed steps first (-1: 5 on cuda, 2 on cpu)", Range::at_least(-1))
+      .option("iters", "-1", "timed steps (-1: 20 on cuda, 5 on cpu)", Range::at_least(-1))
       .flag("train", "time training steps (default: inference)");
   if (!args.parse(argc, argv, 2)) return 0;
   Device dev = Device::parse(args.str("device"));
@@ -59,7 +60,7 @@ int cmd_bench(int argc, char** argv, const Hooks&) {
   int64_t warm = args.integer("warmup"), iters = args.integer("iters");
   if (warm < 0) warm = on_gpu ? 5 : 2;
   if (iters < 0) iters = on_gpu ? 20 : 5;
-  EFFNET_CHECK(batch > 0 && size > 0 && iters > 0, "bench: batch, image-size and iters must be positive");
+  EFFNET_CHECK(iters > 0, "bench: --iters must be positive (or -1 for the default)");
 
   cuda::reset_peak_memory();  // like the anchor: the peak covers model, data and every step
   Generator gen(0);

@@ -12,8 +12,8 @@ int cmd_finetune(int argc, char** argv, const Hooks& hooks) {
             "run the same command again after an interruption and it continues after the last finished epoch).");
   add_labeled_options(args, "a folder in `effnet prepare`'s layout (sets --labeled, --split-order, --classes)",
                       "CSV file,label giving the split order: the last --val images validate");
-  args.option("val", "0.1", "validation share (< 1) or count (>= 1) of the labeled images")
-      .option("split-seed", "0", "without --split-order: numpy RandomState seed of the split")
+  args.option("val", "0.1", "validation share (< 1) or count (>= 1) of the labeled images", kValidationRange)
+      .option("split-seed", "0", "without --split-order: numpy RandomState seed of the split", kSplitSeedRange)
       .option("model", "b0", "b0..b7, lite0..lite4 (with --weights: defaults to the file's)")
       .option("weights", "", "start from this weights file (HDF5; a new classifier when the classes differ)")
       .flag("head-only", "train only the classifier (backbone frozen, its batch norms in eval mode)");

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "efficientnet/efficientnet.h"
 #include "weights/checkpoint.h"
 #include "weights/model_io.h"
@@ -91,8 +92,8 @@ int cmd_info(int argc, char** argv, const Hooks&) {
             "With a FILE.h5 argument: print what a weights file or checkpoint holds instead.");
   args.positional("file", "an effnet weights file or checkpoint (.h5) to describe", false)
       .option("model", "b0", "variant: b0..b7, lite0..lite4")
-      .option("image-size", "0", "input resolution (0: the variant's native resolution)")
-      .option("classes", "1000", "number of classes");
+      .option("image-size", "0", "input resolution (0: the variant's native resolution)", kImageSizeRange)
+      .option("classes", "1000", "number of classes", Range::between(1, kMaxClasses));
   if (!args.parse(argc, argv, 2)) return 0;
   if (args.given("file")) return print_weights_file(args.str("file"));
   EfficientNetConfig cfg = config_for(args.str("model"), args.integer("classes"));

@@ -21,17 +21,17 @@ void declare(Args& args) {
       .option("model", "b0", "b0..b7, lite0..lite4 (with --weights: must match the file)")
       .option("weights", "", "start fine-tuning from this weights file instead of from scratch")
       .flag("head-only", "fine-tune only the classifier (retrain then trains the whole network)")
-      .option("finetune-epochs", "30", "fine-tune: maximum epochs")
-      .option("finetune-patience", "10", "fine-tune: early-stopping patience in epochs (0: none)")
-      .option("finetune-val", "0.1", "fine-tune: validation share or count of the labeled images")
-      .option("split-seed", "0", "fine-tune: split seed when the data has no labeled_order.csv")
-      .option("temperature", "0.5", "pseudo-label: sharpening temperature T")
-      .option("threshold", "0.8", "pseudo-label: keep images whose sharpened confidence exceeds this")
-      .option("pseudo-limit", "0", "pseudo-label: only the first N unlabeled images (0: all)")
-      .option("retrain-epochs", "15", "retrain: maximum epochs")
-      .option("retrain-patience", "5", "retrain: early-stopping patience in epochs (0: none)")
-      .option("retrain-val", "0.25", "retrain: validation share of labeled + pseudo-labeled images")
-      .option("retrain-split-seed", "1", "retrain: numpy RandomState seed of the validation split")
+      .option("finetune-epochs", "30", "fine-tune: maximum epochs", kEpochsRange)
+      .option("finetune-patience", "10", "fine-tune: early-stopping patience in epochs (0: none)", kPatienceRange)
+      .option("finetune-val", "0.1", "fine-tune: validation share or count of the labeled images", kValidationRange)
+      .option("split-seed", "0", "fine-tune: split seed when the data has no labeled_order.csv", kSplitSeedRange)
+      .option("temperature", "0.5", "pseudo-label: sharpening temperature T", kTemperatureRange)
+      .option("threshold", "0.8", "pseudo-label: keep images whose sharpened confidence exceeds this", kThresholdRange)
+      .option("pseudo-limit", "0", "pseudo-label: only the first N unlabeled images (0: all)", Range::at_least(0))
+      .option("retrain-epochs", "15", "retrain: maximum epochs", kEpochsRange)
+      .option("retrain-patience", "5", "retrain: early-stopping patience in epochs (0: none)", kPatienceRange)
+      .option("retrain-val", "0.25", "retrain: validation share of labeled + pseudo-labeled images", kValidationRange)
+      .option("retrain-split-seed", "1", "retrain: numpy RandomState seed of the validation split", kSplitSeedRange)
       .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
   add_training_options(args);
 }
@@ -44,7 +44,7 @@ void apply_config_file(Args& args) {
   for (const app::ConfigEntry& e : app::read_config_file(path)) {
     EFFNET_CHECK(args.has(e.key) && e.key != "config", path, ":", e.line, ": unknown key '", e.key,
                  "' (keys are the option names of `effnet pipeline --help`, without the dashes)");
-    if (!args.given(e.key)) args.set_default(e.key, e.value);
+    if (!args.given(e.key)) args.set_default(e.key, e.value, "config file " + path + ":" + std::to_string(e.line));
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "framework/core/error.h"
 #include "framework/data/fashion_mnist.h"
 
@@ -14,16 +15,17 @@ int cmd_prepare(int argc, char** argv, const Hooks&) {
   Args args("prepare", "Write a dataset as PNG folders: labeled/<class>/, unlabeled/, test/ and label lists.");
   args.positional("dataset", "the dataset to prepare: fashion-mnist")
       .option("out", "", "output folder (required)")
-      .option("labels-per-class", "500", "labeled images per class (the rest of the training set is unlabeled)")
-      .option("seed", "0", "numpy RandomState seed of the labeled split (0 matches the PyTorch reference)")
+      .option("labels-per-class", "500", "labeled images per class (the rest of the training set is unlabeled)",
+              Range::at_least(1))
+      .option("seed", "0", "numpy RandomState seed of the labeled split (0 matches the PyTorch reference)",
+              kSplitSeedRange)
       .option("source", "/usr/share/datasets/fashion-mnist", "folder holding the four *-ubyte.gz files")
-      .option("threads", "0", "PNG-writing threads (0: all cores)");
+      .option("threads", "0", "PNG-writing threads (0: all cores)", kWorkersRange);
   if (!args.parse(argc, argv, 2)) return 0;
   EFFNET_CHECK(args.str("dataset") == "fashion-mnist", "effnet prepare: unknown dataset '", args.str("dataset"),
                "' (known: fashion-mnist)");
   EFFNET_CHECK(!args.str("out").empty(), "effnet prepare: --out DIR is required");
   const int64_t seed = args.integer("seed");
-  EFFNET_CHECK(seed >= 0 && seed <= 0xffffffffLL, "effnet prepare: --seed must be in [0, 2^32), got ", seed);
 
   data::FashionMnistOptions opts;
   opts.source = args.str("source");

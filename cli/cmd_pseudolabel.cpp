@@ -15,9 +15,9 @@ int cmd_pseudolabel(int argc, char** argv, const Hooks&) {
                                  "CSV file,label of the unlabeled images: report the precision"};
   add_inference_options(args, inputs);
   args.option("out", "", "output CSV (required)")
-      .option("temperature", "0.5", "sharpening temperature T")
-      .option("threshold", "0.8", "keep images whose sharpened top probability is greater than this")
-      .option("limit", "0", "only the first N images in file-name order (0: all)");
+      .option("temperature", "0.5", "sharpening temperature T", kTemperatureRange)
+      .option("threshold", "0.8", "keep images whose sharpened top probability is greater than this", kThresholdRange)
+      .option("limit", "0", "only the first N images in file-name order (0: all)", Range::at_least(0));
   if (!args.parse(argc, argv, 2)) return 0;
   const ImageInputs in = image_inputs_from(args, inputs);
   app::PseudolabelOptions o;

@@ -15,8 +15,8 @@ int cmd_retrain(int argc, char** argv, const Hooks& hooks) {
   args.option("unlabeled", "", "folder of the unlabeled images the pseudo-label list names")
       .option("pseudo", "", "pseudo-label list from `effnet pseudolabel` (required)")
       .option("checkpoint", "", "the fine-tuned checkpoint to start from (required)")
-      .option("val", "0.25", "validation share (< 1) or count (>= 1) of labeled + pseudo-labeled images")
-      .option("split-seed", "1", "numpy RandomState seed of the validation split");
+      .option("val", "0.25", "validation share (< 1) or count (>= 1) of labeled + pseudo-labeled images", kValidationRange)
+      .option("split-seed", "1", "numpy RandomState seed of the validation split", kSplitSeedRange);
   add_stopping_options(args, "15", "5");
   add_training_options(args);
   if (!args.parse(argc, argv, 2)) return 0;

@@ -4,24 +4,25 @@
 namespace effnet::cli {
 
 void add_training_options(Args& args) {
-  args.option("image-size", "0", "input resolution (0: the model's own, e.g. 224 for b0)")
-      .option("flip", "0.5", "probability of a random horizontal flip")
-      .option("crop-padding", "0", "random crop from the image zero-padded by this many pixels (0: no crop)")
+  args.option("image-size", "0", "input resolution (0: the model's own, e.g. 224 for b0)", kImageSizeRange)
+      .option("flip", "0.5", "probability of a random horizontal flip", Range::between(0, 1))
+      .option("crop-padding", "0", "random crop from the image zero-padded by this many pixels (0: no crop)",
+              Range::between(0, kMaxResolution))
       .option("optimizer", "sgd", "sgd | adam | adamw | rmsprop")
-      .option("lr", "0.005", "learning rate")
-      .option("momentum", "0.9", "momentum (sgd, rmsprop)")
-      .option("weight-decay", "1e-4", "weight decay (L2; decoupled for adamw)")
+      .option("lr", "0.005", "learning rate", Range::above(0))
+      .option("momentum", "0.9", "momentum (sgd, rmsprop)", Range::from_below(0, 1))
+      .option("weight-decay", "1e-4", "weight decay (L2; decoupled for adamw)", Range::at_least(0))
       .option("schedule", "constant", "learning-rate schedule: constant | step | cosine")
-      .option("warmup-epochs", "0", "cosine: epochs of linear warm-up")
-      .option("step-epochs", "10", "step: epochs between decays")
-      .option("gamma", "0.1", "step: decay factor")
-      .option("min-lr", "0", "cosine: final learning rate")
-      .option("batch", "128", "training batch size")
-      .option("eval-batch", "0", "evaluation batch size (0: twice the training batch)")
-      .option("seed", "0", "seed of the initialisation, batch order, augmentation and dropout")
+      .option("warmup-epochs", "0", "cosine: epochs of linear warm-up", Range::at_least(0))
+      .option("step-epochs", "10", "step: epochs between decays", Range::above(0))
+      .option("gamma", "0.1", "step: decay factor", Range::between(0, 1))
+      .option("min-lr", "0", "cosine: final learning rate", Range::at_least(0))
+      .option("batch", "128", "training batch size", kBatchRange)
+      .option("eval-batch", "0", "evaluation batch size (0: twice the training batch)", Range::between(0, kMaxBatch))
+      .option("seed", "0", "seed of the initialisation, batch order, augmentation and dropout", Range::at_least(0))
       .option("device", "auto", "auto (cuda when a GPU is visible) | cpu | cuda")
-      .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)")
-      .option("log-every", "20", "batches between log lines when stdout is not a terminal");
+      .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)", kWorkersRange)
+      .option("log-every", "20", "batches between log lines when stdout is not a terminal (0: none)", Range::at_least(0));
 }
 
 app::TrainingSetup training_setup_from(const Args& args, const Hooks& hooks) {
@@ -29,18 +30,13 @@ app::TrainingSetup training_setup_from(const Args& args, const Hooks& hooks) {
   s.image_size = args.integer("image-size");
   s.flip = args.number("flip");
   s.crop_padding = args.integer("crop-padding");
-  EFFNET_CHECK(s.image_size >= 0, "--image-size must be >= 0");
-  EFFNET_CHECK(s.flip >= 0 && s.flip <= 1, "--flip must be a probability, got ", s.flip);
-  EFFNET_CHECK(s.crop_padding >= 0, "--crop-padding must be >= 0");
   app::TrainOptions& t = s.train;
   t.optimizer = {args.str("optimizer"), args.number("lr"), args.number("momentum"), args.number("weight-decay")};
   t.schedule = {args.str("schedule"), args.number("warmup-epochs"), args.number("step-epochs"), args.number("gamma"),
                 args.number("min-lr")};
   t.batch = args.integer("batch");
   t.eval_batch = args.integer("eval-batch") > 0 ? args.integer("eval-batch") : 2 * t.batch;
-  const int64_t seed = args.integer("seed");
-  EFFNET_CHECK(seed >= 0, "--seed must be >= 0");
-  t.seed = uint64_t(seed);
+  t.seed = uint64_t(args.integer("seed"));
   t.device = app::choose_device(args.str("device"));
   t.workers = app::loader_workers(t.device, args.integer("workers"));
   t.log_every = args.integer("log-every");
@@ -73,8 +69,9 @@ app::LabeledSource labeled_source_from(const Args& args, const char* command) {
 }
 
 void add_stopping_options(Args& args, const char* epochs, const char* patience) {
-  args.option("epochs", epochs, "maximum epochs")
-      .option("patience", patience, "stop after this many epochs without a better validation accuracy (0: never)")
+  args.option("epochs", epochs, "maximum epochs", kEpochsRange)
+      .option("patience", patience, "stop after this many epochs without a better validation accuracy (0: never)",
+              kPatienceRange)
       .option("out", "", "output folder (required)");
 }
 
@@ -89,10 +86,10 @@ void add_inference_options(Args& args, const ImageInputOptions& in) {
   args.option("checkpoint", "", in.checkpoint_help)
       .option(in.folder, "", in.folder_help)
       .option(in.labels, "", in.labels_help)
-      .option("batch", "256", "batch size")
-      .option("image-size", "0", "input resolution (0: the checkpoint's)")
+      .option("batch", "256", "batch size", kBatchRange)
+      .option("image-size", "0", "input resolution (0: the checkpoint's)", kImageSizeRange)
       .option("device", "auto", "auto | cpu | cuda")
-      .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)")
+      .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)", kWorkersRange)
       .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
 }
 

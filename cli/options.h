@@ -8,6 +8,20 @@
 
 namespace effnet::cli {
 
+// Ranges of the numeric options several subcommands share (each option declares its own; these
+// are the ones that appear more than once).
+constexpr int64_t kMaxBatch = 1 << 16;
+constexpr int64_t kMaxWorkers = 256;
+inline const Range kImageSizeRange = Range::between(0, kMaxResolution);  // 0: the model's own
+inline const Range kBatchRange = Range::between(1, kMaxBatch);
+inline const Range kWorkersRange = Range::between(0, kMaxWorkers);  // 0: the device's default
+inline const Range kEpochsRange = Range::between(1, 100000);
+inline const Range kPatienceRange = Range::at_least(0);  // 0: never stop early
+inline const Range kSplitSeedRange = Range::between(0, 4294967295.0);  // numpy RandomState: 32 bits
+inline const Range kValidationRange = Range::above(0);  // a share (< 1) or a count (>= 1)
+inline const Range kTemperatureRange = Range::above(0);
+inline const Range kThresholdRange = Range::from_below(0, 1);
+
 // --data (described by data_help), --labeled, --split-order (order_help), --classes, --skip-bad-images.
 void add_labeled_options(Args& args, const char* data_help, const char* order_help);
 // The parts of --data's layout first, then the explicit flags; a labeled folder is required

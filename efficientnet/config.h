@@ -38,6 +38,12 @@ struct EfficientNetConfig {
   std::vector<BlockArgs> blocks = default_block_args();
 };
 
+// Limits on settings read from files and command lines, checked where they are read. B7's native
+// resolution is 600 and ImageNet-21k has 21,843 classes; beyond these a setting is a typo (a
+// 100,000-pixel side asks for terabytes) rather than a model.
+constexpr int64_t kMaxResolution = 4096;
+constexpr int64_t kMaxClasses = 1000000;
+
 // "b0".."b7", "lite0".."lite4" (also "efficientnet-b0", "efficientnet_b0"); throws on others,
 // listing the valid names.
 EfficientNetConfig config_for(const std::string& name, int64_t num_classes = 1000);

@@ -204,8 +204,32 @@ TEST(PipelineEndToEnd, NanLossStopsNamingEpochAndStep) {
   EXPECT_EQ(rc, 1) << log;
   EXPECT_NE(log.find("the loss became"), std::string::npos) << log;
   EXPECT_NE(log.find("at epoch 1, step "), std::string::npos) << log;
+  // Traced to the first weight that is no longer finite after the step (the stem's convolution).
+  EXPECT_NE(log.find("; the first non-finite tensor is the model tensor 'stem.conv.weight' (864 of 864 values)"), std::string::npos) << log;
   EXPECT_NE(log.find("Last good checkpoint: none"), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(root / "out" / "last.h5"));
+}
+
+// An absurd resolution asks for more memory than there is: the error names the settings that
+// asked for it, not only the size of the failed allocation. Address space is capped at 3 GiB
+// (ulimit -v) so that the failure comes at once instead of after swapping.
+TEST(PipelineEndToEnd, OutOfMemoryNamesTheResolutionAndBatchThatAskedForIt) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: ulimit -v cannot apply";
+#endif
+  const fs::path root = test_temp_dir();
+  make_shapes_dataset(root / "data", 2, 2, 2);
+  const std::string program = "ulimit -v 3000000 && '" + effnet_binary() + "'";
+  const int rc = run_effnet("finetune --data '" + (root / "data").string() + "' --out '" + (root / "out").string() +
+                                "' --val 2 --image-size 4096 --batch 8 --epochs 1 --device cpu --log-every 0",
+                            root / "log", program);
+  const std::string log = read_file(root / "log");
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_NE(log.find("out of host memory: tried to allocate "), std::string::npos) << log;
+  EXPECT_NE(log.find(", while training at 4096x4096 pixels (--image-size 4096) with --batch 8 (evaluation batch 16); "
+                     "lower these settings"),
+            std::string::npos)
+      << log;
 }
 
 TEST(PipelineEndToEnd, BadConfigurationsFailBeforeWork) {
@@ -216,6 +240,13 @@ TEST(PipelineEndToEnd, BadConfigurationsFailBeforeWork) {
   EXPECT_EQ(run_effnet("pipeline --config '" + (root / "bad.conf").string() + "'" + data, root / "log1"), 1);
   EXPECT_NE(read_file(root / "log1").find("bad.conf:2: unknown key 'learning-rate'"), std::string::npos)
       << read_file(root / "log1");
+  // A value out of range in the file names the option, the value, the file and line, and the range.
+  write_file(root / "range.conf", "model = b0\nfinetune-patience = -3\n");
+  EXPECT_EQ(run_effnet("pipeline --config '" + (root / "range.conf").string() + "'" + data, root / "log5"), 1);
+  EXPECT_NE(read_file(root / "log5").find("--finetune-patience -3 (from config file " + (root / "range.conf").string() +
+                                          ":2) is out of range: it must be >= 0"),
+            std::string::npos)
+      << read_file(root / "log5");
   EXPECT_EQ(run_effnet("pipeline --model b9" + data, root / "log2"), 1);
   EXPECT_NE(read_file(root / "log2").find("b9"), std::string::npos) << read_file(root / "log2");
   EXPECT_EQ(run_effnet("pipeline --device cpu" + std::string(" --data '") + (root / "nowhere").string() +

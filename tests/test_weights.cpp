@@ -204,6 +204,13 @@ MakeFile tweaked(std::function<void(h5::File&)> tweak, std::set<std::string> ski
   };
 }
 
+// `n` ones with `value` at index `at`.
+Tensor with_value_at(int64_t n, int64_t at, float value) {
+  Tensor t = ones({n});
+  t.data<float>()[at] = value;
+  return t;
+}
+
 void add_unexpected_dataset(h5::File& f) { f.write("/blocks.99.extra.weight", zeros({4, 2})); }
 
 // A malformed file: how it is made from a model of small_config() (no maker: no file at all), what
@@ -255,6 +262,19 @@ const MalformedCase kMalformed[] = {
      tweaked([](h5::File& f) { f.write("/stem.bn.running_mean", zeros({32}, DType::Int64)); },
              {"stem.bn.running_mean"}),
      {"dataset 'stem.bn.running_mean': element type int64, expected float32"}},
+    // Every tensor read from a file is checked finite: the message names the dataset, the count
+    // and the first bad value (a NaN statistic would otherwise give NaN confidences, exit 0).
+    {"NonFiniteRunningMean",
+     tweaked([](h5::File& f) { f.write("/blocks.3.depthwise_bn.running_mean", with_value_at(144, 5, NAN)); },
+             {"blocks.3.depthwise_bn.running_mean"}),
+     {"dataset '/blocks.3.depthwise_bn.running_mean' holds 1 non-finite value of 144 (the first, at flat index 5, "
+      "is nan)", "diverged run"}},
+    {"InfiniteWeight",
+     tweaked([](h5::File& f) { f.write("/classifier.bias", with_value_at(10, 9, -INFINITY)); }, {"classifier.bias"}),
+     {"dataset '/classifier.bias' holds 1 non-finite value of 10 (the first, at flat index 9, is -inf)"}},
+    {"NegativeVariance",
+     tweaked([](h5::File& f) { f.write("/stem.bn.running_var", with_value_at(32, 0, -0.5f)); }, {"stem.bn.running_var"}),
+     {"dataset 'stem.bn.running_var' holds a negative variance"}},
 };
 
 class MalformedFile : public Weights, public ::testing::WithParamInterface<MalformedCase> {};
@@ -299,11 +319,22 @@ TEST_F(Weights, AttributesInconsistentWithVariant) {
       {[](h5::File& f) { f.set_attr("block_args", std::string("r1_k3_s11_e1_i32_o16")); },
        "block_args 'r1_k3_s11_e1_i32_o16' does not match variant b0"},
       {[](h5::File& f) { f.set_attr("variant", std::string("b9")); }, "attribute variant 'b9': unknown model 'b9'"},
-      {[](h5::File& f) { f.set_attr("num_classes", int64_t(0)); }, "num_classes 0 must be positive"},
+      {[](h5::File& f) { f.set_attr("num_classes", int64_t(0)); },
+       "attribute num_classes = 0 is out of range: it must be in [1, 1000000]"},
       {[](h5::File& f) { f.set_attr("activation", std::string("gelu")); }, "attribute activation 'gelu': unknown"},
       {[](h5::File& f) { f.set_attr("padding", std::string("valid")); }, "attribute padding 'valid': unknown"},
-      {[](h5::File& f) { f.set_attr("bn_eps", -1.0); }, "bn_eps -1"},
-      {[](h5::File& f) { f.set_attr("input_mean", std::vector<double>{0.5}); }, "input_mean/input_std need 3 values"},
+      // Settings that travel with the weights are range-checked where they are read, naming the file.
+      {[](h5::File& f) { f.set_attr("bn_eps", -1.0); }, "attribute bn_eps = -1 is out of range: it must be in (0, 1)"},
+      {[](h5::File& f) { f.set_attr("dropout", 1.5); }, "attribute dropout = 1.5 is out of range: it must be in [0, 1)"},
+      {[](h5::File& f) { f.set_attr("drop_connect", NAN); }, "attribute drop_connect = nan is out of range"},
+      {[](h5::File& f) { f.set_attr("resolution", int64_t(100000)); },
+       "attribute resolution = 100000 is out of range: it must be in [1, 4096] pixels"},
+      {[](h5::File& f) { f.set_attr("input_std", std::vector<double>{0.229, 0.0, 0.225}); },
+       "attribute input_std[1] = 0 is out of range: it must be finite and > 0"},
+      {[](h5::File& f) { f.set_attr("input_mean", std::vector<double>{0.5, INFINITY, 0.5}); },
+       "attribute input_mean[1] = inf is out of range: it must be finite"},
+      {[](h5::File& f) { f.set_attr("input_mean", std::vector<double>{0.5}); },
+       "attributes input_mean and input_std need 3 values each (one per RGB channel), got 1 and 3"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string p = path("w" + std::to_string(i) + ".h5");

@@ -1,6 +1,7 @@
 // HDF5 files, datasets and attributes (see hdf5.h).
 #include "weights/hdf5.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "framework/core/creation.h"
@@ -31,6 +32,24 @@ herr_t collect_dataset(hid_t group, const char* name, const H5L_info_t*, void* o
   if (H5Iget_type(obj) == H5I_DATASET) static_cast<std::vector<std::string>*>(out)->push_back(name);
   H5Oclose(obj);
   return 0;
+}
+
+// Every floating-point dataset is checked finite as it is read, for every caller: a NaN or Inf
+// weight, running statistic or optimizer moment otherwise surfaces much later as NaN confidences
+// or a NaN loss that names neither the file nor the tensor.
+template <class T>
+void check_finite(const T* p, int64_t n, const std::string& path, const std::string& name) {
+  int64_t bad = 0, first = -1;
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i])) {
+      if (first < 0) first = i;
+      ++bad;
+    }
+  if (bad == 0) return;
+  const char* what = std::isnan(p[first]) ? "nan" : p[first] > 0 ? "inf" : "-inf";
+  EFFNET_THROW(path, ": dataset '", name, "' holds ", bad, " non-finite value", bad == 1 ? "" : "s", " of ", n,
+               " (the first, at flat index ", first, ", is ", what, "); the file is damaged or was saved from a "
+               "diverged run");
 }
 
 }  // namespace
@@ -161,6 +180,10 @@ Tensor File::read(const std::string& name, DType dtype) const {
   hid_t mem = dtype == DType::Float32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
   EFFNET_CHECK(H5Dread(d.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) >= 0, path_,
                ": could not read dataset '", name, "' (truncated or corrupt file)");
+  if (dtype == DType::Float32)
+    check_finite(t.data<float>(), t.numel(), path_, name);
+  else
+    check_finite(t.data<double>(), t.numel(), path_, name);
   return t;
 }
 

@@ -1,6 +1,7 @@
 // HDF5 weights: metadata, strict loading, atomic saving (see model_io.h).
 #include "weights/model_io.h"
 
+#include <cmath>
 #include <map>
 #include <set>
 #include <sstream>
@@ -21,13 +22,6 @@ std::string block_args_string(const EfficientNetConfig& c) {
   return os.str();
 }
 
-// An effnet::Error's message without its "file.cpp:123: " prefix, for wrapping in a better one.
-std::string bare_message(const Error& e) {
-  std::string m = e.what();
-  size_t colon = m.find(": ");
-  return colon == std::string::npos ? m : m.substr(colon + 2);
-}
-
 // Parses a string attribute; a failure names the file and the attribute.
 template <class F>
 auto parse_attr(const h5::File& f, const char* name, F&& parse) {
@@ -35,8 +29,27 @@ auto parse_attr(const h5::File& f, const char* name, F&& parse) {
   try {
     return parse(value);
   } catch (const Error& e) {
-    EFFNET_THROW(f.path(), ": attribute ", name, " '", value, "': ", bare_message(e));
+    EFFNET_THROW(f.path(), ": attribute ", name, " '", value, "': ", e.message());
   }
+}
+// A setting read from the file's attributes must lie in its range where it is read, so that the
+// message names the file, the attribute, the value and what is allowed (rather than a layer
+// failing later, or a NaN, without naming the file).
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+bool has_negative(const Tensor& t) {
+  const Tensor d = t.to(DType::Float64);
+  const double* p = d.data<double>();
+  for (int64_t i = 0; i < d.numel(); ++i)
+    if (p[i] < 0) return true;
+  return false;
+}
+
+template <class T>
+void check_attr(const h5::File& f, const std::string& name, T value, bool ok, const std::string& allowed) {
+  EFFNET_CHECK(ok, f.path(), ": attribute ", name, " = ", value, " is out of range: it must be ", allowed);
 }
 }  // namespace
 
@@ -74,7 +87,8 @@ WeightsMeta read_meta(const h5::File& f) {
   WeightsMeta m;
   const std::string variant = f.attr_string("variant");
   const int64_t classes = f.attr_int("num_classes");
-  EFFNET_CHECK(classes > 0, f.path(), ": num_classes ", classes, " must be positive");
+  check_attr(f, "num_classes", classes, classes >= 1 && classes <= kMaxClasses,
+             "in [1, " + std::to_string(kMaxClasses) + "]");
   m.config = parse_attr(f, "variant", [&](const std::string& v) { return config_for(v, classes); });
   EfficientNetConfig& c = m.config;
   // The variant fixes the architecture; the file must agree with it.
@@ -94,15 +108,27 @@ WeightsMeta read_meta(const h5::File& f) {
   c.padding = parse_attr(f, "padding", nn::parse_padding_mode);
   c.bn.eps = f.attr_double("bn_eps");
   c.bn.momentum = f.attr_double("bn_momentum");
-  EFFNET_CHECK(c.bn.eps > 0 && c.bn.momentum >= 0 && c.bn.momentum <= 1, f.path(), ": bn_eps ", c.bn.eps,
-               " / bn_momentum ", c.bn.momentum, " out of range (eps > 0, momentum in [0, 1], PyTorch convention)");
+  check_attr(f, "bn_eps", c.bn.eps, c.bn.eps > 0 && c.bn.eps < 1, "in (0, 1)");
+  check_attr(f, "bn_momentum", c.bn.momentum, c.bn.momentum >= 0 && c.bn.momentum <= 1, "in [0, 1] (PyTorch convention)");
   c.dropout = f.attr_double("dropout");
   c.drop_connect = f.attr_double("drop_connect");
+  check_attr(f, "dropout", c.dropout, c.dropout >= 0 && c.dropout < 1, "in [0, 1)");
+  check_attr(f, "drop_connect", c.drop_connect, c.drop_connect >= 0 && c.drop_connect < 1, "in [0, 1)");
   c.resolution = f.attr_int("resolution");
-  EFFNET_CHECK(c.resolution > 0, f.path(), ": resolution ", c.resolution, " must be positive");
+  check_attr(f, "resolution", c.resolution, c.resolution >= 1 && c.resolution <= kMaxResolution,
+             "in [1, " + std::to_string(kMaxResolution) + "] pixels");
   m.input_mean = f.attr_doubles("input_mean");
   m.input_std = f.attr_doubles("input_std");
-  EFFNET_CHECK(m.input_mean.size() == 3 && m.input_std.size() == 3, f.path(), ": input_mean/input_std need 3 values");
+  EFFNET_CHECK(m.input_mean.size() == 3 && m.input_std.size() == 3, f.path(),
+               ": attributes input_mean and input_std need 3 values each (one per RGB channel), got ",
+               m.input_mean.size(), " and ", m.input_std.size());
+  for (size_t ch = 0; ch < 3; ++ch) {
+    const std::string index = "[" + std::to_string(ch) + "]";
+    check_attr(f, "input_mean" + index, m.input_mean[ch], std::isfinite(m.input_mean[ch]), "finite");
+    // The input is divided by it: 0 turns every image into Inf/NaN.
+    check_attr(f, "input_std" + index, m.input_std[ch], std::isfinite(m.input_std[ch]) && m.input_std[ch] > 0,
+               "finite and > 0");
+  }
   m.source = f.has_attr("source") ? f.attr_string("source") : "";
   return m;
 }
@@ -148,7 +174,13 @@ StagedTensors stage_tensors(const h5::File& f, const nn::Module& model, const Lo
       problem("dataset '", name, "': element type ", type, ", expected float32");
       continue;
     }
-    staged.pairs.emplace_back(t, f.read(path, is_floating(t.dtype()) ? t.dtype() : DType::Float32));
+    Tensor value = f.read(path, is_floating(t.dtype()) ? t.dtype() : DType::Float32);  // checked finite
+    // A variance below zero makes batch norm's 1/sqrt(var + eps) NaN for every image.
+    if (ends_with(name, "running_var") && has_negative(value)) {
+      problem("dataset '", name, "' holds a negative variance");
+      continue;
+    }
+    staged.pairs.emplace_back(t, std::move(value));
   }
   if (opts.strict)
     for (const std::string& name : unused)

@@ -76,7 +76,7 @@ void* cpu_allocate(size_t nbytes) {
   if (!raw) raw = std::aligned_alloc(64, kHeader + size);
   // Blocks of other sizes sitting in the cache may be what the request is missing.
   if (!raw && release_cached_blocks() > 0) raw = std::aligned_alloc(64, kHeader + size);
-  if (!raw) EFFNET_THROW("out of host memory: tried to allocate ", (nbytes + (size_t(1) << 20) - 1) >> 20, " MiB");
+  if (!raw) EFFNET_THROW_AS(OutOfMemory, "out of host memory: tried to allocate ", (nbytes + (size_t(1) << 20) - 1) >> 20, " MiB");
   *static_cast<size_t*>(raw) = size;
   return static_cast<char*>(raw) + kHeader;
 }

@@ -89,7 +89,7 @@ class CachingAllocator {
       (void)cudaGetLastError();
       size_t free_b = 0, total_b = 0;
       cudaMemGetInfo(&free_b, &total_b);
-      EFFNET_THROW("CUDA out of memory: tried to allocate ", asked / double(1 << 20), " MiB; ",
+      EFFNET_THROW_AS(OutOfMemory, "CUDA out of memory: tried to allocate ", asked / double(1 << 20), " MiB; ",
                    stats_.str(), "; device free ", free_b / double(1 << 20), " MiB of ",
                    total_b / double(1 << 20), " MiB (", cudaGetErrorString(e), ")");
     }

@@ -12,7 +12,19 @@ namespace effnet {
 class Error : public std::runtime_error {
  public:
   Error(const char* file, int line, const std::string& what)
-      : std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + what) {}
+      : std::runtime_error(std::string(file) + ":" + std::to_string(line) + ": " + what), message_(what) {}
+  // The message without its "file.cpp:123: " prefix, for wrapping in a better one.
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string message_;
+};
+
+// An allocation that failed (host or GPU memory). Its own type so that the code that chose the
+// sizes (a stage: batch and resolution) can catch it and say which setting asked for the memory.
+class OutOfMemory : public Error {
+ public:
+  using Error::Error;
 };
 
 namespace detail {
@@ -28,6 +40,7 @@ std::string concat(const Parts&... parts) {
 }  // namespace effnet
 
 #define EFFNET_THROW(...) throw ::effnet::Error(__FILE__, __LINE__, ::effnet::detail::concat(__VA_ARGS__))
+#define EFFNET_THROW_AS(Type, ...) throw Type(__FILE__, __LINE__, ::effnet::detail::concat(__VA_ARGS__))
 
 #define EFFNET_CHECK(cond, ...)                                                 \
   do {                                                                          \

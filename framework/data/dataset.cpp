@@ -88,8 +88,8 @@ void decode_into(Dataset& ds, const std::vector<Entry>& entries, const LoadOptio
       if (!opts.skip_bad_images)
         EFFNET_THROW(path, ": ", errors[i],
                      bad > 1 ? " (and " + std::to_string(bad - 1) + " more bad files in " + ds.root + ")" : "",
-                     "; set skip_bad_images to leave bad files out");
-      ds.skipped.push_back({path, errors[i]});
+                     "; set skip_bad_images (--skip-bad-images) to leave bad files out");
+      ds.skipped.push_back({path, entries[i].rel, errors[i]});
       continue;
     }
     ds.files.push_back(entries[i].rel);
@@ -194,7 +194,7 @@ Dataset load_test_folder(const std::string& dir, const std::string& labels_csv, 
     ds.labels[i] = it->second;
     label_of.erase(it);
   }
-  for (const SkippedFile& s : ds.skipped) label_of.erase(fs::path(s.path).filename().string());
+  for (const SkippedFile& s : ds.skipped) label_of.erase(s.file);
   EFFNET_CHECK(label_of.empty(), labels_csv, ": ", label_of.size(), " labelled files are not in ", dir,
                label_of.empty() ? "" : " (first: " + label_of.begin()->first + ")");
   return ds;

@@ -21,6 +21,7 @@ namespace effnet::data {
 
 struct SkippedFile {
   std::string path;    // as found on disk
+  std::string file;    // relative to the dataset's root, as Dataset::files names files (and label lists do)
   std::string reason;  // the decoder's (or loader's) message
 };
 
