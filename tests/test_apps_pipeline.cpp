@@ -232,6 +232,49 @@ TEST(PipelineEndToEnd, OutOfMemoryNamesTheResolutionAndBatchThatAskedForIt) {
       << log;
 }
 
+// `effnet prepare`'s layout (labeled/<class>/, labeled_order.csv, unlabeled/, test/ with
+// test_labels.csv) with one unreadable image in each folder: without --skip-bad-images the run
+// stops naming the file and the flag; with it, the run completes and lists each skipped file
+// (the order file and the test labels still list theirs).
+TEST(PipelineEndToEnd, SkipBadImagesWorksWithThePreparedLayout) {
+  const fs::path root = test_temp_dir(), data = root / "data";
+  make_shapes_dataset(data, 6, 8, 8);
+  std::string order = "file,label\n";
+  const char* classes[] = {"square", "hbars", "vbars", "cross"};
+  for (int i = 0; i < 6; ++i)
+    for (int c = 0; c < 4; ++c) order += std::string(classes[c]) + "/000" + std::to_string(i) + ".png," + std::to_string(c) + "\n";
+  write_file(data / "labeled_order.csv", order);
+  const std::string png = read_file(data / "labeled" / "hbars" / "0002.png");
+  write_file(data / "labeled" / "hbars" / "0002.png", png.substr(0, 33));  // cut after its header
+  write_file(data / "unlabeled" / "00003.png", "not an image\n");
+  write_file(data / "test" / "00001.png", "");
+  const std::string run = "pipeline --data '" + data.string() + "' --model b0 --image-size 16 --batch 8 --device cpu "
+                          "--finetune-epochs 1 --retrain-epochs 1 --finetune-val 4 --threshold 0 --log-every 0 --out ";
+
+  EXPECT_EQ(run_effnet(run + "'" + (root / "strict").string() + "'", root / "strict.log"), 1);
+  const std::string strict = read_file(root / "strict.log");
+  EXPECT_NE(strict.find("hbars/0002.png: cannot decode image: truncated PNG"), std::string::npos) << strict;
+  EXPECT_NE(strict.find("(--skip-bad-images) to leave bad files out"), std::string::npos) << strict;
+
+  ASSERT_EQ(run_effnet(run + "'" + (root / "out").string() + "' --skip-bad-images", root / "log"), 0)
+      << read_file(root / "log");
+  const std::string log = read_file(root / "log");
+  EXPECT_NE(log.find("skipped " + (data / "labeled" / "hbars" / "0002.png").string() + ": cannot decode image: truncated PNG"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("skipped " + (data / "unlabeled" / "00003.png").string() + ": cannot decode image: unknown image type"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("skipped " + (data / "test" / "00001.png").string() + ": cannot decode image: empty file"),
+            std::string::npos)
+      << log;
+  // 23 labeled images: 4 validate, 19 train; the prediction lists the 7 readable test images.
+  EXPECT_NE(log.find("19 train / 4 validation images"), std::string::npos) << log;
+  const std::string predictions = read_file(root / "out" / "predict" / "predictions.csv");
+  EXPECT_EQ(std::count(predictions.begin(), predictions.end(), '\n'), 1 + 7) << predictions;
+  EXPECT_EQ(predictions.find("00001.png"), std::string::npos) << predictions;
+}
+
 TEST(PipelineEndToEnd, BadConfigurationsFailBeforeWork) {
   const fs::path root = test_temp_dir();
   make_shapes_dataset(root / "data", 2, 2, 2);

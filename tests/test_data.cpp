@@ -99,6 +99,7 @@ TEST(Image, BadFilesThrowNamingTheFileAndReason) {
   const std::string png = read_file(dir / "ok.png"), jpg = read_file(dir / "ok.jpg");
 
   write_file(dir / "trunc.png", png.substr(0, png.size() / 2));
+  write_file(dir / "header_only.png", png.substr(0, 33));  // signature + IHDR: stb gives an empty reason
   write_file(dir / "trunc.jpg", jpg.substr(0, jpg.size() / 2));
   std::string bad_png = png;
   for (size_t i = 40; i < bad_png.size() - 12; ++i) bad_png[i] = char(0x5A ^ i);  // scribble over the pixel data
@@ -108,12 +109,15 @@ TEST(Image, BadFilesThrowNamingTheFileAndReason) {
   write_file(dir / "notes.txt", "not an image at all\n");
   write_file(dir / "empty.png", "");
 
-  for (const char* name : {"trunc.png", "trunc.jpg", "corrupt.png", "corrupt.jpg", "notes.txt", "empty.png"}) {
+  for (const char* name : {"trunc.png", "header_only.png", "trunc.jpg", "corrupt.png", "corrupt.jpg", "notes.txt", "empty.png"}) {
     const std::string path = (dir / name).string();
     EXPECT_ERROR_HAS(decode_image(path), path + ": cannot decode image: ");
   }
   EXPECT_ERROR_HAS(decode_image((dir / "notes.txt").string()), "unknown image type");
   EXPECT_ERROR_HAS(decode_image((dir / "trunc.jpg").string()), "truncated JPEG");
+  EXPECT_ERROR_HAS(decode_image((dir / "trunc.png").string()), "truncated PNG (the file ends before its IEND chunk");
+  EXPECT_ERROR_HAS(decode_image((dir / "header_only.png").string()),
+                   "header_only.png: cannot decode image: truncated PNG (the file ends before its IEND chunk)");
   EXPECT_ERROR_HAS(decode_image((dir / "missing.png").string()), "missing.png: cannot open image: No such file");
 }
 

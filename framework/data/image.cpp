@@ -37,6 +37,25 @@ bool jpeg_is_truncated(const uint8_t* b, size_t n) {
   return true;
 }
 
+// A PNG ends with its IEND chunk (length 0, "IEND", CRC).
+bool png_is_truncated(const uint8_t* b, size_t n) {
+  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (n < 8 || std::memcmp(b, kSignature, 8) != 0) return false;  // not a PNG
+  return n < 20 || std::memcmp(b + n - 8, "IEND", 4) != 0;
+}
+
+// stb_image's reasons are terse, and some paths leave it empty (a PNG cut right after its header
+// gives ""): the reason in words, with the truncation named where it can be seen.
+std::string failure_reason(const uint8_t* b, size_t n) {
+  const char* stb = stbi_failure_reason();
+  const std::string reason = stb ? stb : "";
+  if (png_is_truncated(b, n))
+    return "truncated PNG (the file ends before its IEND chunk" + (reason.empty() ? "" : "; " + reason) + ")";
+  if (reason.empty()) return "corrupt image data (the decoder gave no reason)";
+  if (reason == "outofdata") return "truncated or corrupt image data (outofdata)";
+  return reason;
+}
+
 void append_bytes(void* context, void* data, int size) {
   auto* out = static_cast<std::vector<uint8_t>*>(context);
   const auto* p = static_cast<const uint8_t*>(data);
@@ -51,7 +70,7 @@ Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& 
   EFFNET_CHECK(!jpeg_is_truncated(bytes, size), name, ": cannot decode image: truncated JPEG (no end-of-image marker)");
   int w = 0, h = 0, channels_in_file = 0;
   stbi_uc* pixels = stbi_load_from_memory(bytes, int(size), &w, &h, &channels_in_file, 3);
-  if (!pixels) EFFNET_THROW(name, ": cannot decode image: ", stbi_failure_reason());
+  if (!pixels) EFFNET_THROW(name, ": cannot decode image: ", failure_reason(bytes, size));
   Image img;
   img.width = w;
   img.height = h;
