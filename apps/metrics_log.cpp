@@ -40,7 +40,9 @@ void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& rows
   std::string csv = std::string(kHeader) + "\n";
   char buf[512];
   for (const EpochMetrics& m : rows) {
-    std::snprintf(buf, sizeof buf, "%s,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%.3f,%.1f\n", m.stage.c_str(),
+    // Round-trip precision (17 digits): a resumed run reads its earlier epochs back from this file,
+    // and its record must then equal an uninterrupted run's to the last bit (timings aside).
+    std::snprintf(buf, sizeof buf, "%s,%lld,%.17g,%.17g,%.17g,%.17g,%.17g,%d,%.3f,%.1f\n", m.stage.c_str(),
                   (long long)m.epoch, m.lr, m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy, int(m.best),
                   m.seconds, m.images_per_second);
     csv += buf;
