@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -88,12 +89,24 @@ Outcome run_and_kill_after(const std::vector<std::string>& args, double seconds,
   return out;
 }
 
-// Files of the output folder named *.tmp: a write the kill interrupted.
-int temporary_files(const fs::path& out) {
-  int n = 0;
-  if (!fs::exists(out)) return 0;
-  for (const auto& e : fs::recursive_directory_iterator(out)) n += e.path().extension() == ".tmp";
-  return n;
+// The output folder's *.tmp files (writes that a kill interrupted) and their modification times.
+// A kill landed during a write when this changes across the run: a temporary file that is new or
+// was written again (one left by an earlier kill stays until its file is next written).
+std::map<std::string, fs::file_time_type> temporary_files(const fs::path& out) {
+  std::map<std::string, fs::file_time_type> tmp;
+  if (!fs::exists(out)) return tmp;
+  for (const auto& e : fs::recursive_directory_iterator(out))
+    if (e.path().extension() == ".tmp") tmp[e.path().string()] = fs::last_write_time(e.path());
+  return tmp;
+}
+
+bool interrupted_a_write(const std::map<std::string, fs::file_time_type>& before,
+                         const std::map<std::string, fs::file_time_type>& after) {
+  for (const auto& [path, time] : after) {
+    auto it = before.find(path);
+    if (it == before.end() || it->second != time) return true;
+  }
+  return false;
 }
 
 // Every .h5 in the folder reads as a weights file (and a checkpoint's training state reads too):
@@ -167,6 +180,7 @@ TEST(KillTest, EveryResumeContinuesFromTheLastCompleteEpochWithNothingLost) {
     const fs::path log = root / ("killed" + std::to_string(round) + ".log");
     bool done = false;
     for (int attempt = 0; attempt < 1000 && !done; ++attempt) {
+      const auto tmp_before = temporary_files(out);
       const Outcome o = run_and_kill_after(args_for(out), delay(rng), log);
       if (o.finished) {
         ASSERT_EQ(o.status, 0) << "round " << round << ", attempt " << attempt << " (seed " << seed << "):\n"
@@ -175,7 +189,7 @@ TEST(KillTest, EveryResumeContinuesFromTheLastCompleteEpochWithNothingLost) {
         break;
       }
       ++kills;
-      kills_during_writes += temporary_files(out) > 0;
+      kills_during_writes += interrupted_a_write(tmp_before, temporary_files(out));
       const std::string damaged = damaged_files(out);
       ASSERT_TRUE(damaged.empty()) << "after kill " << kills << " (seed " << seed << "):" << damaged;
     }
