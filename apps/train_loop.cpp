@@ -9,6 +9,7 @@
 
 #include "apps/evaluate.h"
 #include "apps/progress.h"
+#include "framework/core/finite.h"
 #include "framework/data/loader.h"
 #include "framework/framework.h"
 #include "weights/checkpoint.h"
@@ -22,13 +23,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Counts the non-finite values of a tensor (any device, float types; others have none).
-int64_t count_non_finite(const Tensor& t) {
-  if (!t.defined() || !is_floating(t.dtype())) return 0;
-  const std::vector<double> v = t.detach().to(DType::Float64).to_vector<double>();
-  return std::count_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); });
-}
-
 // Where a non-finite loss can be traced cheaply: the first weight or buffer (in the model's
 // state order: stem first), else the first gradient, holding NaN/Inf. Runs only once training has
 // failed, so copying the model to the host costs nothing that matters.
@@ -38,9 +32,9 @@ std::string first_non_finite_tensor(const nn::Module& net) {
            " of " + std::to_string(t.numel()) + " values)";
   };
   for (const auto& [name, t] : net.state())
-    if (const int64_t bad = count_non_finite(t)) return words("the model tensor", name, bad, t);  // a weight or a running statistic
+    if (const int64_t bad = find_non_finite(t).count) return words("the model tensor", name, bad, t);  // a weight or a running statistic
   for (const auto& [name, t] : net.named_parameters())
-    if (const int64_t bad = count_non_finite(t.grad())) return words("the gradient of", name, bad, t);
+    if (const int64_t bad = find_non_finite(t.grad()).count) return words("the gradient of", name, bad, t);
   return "; every weight and gradient is finite, so it arose in the activations or the loss (a learning rate too "
          "high, or extreme inputs)";
 }

@@ -16,6 +16,8 @@ bool Range::contains(double x) const {
   return above_min && below_max;  // false for NaN
 }
 
+bool Range::bounded() const { return std::isfinite(min) || std::isfinite(max); }
+
 std::string Range::text() const {
   std::ostringstream os;
   os.precision(10);
@@ -154,7 +156,7 @@ void Args::set_default(const std::string& name, const std::string& value, const 
 
 void Args::check_value(const std::string& name) const {
   const Opt& o = opts_.at(name);
-  if (!std::isfinite(o.range.min) && !std::isfinite(o.range.max)) return;  // not a numeric option
+  if (!o.range.bounded()) return;  // not a numeric option
   (void)number(name);
 }
 
@@ -179,7 +181,7 @@ std::string Args::help() const {
       const Opt& o = opts_.at(n);
       os << "  --" << n;
       if (!o.is_flag) os << " VALUE" << (o.value.empty() ? "" : " (default: " + o.value + ")");
-      if (std::isfinite(o.range.min) || std::isfinite(o.range.max)) os << " [" << o.range.text() << "]";
+      if (o.range.bounded()) os << " [" << o.range.text() << "]";
       os << "\n      " << o.help << "\n";
     }
   }

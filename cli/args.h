@@ -24,6 +24,7 @@ struct Range {
   static Range between(double lo, double hi) { return {lo, hi}; }           // [lo, hi]
   static Range from_below(double lo, double hi) { return {lo, hi, false, true}; }  // [lo, hi)
   bool contains(double x) const;
+  bool bounded() const;      // has a finite bound: the option is numeric
   std::string text() const;  // ">= 0", "in [0, 1)", ...
 };
 

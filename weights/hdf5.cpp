@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "framework/core/creation.h"
+#include "framework/core/finite.h"
 #include "framework/core/input_file.h"
 
 namespace effnet::h5 {
@@ -37,19 +38,13 @@ herr_t collect_dataset(hid_t group, const char* name, const H5L_info_t*, void* o
 // Every floating-point dataset is checked finite as it is read, for every caller: a NaN or Inf
 // weight, running statistic or optimizer moment otherwise surfaces much later as NaN confidences
 // or a NaN loss that names neither the file nor the tensor.
-template <class T>
-void check_finite(const T* p, int64_t n, const std::string& path, const std::string& name) {
-  int64_t bad = 0, first = -1;
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(p[i])) {
-      if (first < 0) first = i;
-      ++bad;
-    }
-  if (bad == 0) return;
-  const char* what = std::isnan(p[first]) ? "nan" : p[first] > 0 ? "inf" : "-inf";
-  EFFNET_THROW(path, ": dataset '", name, "' holds ", bad, " non-finite value", bad == 1 ? "" : "s", " of ", n,
-               " (the first, at flat index ", first, ", is ", what, "); the file is damaged or was saved from a "
-               "diverged run");
+void check_finite(const Tensor& t, const std::string& path, const std::string& name) {
+  const NonFinite bad = find_non_finite(t);
+  if (bad.count == 0) return;
+  const char* what = std::isnan(bad.first_value) ? "nan" : bad.first_value > 0 ? "inf" : "-inf";
+  EFFNET_THROW(path, ": dataset '", name, "' holds ", bad.count, " non-finite value", bad.count == 1 ? "" : "s",
+               " of ", t.numel(), " (the first, at flat index ", bad.first, ", is ", what,
+               "); the file is damaged or was saved from a diverged run");
 }
 
 }  // namespace
@@ -180,10 +175,7 @@ Tensor File::read(const std::string& name, DType dtype) const {
   hid_t mem = dtype == DType::Float32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
   EFFNET_CHECK(H5Dread(d.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) >= 0, path_,
                ": could not read dataset '", name, "' (truncated or corrupt file)");
-  if (dtype == DType::Float32)
-    check_finite(t.data<float>(), t.numel(), path_, name);
-  else
-    check_finite(t.data<double>(), t.numel(), path_, name);
+  check_finite(t, path_, name);
   return t;
 }
 

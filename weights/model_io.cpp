@@ -32,13 +32,12 @@ auto parse_attr(const h5::File& f, const char* name, F&& parse) {
     EFFNET_THROW(f.path(), ": attribute ", name, " '", value, "': ", e.message());
   }
 }
-// A setting read from the file's attributes must lie in its range where it is read, so that the
-// message names the file, the attribute, the value and what is allowed (rather than a layer
-// failing later, or a NaN, without naming the file).
+
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+// Whether a (host) tensor holds a value below zero.
 bool has_negative(const Tensor& t) {
   const Tensor d = t.to(DType::Float64);
   const double* p = d.data<double>();
@@ -47,10 +46,14 @@ bool has_negative(const Tensor& t) {
   return false;
 }
 
+// A setting read from the file's attributes must lie in its range where it is read, so that the
+// message names the file, the attribute, the value and what is allowed (rather than a layer
+// failing later, or a NaN, without naming the file).
 template <class T>
 void check_attr(const h5::File& f, const std::string& name, T value, bool ok, const std::string& allowed) {
   EFFNET_CHECK(ok, f.path(), ": attribute ", name, " = ", value, " is out of range: it must be ", allowed);
 }
+
 }  // namespace
 
 void write_meta(h5::File& f, const WeightsMeta& m) {
