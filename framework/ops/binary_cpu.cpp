@@ -42,7 +42,8 @@ void binary_broadcast(const BroadcastPlan& plan, const T* a, const T* b, T* out)
   const int64_t as = nd ? p.a_strides[last] : 0, bs = nd ? p.b_strides[last] : 0;
   int64_t outer = 1;
   for (int d = 0; d < nd - 1; ++d) outer *= p.sizes[d];
-  parallel_for(outer, std::max<int64_t>(1, 32768 / inner), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+  // Rows of at most ~32K elements per task; an empty row (zero-sized tensors) must not divide by 0.
+  parallel_for(outer, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, inner)), [&](int64_t lo, int64_t hi) EFFNET_INLINE {
     for (int64_t o = lo; o < hi; ++o) {
       // Offsets of row o in a and b: o unravelled over the outer dimensions.
       int64_t ao, bo;
