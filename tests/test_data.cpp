@@ -115,10 +115,63 @@ TEST(Image, BadFilesThrowNamingTheFileAndReason) {
   }
   EXPECT_ERROR_HAS(decode_image((dir / "notes.txt").string()), "unknown image type");
   EXPECT_ERROR_HAS(decode_image((dir / "trunc.jpg").string()), "truncated JPEG");
-  EXPECT_ERROR_HAS(decode_image((dir / "trunc.png").string()), "truncated PNG (the file ends before its IEND chunk");
+  EXPECT_ERROR_HAS(decode_image((dir / "trunc.png").string()),
+                   "truncated PNG (the file ends before its IEND chunk; chunk 'IDAT' declares ");
   EXPECT_ERROR_HAS(decode_image((dir / "header_only.png").string()),
                    "header_only.png: cannot decode image: truncated PNG (the file ends before its IEND chunk)");
   EXPECT_ERROR_HAS(decode_image((dir / "missing.png").string()), "missing.png: cannot open image: No such file");
+}
+
+// What fuzzing found (tests/fuzz): stb_image 2.27 writes past its tables for a Huffman table of
+// more than 256 codes, so the file is refused before stb reads it; a BMP of height 0 decodes to no
+// pixels, a BMP shorter than its pixel rows to rows of zeros, a JPEG too short for its size to
+// grey blocks. Other formats than PNG, JPEG and BMP are not decoded at all.
+TEST(Image, FuzzingFindingsAndOtherFormatsAreRefused) {
+  fs::path dir = test_temp_dir();
+  write_jpeg((dir / "ok.jpg").string(), smooth_image(16, 16), 90);
+  std::string jpg = read_file(dir / "ok.jpg");
+  const size_t dht = jpg.find("\xFF\xC4");
+  ASSERT_NE(dht, std::string::npos);
+  jpg[dht + 5 + 14] = char(200);  // code counts of lengths 15 and 16 (after length and class bytes)
+  jpg[dht + 5 + 15] = char(200);
+  write_file(dir / "huffman.jpg", jpg);
+  EXPECT_ERROR_HAS(decode_image((dir / "huffman.jpg").string()),
+                   "huffman.jpg: cannot decode image: corrupt JPEG (a Huffman table declares more than 256 codes)");
+  // A BMP header with height 0: stb "decodes" it into an image without pixels.
+  std::string bmp = std::string("BM") + std::string(8, '\0') + std::string("\x36\0\0\0\x28\0\0\0", 8);
+  bmp += std::string("\x04\0\0\0", 4) + std::string(4, '\0') + std::string("\x01\0\x18\0", 4) + std::string(24, '\0');
+  write_file(dir / "flat.bmp", bmp);
+  EXPECT_ERROR_HAS(decode_image((dir / "flat.bmp").string()),
+                   "flat.bmp: cannot decode image: the header gives no pixels (4x0)");
+  // A BMP that says 4000 x 3000 and ends after its header: stb would fill the rows with zeros.
+  std::string big = bmp;
+  const unsigned char size[8] = {0xA0, 0x0F, 0, 0, 0xB8, 0x0B, 0, 0};
+  big.replace(18, 8, reinterpret_cast<const char*>(size), 8);
+  write_file(dir / "short.bmp", big);
+  EXPECT_ERROR_HAS(decode_image((dir / "short.bmp").string()),
+                   "short.bmp: cannot decode image: truncated BMP (its 4000x3000 pixels need 36000000 bytes, the file has 54)");
+  // A JPEG header that says 32394 x 2189 with 29 bytes in all: stb would decode grey blocks.
+  write_file(dir / "tiny.jpg", std::string("\xFF\xD8\xFF\xC0\x00\x0B\x08\x08\x8D\x7E\x8A\x01\x01\x11\x00"
+                                            "\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00\x12\x34\xFF\xD9", 29));
+  EXPECT_ERROR_HAS(decode_image((dir / "tiny.jpg").string()),
+                   "tiny.jpg: cannot decode image: truncated or corrupt JPEG (its 32394x2189 pixels need at least "
+                   "138712 bytes of coded data, the file has 29)");
+  write_file(dir / "anim.gif", std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14));
+  EXPECT_ERROR_HAS(decode_image((dir / "anim.gif").string()),
+                   "anim.gif: cannot decode image: unknown image type (effnet reads PNG, JPEG and BMP)");
+}
+
+// A header may claim any size: 15000 x 15000 (675 MB as RGB, within stb's own 1 GiB limit) is
+// refused before stb allocates it.
+TEST(Image, HugeHeaderIsRefusedBeforeDecoding) {
+  fs::path dir = test_temp_dir();
+  write_png((dir / "ok.png").string(), pattern_image(16, 16, 2));
+  std::string png = read_file(dir / "ok.png");
+  const unsigned char size[8] = {0, 0, 0x3A, 0x98, 0, 0, 0x3A, 0x98};  // IHDR width, height (big-endian)
+  png.replace(16, 8, reinterpret_cast<const char*>(size), 8);
+  write_file(dir / "huge.png", png);
+  EXPECT_ERROR_HAS(decode_image((dir / "huge.png").string()),
+                   "huge.png: cannot decode image: image too large (15000x15000 pixels; at most 134217728 pixels");
 }
 
 TEST(Image, WriteChecksArguments) {
@@ -212,7 +265,7 @@ TEST(Dataset, BadFilesThrowUnlessSkippedThenListed) {
   EXPECT_FALSE(ds.labeled());
   ASSERT_EQ(ds.skipped.size(), 3u);
   EXPECT_EQ(ds.skipped[0].path, (flat / "b.txt").string());
-  EXPECT_EQ(ds.skipped[0].reason, "cannot decode image: unknown image type");
+  EXPECT_EQ(ds.skipped[0].reason, "cannot decode image: unknown image type (effnet reads PNG, JPEG and BMP)");
   EXPECT_EQ(ds.skipped[1].path, (flat / "d.png").string());
   EXPECT_EQ(ds.skipped[2].path, (flat / "sub").string());
   EXPECT_NE(ds.skipped[2].reason.find("is a folder"), std::string::npos);

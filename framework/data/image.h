@@ -1,4 +1,4 @@
-// Image files: decoding (PNG, JPEG, BMP, ... through stb_image) into 8-bit RGB, and writing PNG
+// Image files: decoding (PNG, JPEG and BMP, through stb_image) into 8-bit RGB, and writing PNG
 // (and JPEG, for tests) through stb_image_write. Every failure throws effnet::Error naming the file.
 #pragma once
 
@@ -17,8 +17,12 @@ struct Image {
   std::vector<uint8_t> rgb;
 };
 
+// The largest image read, in pixels (2^27: 11585 x 11585, 384 MiB as RGB); a larger header is
+// refused before any memory is allocated for it.
+inline constexpr int64_t kMaxImagePixels = int64_t(1) << 27;
+
 // Throws effnet::Error "<path>: cannot decode image: <stb's reason>" for a missing, unreadable,
-// truncated, corrupt or non-image file. Safe to call from several threads at once.
+// truncated, corrupt, too large or non-image file. Safe to call from several threads at once.
 Image decode_image(const std::string& path);
 // The same from bytes in memory; `name` only appears in error messages.
 Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name);
