@@ -23,8 +23,10 @@
 #include "tests/testing/cases.h"
 #include "tests/testing/compare.h"
 #include "weights/checkpoint.h"
+#include "weights/hdf5_integrity.h"
 #include "weights/model_io.h"
 #include "tests/testing/errors.h"
+#include "tests/testing/files.h"
 
 using namespace effnet;
 using namespace effnet::testing;
@@ -213,6 +215,62 @@ Tensor with_value_at(int64_t n, int64_t at, float value) {
 
 void add_unexpected_dataset(h5::File& f) { f.write("/blocks.99.extra.weight", zeros({4, 2})); }
 
+// Weights as a file without effnet's checksum header (a file of an older effnet or another
+// writer, which HDF5 reads unverified): the 512-byte block before the HDF5 image is dropped.
+void save_without_checksum(const std::string& path, const nn::Module& source) {
+  save_weights(source, path, meta_for(small_config()));
+  const std::string bytes = effnet::testing::read_file(path);
+  ASSERT_EQ(bytes.rfind("effnet-h5 v1 crc32 ", 0), 0u);
+  effnet::testing::write_file(path, bytes.substr(h5::kIntegrityBlock));
+}
+
+// Weights with the byte at `at` (from the end when negative) changed, or the header's text
+// replaced by `header`.
+MakeFile damaged_checked_file(long at, const std::string& header = "") {
+  return [=](const std::string& path, const nn::Module& source) {
+    save_weights(source, path, meta_for(small_config()));
+    std::string bytes = effnet::testing::read_file(path);
+    if (!header.empty()) bytes.replace(0, header.size(), header);
+    else bytes[at >= 0 ? size_t(at) : bytes.size() - size_t(-at)] ^= 0x10;
+    effnet::testing::write_file(path, bytes);
+  };
+}
+
+// Weights (without checksum) whose first global heap collection's first object gets heap index `index` and size
+// `size` (the collection follows the layout of the HDF5 specification: a 16-byte header, then each
+// object's index at +0 and size at +8).
+MakeFile damaged_global_heap(uint16_t index, uint64_t size) {
+  return [=](const std::string& path, const nn::Module& source) {
+    save_without_checksum(path, source);
+    std::string bytes = effnet::testing::read_file(path);
+    const size_t heap = bytes.find("GCOL");
+    ASSERT_NE(heap, std::string::npos);
+    for (int i = 0; i < 2; ++i) bytes[heap + 16 + i] = char(index >> (8 * i));
+    for (int i = 0; i < 8; ++i) bytes[heap + 24 + i] = char(size >> (8 * i));
+    effnet::testing::write_file(path, bytes);
+  };
+}
+
+// Weights (without checksum) whose dataset `name` has its object header overwritten (the damage
+// fuzzing produced: HDF5 cannot open the object, so it must not be reported as missing). HDF5
+// 1.10's object info.
+MakeFile damaged_object_header(const std::string& name) {
+  return [=](const std::string& path, const nn::Module& source) {
+    save_without_checksum(path, source);
+    haddr_t addr = 0;
+    {
+      h5::File f = h5::File::open(path);
+      H5O_info_t info;
+      ASSERT_GE(H5Oget_info_by_name2(f.id(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), 0);
+      addr = info.addr;
+    }
+    std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(std::streamoff(addr));
+    const std::string garbage(16, '\xEE');
+    out.write(garbage.data(), std::streamsize(garbage.size()));
+  };
+}
+
 // A malformed file: how it is made from a model of small_config() (no maker: no file at all), what
 // loading it must say besides the file's path, and the class count of the model that loads it.
 struct MalformedCase : NamedCase {
@@ -233,6 +291,12 @@ const MalformedCase kMalformed[] = {
     {"TruncatedFile",
      [](const std::string& path, const nn::Module& source) {
        save_weights(source, path, meta_for(small_config()));
+       fs::resize_file(path, fs::file_size(path) / 2);
+     },
+     {"truncated or extended: its checksum header says ", "(an incomplete copy or download?)"}},
+    {"TruncatedFileWithoutChecksum",
+     [](const std::string& path, const nn::Module& source) {
+       save_without_checksum(path, source);
        fs::resize_file(path, fs::file_size(path) / 2);
      },
      {"truncated"}},
@@ -272,6 +336,26 @@ const MalformedCase kMalformed[] = {
     {"InfiniteWeight",
      tweaked([](h5::File& f) { f.write("/classifier.bias", with_value_at(10, 9, -INFINITY)); }, {"classifier.bias"}),
      {"dataset '/classifier.bias' holds 1 non-finite value of 10 (the first, at flat index 9, is -inf)"}},
+    // Every file effnet writes carries a checksum of its bytes (hdf5_integrity.h), checked before
+    // HDF5 reads any of them: a changed byte anywhere is refused as such.
+    {"ChecksumMismatch", damaged_checked_file(-100),
+     {"checksum mismatch (crc32 ", "its header says", "damaged after it was written"}},
+    {"ChecksumMismatchInTheSuperblock", damaged_checked_file(512 + 20),
+     {"checksum mismatch (crc32 "}},
+    {"DamagedIntegrityHeader", damaged_checked_file(0, "effnet-h5 v1 crc32 zz"),
+     {"damaged integrity header (the first 512 bytes start like effnet's checksum header but do not parse"}},
+    // A damaged signature must not make the file one that is read unverified.
+    {"DamagedIntegritySignature", damaged_checked_file(0, "effnet-h4"),
+     {"its first 512 bytes are not effnet's checksum header (damaged, or the user block of another HDF5 writer)"}},
+    // In a file without the header (an older effnet's, another writer's), HDF5 1.10 never finishes reading a global heap (where string attributes live) whose
+    // free-space object has size 0, and reads past its buffer for an object larger than its
+    // collection: such files are refused before HDF5 reads them (fuzzing findings).
+    {"GlobalHeapHdf5WouldReadForever", damaged_global_heap(0, 0),
+     {"damaged global heap collection at byte ", "(a free-space object of size 0, which HDF5 1.10 would read forever"}},
+    {"GlobalHeapObjectPastItsEnd", damaged_global_heap(1, 1 << 20),
+     {"damaged global heap collection at byte ", "(object 1 of 1048576 bytes runs past the collection's end"}},
+    {"DamagedObjectHeader", damaged_object_header("/stem.bn.running_var"),
+     {"'stem.bn.running_var' in group / cannot be read (its object header is damaged: corrupt file)"}},
     {"NegativeVariance",
      tweaked([](h5::File& f) { f.write("/stem.bn.running_var", with_value_at(32, 0, -0.5f)); }, {"stem.bn.running_var"}),
      {"dataset 'stem.bn.running_var' holds a negative variance"}},

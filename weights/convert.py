@@ -23,6 +23,7 @@ import math
 import os
 import re
 import sys
+import zlib
 
 import numpy as np
 
@@ -387,6 +388,17 @@ def normalisation_values(values, default, what):
     return values
 
 
+INTEGRITY_BLOCK = 512
+
+
+def with_integrity_header(image):
+    """effnet's checksum header before an HDF5 file's bytes (weights/hdf5_integrity.h): 512 bytes,
+    "effnet-h5 v1 crc32 XXXXXXXX size N\n" zero-padded, which HDF5 reads as a user block. effnet
+    verifies it before HDF5 parses the file."""
+    text = b"effnet-h5 v1 crc32 %08x size %d\n" % (zlib.crc32(image) & 0xFFFFFFFF, len(image))
+    return text.ljust(INTEGRITY_BLOCK, b"\0") + image
+
+
 def write_h5(path, tensors, attrs):
     import h5py
     tmp = path + ".tmp"
@@ -395,6 +407,12 @@ def write_h5(path, tensors, attrs):
             f.attrs[k] = v
         for name, value in tensors.items():
             f.create_dataset(name, data=np.ascontiguousarray(np.asarray(value, dtype=np.float32)))
+    with open(tmp, "rb") as f:
+        image = f.read()
+    with open(tmp, "wb") as f:
+        f.write(with_integrity_header(image))
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 

@@ -7,6 +7,7 @@
 #include "framework/core/creation.h"
 #include "framework/core/finite.h"
 #include "framework/core/input_file.h"
+#include "weights/hdf5_integrity.h"
 
 namespace effnet::h5 {
 namespace {
@@ -26,11 +27,22 @@ hssize_t attr_points(hid_t attr) {
   return space.valid() ? H5Sget_simple_extent_npoints(space.id()) : -1;
 }
 
+// The datasets of a group, and the first member whose object header could not be read: a damaged
+// dataset is named as such, not reported later as missing.
+struct GroupListing {
+  std::vector<std::string> datasets;
+  std::string unreadable;
+};
+
 // Works with HDF5 1.10 and later (Debian 12 and Ubuntu 24.04 ship 1.10).
 herr_t collect_dataset(hid_t group, const char* name, const H5L_info_t*, void* out) {
+  auto* listing = static_cast<GroupListing*>(out);
   hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
-  if (obj < 0) return 0;
-  if (H5Iget_type(obj) == H5I_DATASET) static_cast<std::vector<std::string>*>(out)->push_back(name);
+  if (obj < 0) {
+    listing->unreadable = name;
+    return -1;  // stops the iteration
+  }
+  if (H5Iget_type(obj) == H5I_DATASET) listing->datasets.push_back(name);
   H5Oclose(obj);
   return 0;
 }
@@ -54,17 +66,29 @@ void Handle::reset() {
   id_ = -1;
 }
 
-File File::open(const std::string& path) {
+namespace {
+hid_t open_checked(const std::string& path, unsigned flags) {
   silence_hdf5();
   check_input_file(path, "HDF5 file");
+  // Before HDF5 reads a byte: the checksum, and the global heaps HDF5 1.10 would loop on or read
+  // past (hdf5_integrity.h).
+  check_integrity(path);
   htri_t is = H5Fis_hdf5(path.c_str());
   EFFNET_CHECK(is > 0, path, ": not an HDF5 file (or truncated: the superblock could not be read)");
-  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  return H5Fopen(path.c_str(), flags, H5P_DEFAULT);
+}
+}  // namespace
+
+File File::open_for_update(const std::string& path) {
+  hid_t id = open_checked(path, H5F_ACC_RDWR);
+  EFFNET_CHECK(id >= 0, path, ": HDF5 file could not be opened for writing");
+  return File(path, id);
+}
+
+File File::open(const std::string& path) {
+  hid_t id = open_checked(path, H5F_ACC_RDONLY);
   EFFNET_CHECK(id >= 0, path, ": HDF5 file could not be opened (truncated or corrupt)");
-  File f;
-  f.path_ = path;
-  f.h_ = Handle(id, H5Fclose);
-  return f;
+  return File(path, id);
 }
 
 void File::close() {
@@ -79,10 +103,7 @@ File File::create(const std::string& path) {
   silence_hdf5();
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   EFFNET_CHECK(id >= 0, path, ": could not create HDF5 file");
-  File f;
-  f.path_ = path;
-  f.h_ = Handle(id, H5Fclose);
-  return f;
+  return File(path, id);
 }
 
 File File::create_in_memory(const std::string& name) {
@@ -93,10 +114,7 @@ File File::create_in_memory(const std::string& name) {
                ": could not set up an in-memory HDF5 file");
   hid_t id = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id());
   EFFNET_CHECK(id >= 0, name, ": could not create an in-memory HDF5 file");
-  File f;
-  f.path_ = name;
-  f.h_ = Handle(id, H5Fclose);
-  return f;
+  return File(name, id);
 }
 
 std::vector<unsigned char> File::take_image() {
@@ -104,20 +122,25 @@ std::vector<unsigned char> File::take_image() {
   EFFNET_CHECK(H5Fflush(id(), H5F_SCOPE_GLOBAL) >= 0, path_, ": could not finish the HDF5 file in memory");
   const ssize_t size = H5Fget_file_image(id(), nullptr, 0);
   EFFNET_CHECK(size >= 0, path_, ": could not get the HDF5 file's image");
-  std::vector<unsigned char> bytes(static_cast<size_t>(size));
-  EFFNET_CHECK(H5Fget_file_image(id(), bytes.data(), bytes.size()) == size, path_,
+  // The image goes after the checksum header's block (HDF5 finds a superblock at byte 512 and reads
+  // the block before it as a user block).
+  std::vector<unsigned char> bytes(kIntegrityBlock + static_cast<size_t>(size));
+  EFFNET_CHECK(H5Fget_file_image(id(), bytes.data() + kIntegrityBlock, size_t(size)) == size, path_,
                ": could not copy the HDF5 file's image");
   close();
+  write_integrity_header(bytes);
   return bytes;
 }
 
 std::vector<std::string> File::datasets(const std::string& group) const {
-  std::vector<std::string> names;
+  GroupListing listing;
   Handle g(H5Gopen2(id(), group.c_str(), H5P_DEFAULT), H5Gclose);
   EFFNET_CHECK(g.valid(), path_, ": no group ", group);
-  EFFNET_CHECK(H5Literate(g.id(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_dataset, &names) >= 0, path_,
-               ": could not list group ", group, " (corrupt file?)");
-  return names;
+  const herr_t listed = H5Literate(g.id(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_dataset, &listing);
+  EFFNET_CHECK(listing.unreadable.empty(), path_, ": '", listing.unreadable, "' in group ", group,
+               " cannot be read (its object header is damaged: corrupt file)");
+  EFFNET_CHECK(listed >= 0, path_, ": could not list group ", group, " (corrupt file?)");
+  return listing.datasets;
 }
 
 bool File::has(const std::string& name) const {

@@ -44,8 +44,13 @@ class Handle {
 
 class File {
  public:
-  // Read-only; throws for a missing, non-HDF5 or truncated file.
+  // Read-only; throws for a missing, non-HDF5 or truncated file, and for one that fails the checks
+  // of hdf5_integrity.h (checksum, global heaps), which run before HDF5 reads any object.
   static File open(const std::string& path);
+  // Opens a file on disk for reading and writing, with the checks of open(); for tests and fuzz
+  // targets that edit files (the project changes its own files only by writing them anew, through
+  // write_atomically). An edited file's checksum header no longer matches: edit a file without one.
+  static File open_for_update(const std::string& path);
   // Creates (truncates) a file for writing on disk (tests use it to craft files; the project
   // writes its own files through write_atomically below).
   static File create(const std::string& path);
@@ -55,8 +60,8 @@ class File {
   // Flushes and closes, throwing if HDF5 could not finish the file (the destructor closes too, but
   // cannot report). Nothing may be used after it.
   void close();
-  // For a file from create_in_memory: flushes it, returns the bytes of the whole file and closes
-  // it. Nothing may be used after it.
+  // For a file from create_in_memory: flushes it, returns the bytes of the whole file, its
+  // checksum header filled in (hdf5_integrity.h), and closes it. Nothing may be used after it.
   std::vector<unsigned char> take_image();
   const std::string& path() const { return path_; }
   hid_t id() const { return h_.id(); }
@@ -89,6 +94,7 @@ class File {
   void set_attr(const std::string& name, const std::vector<double>& value, const std::string& object = "/");
 
  private:
+  File(std::string path, hid_t id) : path_(std::move(path)), h_(id, H5Fclose) {}
   std::string path_;
   Handle h_;
 };

@@ -21,10 +21,12 @@ import contextlib
 import importlib.util
 import io
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import unittest
+import zlib
 
 try:
     import h5py
@@ -279,6 +281,28 @@ class Keras(unittest.TestCase):
                 self.assertAlmostEqual(attrs["bn_eps"], 1e-3)
                 self.assertAlmostEqual(attrs["bn_momentum"], 0.01)
                 np.testing.assert_allclose(attrs["input_mean"], convert.IMAGENET_MEAN)
+
+
+class Integrity(unittest.TestCase):
+    """The converter's files carry effnet's checksum header (weights/hdf5_integrity.h), which effnet
+    verifies before HDF5 reads the file; h5py still opens them (it reads the block as a user block)."""
+
+    def test_output_starts_with_the_checksum_of_the_rest(self):
+        direct, attrs = convert.convert(torchvision_b0(), "torchvision", "b0", "tv")
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "w.h5")
+            convert.write_h5(out, direct, attrs)
+            with open(out, "rb") as f:
+                data = f.read()
+            header, image = data[:512], data[512:]
+            m = re.fullmatch(rb"effnet-h5 v1 crc32 ([0-9a-f]{8}) size (\d+)\n\0*", header)
+            self.assertIsNotNone(m, header[:64])
+            self.assertEqual(int(m.group(1), 16), zlib.crc32(image))
+            self.assertEqual(int(m.group(2)), len(image))
+            self.assertEqual(image[:8], b"\x89HDF\r\n\x1a\n")
+            tensors, _ = read_effnet(out)
+            self.assertEqual(set(tensors), set(direct))
+            self.assertFalse(os.path.exists(out + ".tmp"))
 
 
 @unittest.skipUnless(have("timm"), "timm not installed (scripts/setup.sh)")
