@@ -187,6 +187,11 @@ class Reader : public Nested<Reader> {
   void each(const std::string& key, std::vector<T>& list) {
     const int64_t n = integer(key + ".count", get(key + ".count"));
     if (n < 0) bad(key + ".count", get(key + ".count"));
+    // Every element has an entry of its own, so a count beyond the file's entries is damage, and
+    // must not become an allocation of that many elements (a fuzzing finding).
+    if (uint64_t(n) > values_.size())
+      EFFNET_THROW(path_, ": '", prefix_ + key, ".count' says ", n, " but the file holds only ", values_.size(),
+                   " entries (delete the file to run the stage again)");
     list.assign(size_t(n), T());
     for (size_t i = 0; i < list.size(); ++i) (*this)(key + "." + std::to_string(i), list[i]);
   }

@@ -226,6 +226,15 @@ TEST(StageRecord, RoundTripsEveryField) {
   EXPECT_ERROR_HAS(read_record<TrainingRecord>((dir / "p").string()), "done.txt", "no 'best_val_accuracy' entry");
   write_file(dir / "p" / "done.txt", "considered = 12x\n");
   EXPECT_ERROR_HAS(read_record<PseudolabelRecord>((dir / "p").string()), "'considered' holds a bad value '12x'");
+  // A list count is checked against the entries there are before anything is allocated for it.
+  write_record((dir / "q").string(), r.test);
+  std::string damaged = read_file(dir / "q" / "done.txt");
+  const size_t line = damaged.find("classes.count = ");
+  ASSERT_NE(line, std::string::npos) << damaged;
+  damaged.replace(line, damaged.find('\n', line) - line, "classes.count = 2489465757419637120");
+  write_file(dir / "q" / "done.txt", damaged);
+  EXPECT_ERROR_HAS(read_record<PredictRecord>((dir / "q").string()),
+                   "'classes.count' says 2489465757419637120 but the file holds only ");
 }
 
 TEST(ClassSettings, RoundTripThroughCheckpointText) {
