@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system dependencies the build, the tests and the apps need (Debian packages).
+# Installs the system dependencies the build, the tests and the apps need (Debian packages;
+# clang, its runtime libraries and libomp for the fuzz build, scripts/fuzz.sh).
 # Idempotent: packages already present are not fetched again. Runs as root (CI and dev machines).
 set -euo pipefail
 
@@ -8,6 +9,7 @@ PACKAGES=(
   libhdf5-dev hdf5-tools libstb-dev libgtest-dev libopenblas-dev zlib1g-dev
   python3-torch python3-torchvision python3-h5py python3-numpy python3-skimage
   python3-pip dataset-fashion-mnist
+  clang libclang-rt-dev libomp-dev
 )
 
 missing=()
