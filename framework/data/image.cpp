@@ -177,17 +177,20 @@ Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& 
   int w = 0, h = 0, channels_in_file = 0;
   // The header's size is checked before decoding: stb allocates width x height x channels as the
   // header says, before it reads any pixel, so a few bytes could otherwise ask for gigabytes.
-  if (stbi_info_from_memory(bytes, int(size), &w, &h, &channels_in_file) &&
-      int64_t(w) * int64_t(h) > kMaxImagePixels)
-    EFFNET_THROW(name, ": cannot decode image: image too large (", w, "x", h, " pixels; at most ",
-                 kMaxImagePixels, " pixels are read)");
-  if (is_jpeg(bytes, size) && jpeg_min_bytes(w, h) > size)
-    EFFNET_THROW(name, ": cannot decode image: truncated or corrupt JPEG (its ", w, "x", h, " pixels need at least ",
-                 jpeg_min_bytes(w, h), " bytes of coded data, the file has ", size, ")");
-  const uint64_t bmp_needs = bmp_pixel_bytes(bytes, size);
-  if (bmp_needs > size)
-    EFFNET_THROW(name, ": cannot decode image: truncated BMP (its ", w, "x", h, " pixels need ", bmp_needs,
-                 " bytes, the file has ", size, ")");
+  // So is the size the pixels need against the file's (only where the header parsed: otherwise
+  // stb refuses the file itself).
+  if (stbi_info_from_memory(bytes, int(size), &w, &h, &channels_in_file)) {
+    if (int64_t(w) * int64_t(h) > kMaxImagePixels)
+      EFFNET_THROW(name, ": cannot decode image: image too large (", w, "x", h, " pixels; at most ",
+                   kMaxImagePixels, " pixels are read)");
+    if (is_jpeg(bytes, size) && jpeg_min_bytes(w, h) > size)
+      EFFNET_THROW(name, ": cannot decode image: truncated or corrupt JPEG (its ", w, "x", h,
+                   " pixels need at least ", jpeg_min_bytes(w, h), " bytes of coded data, the file has ", size, ")");
+    const uint64_t bmp_needs = bmp_pixel_bytes(bytes, size);
+    if (bmp_needs > size)
+      EFFNET_THROW(name, ": cannot decode image: truncated BMP (its ", w, "x", h, " pixels need ", bmp_needs,
+                   " bytes, the file has ", size, ")");
+  }
   stbi_uc* pixels = stbi_load_from_memory(bytes, int(size), &w, &h, &channels_in_file, 3);
   if (!pixels) EFFNET_THROW(name, ": cannot decode image: ", failure_reason(bytes, size));
   // stb decodes a BMP whose header says height 0 (or width 0) into an empty image (found by

@@ -5,6 +5,7 @@
 // first; fuzz_hdf5_fields reaches the checks behind it. Files without a checksum header go
 // straight to libhdf5, which is not instrumented and has faults of its own (docs/testing.md), and
 // are left out of fuzzing (below).
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -15,10 +16,11 @@ using namespace effnet;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A file whose HDF5 superblock is at byte 0 has no checksum header and goes to libhdf5
   // unverified, by design; libhdf5 1.10 crashes on such damaged files in ways effnet cannot fix
-  // (docs/testing.md, "libhdf5 itself"). Fuzzing leaves them out; the replay runs them (the
-  // regression inputs of the global heap walk are such files).
+  // (docs/testing.md, "libhdf5 itself"). Fuzzing leaves them out unless EFFNET_FUZZ_UNVERIFIED is
+  // set (to survey libhdf5); the replay runs them (the global heap walk's regression inputs).
   static const uint8_t kHdf5Signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1A, '\n'};
-  if (!fuzz::replaying() && size >= 8 && std::memcmp(data, kHdf5Signature, 8) == 0) return 0;
+  static const bool unverified_too = std::getenv("EFFNET_FUZZ_UNVERIFIED") != nullptr;
+  if (!fuzz::replaying() && !unverified_too && size >= 8 && std::memcmp(data, kHdf5Signature, 8) == 0) return 0;
   const std::string path = fuzz::scratch_file("fuzz.h5", data, size);
   fuzz::expect_clear_error([&] {
     fuzz::SmallNet net;
