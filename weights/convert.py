@@ -400,17 +400,20 @@ def with_integrity_header(image):
 
 
 def write_h5(path, tensors, attrs):
+    """The file is built in memory (as effnet builds its own), then written once, header first, to
+    PATH.tmp, which is fsynced and renamed over PATH."""
+    import io
+
     import h5py
-    tmp = path + ".tmp"
-    with h5py.File(tmp, "w") as f:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
         for k, v in attrs.items():
             f.attrs[k] = v
         for name, value in tensors.items():
             f.create_dataset(name, data=np.ascontiguousarray(np.asarray(value, dtype=np.float32)))
-    with open(tmp, "rb") as f:
-        image = f.read()
+    tmp = path + ".tmp"
     with open(tmp, "wb") as f:
-        f.write(with_integrity_header(image))
+        f.write(with_integrity_header(buffer.getvalue()))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

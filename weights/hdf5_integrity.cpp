@@ -136,14 +136,13 @@ void write_integrity_header(std::vector<unsigned char>& file) {
   std::memcpy(file.data(), text, kIntegrityBlock);
 }
 
-bool check_integrity(const std::string& path) {
+void check_integrity(const std::string& path) {
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   EFFNET_CHECK(f.fd >= 0, path, ": cannot open HDF5 file: ", std::strerror(errno));
   const off_t end = ::lseek(f.fd, 0, SEEK_END);
   EFFNET_CHECK(end >= 0, path, ": cannot read HDF5 file: ", std::strerror(errno));
   const uint64_t file_size = uint64_t(end);
   const Superblock superblock = find_superblock(f.fd, file_size, path);
-  const size_t length_size = superblock.length_size;
 
   uint8_t header[kIntegrityBlock];
   const size_t header_bytes = read_at(f.fd, 0, header, kIntegrityBlock, path);
@@ -157,12 +156,14 @@ bool check_integrity(const std::string& path) {
                " bytes are not effnet's checksum header (damaged, or the user block of another HDF5 writer); "
                "effnet reads the files it and weights/convert.py write, and HDF5 files without a user block");
   if (verified)
-    EFFNET_CHECK(file_size >= kIntegrityBlock && file_size - kIntegrityBlock == stored_size, path, ": truncated or extended: its checksum header ",
-                 "says ", stored_size, " bytes follow it, the file holds ",
-                 file_size >= kIntegrityBlock ? file_size - kIntegrityBlock : 0,
-                 " (an incomplete copy or download?)");
-  const bool heaps = length_size >= 1 && length_size <= 8;  // HDF5 refuses other sizes itself
-  if (!verified && !heaps) return false;
+    EFFNET_CHECK(file_size >= kIntegrityBlock && file_size - kIntegrityBlock == stored_size, path,
+                 ": truncated or extended: its checksum header says ", stored_size, " bytes follow it, the file holds ",
+                 file_size >= kIntegrityBlock ? file_size - kIntegrityBlock : 0, " (an incomplete copy or download?)");
+  // A checksummed file whose crc matches holds the bytes HDF5 itself wrote, so only a file without
+  // the header needs its global heaps walked (a damaged checksummed one fails the crc instead).
+  // (HDF5 refuses a size of lengths outside 1..8 itself.)
+  const bool heaps = !verified && superblock.length_size >= 1 && superblock.length_size <= 8;
+  if (!verified && !heaps) return;
 
   // Blocks overlap by 3 bytes, so that a heap signature across a block boundary is still seen; the
   // checksum covers each byte once.
@@ -170,23 +171,21 @@ bool check_integrity(const std::string& path) {
   std::vector<uint8_t> block(kBlock);
   uint32_t crc = uint32_t(::crc32(0, nullptr, 0));
   uint64_t summed = kIntegrityBlock;  // checksummed up to here
-  std::string fault;
-  uint64_t fault_at = 0;
   for (uint64_t start = 0; start < file_size; start += kBlock - kOverlap) {
     const size_t n = read_at(f.fd, start, block.data(), kBlock, path);
     if (verified && start + n > summed) {
       crc = crc32_of(crc, block.data() + (summed - start), size_t(start + n - summed));
       summed = start + n;
     }
-    for (size_t i = 0; heaps && fault.empty() && i + 4 <= n; ++i) {
+    for (size_t i = 0; heaps && i + 4 <= n; ++i) {
       const void* hit = std::memchr(block.data() + i, 'G', n - i - 3);
       if (!hit) break;
       i = size_t(static_cast<const uint8_t*>(hit) - block.data());
       if (std::memcmp(block.data() + i, "GCOL", 4) != 0) continue;
-      fault = collection_fault(f.fd, start + i, file_size, length_size, path);
-      fault_at = start + i;
+      const std::string fault = collection_fault(f.fd, start + i, file_size, superblock.length_size, path);
+      EFFNET_CHECK(fault.empty(), path, ": damaged global heap collection at byte ", start + i, " (", fault,
+                   "; corrupt file)");
     }
-    if (!fault.empty() && !verified) break;
     if (n < kBlock) break;
   }
   if (verified) {
@@ -196,10 +195,6 @@ bool check_integrity(const std::string& path) {
     EFFNET_CHECK(crc == stored_crc, path, ": checksum mismatch (crc32 ", computed, ", its header says ", stored,
                  "): the file was damaged after it was written (disk, copy or download) and is not read");
   }
-  // After the checksum: a damaged checksummed file gets the checksum's message, which says more.
-  EFFNET_CHECK(fault.empty(), path, ": damaged global heap collection at byte ", fault_at, " (", fault,
-               "; corrupt file)");
-  return verified;
 }
 
 }  // namespace effnet::h5

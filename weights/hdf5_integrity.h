@@ -7,8 +7,8 @@
 //     that carries one is verified whole before HDF5 reads a byte of it;
 //   - a file without it is read only when its HDF5 superblock is at byte 0 (no user block), so
 //     that damage to the header cannot turn a checksummed file into an unchecked one;
-//   - in every file, with or without it, the global heap collections (where string attributes
-//     live) are walked as HDF5 would, and one HDF5 1.10 would loop on or read past is refused.
+//   - in a file without it, the global heap collections (where string attributes live) are
+//     walked as HDF5 would, and one HDF5 1.10 would loop on or read past is refused.
 #pragma once
 
 #include <cstddef>
@@ -27,9 +27,8 @@ inline constexpr size_t kIntegrityBlock = 512;
 void write_integrity_header(std::vector<unsigned char>& file);
 
 // Checks the file at `path` in one sequential read, before HDF5 opens it: the checksum header
-// when there is one (size and crc32), and every global heap collection (with the superblock's
-// size of lengths). Throws effnet::Error naming the file and what is wrong. Returns true when the
-// file carried a checksum header (and it matched).
-bool check_integrity(const std::string& path);
+// when there is one (size and crc32), else every global heap collection (with the superblock's
+// size of lengths). Throws effnet::Error naming the file and what is wrong.
+void check_integrity(const std::string& path);
 
 }  // namespace effnet::h5

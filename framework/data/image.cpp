@@ -43,16 +43,22 @@ bool jpeg_is_truncated(const uint8_t* b, size_t n) {
   return true;
 }
 
+// Where a JPEG's segments begin (just past its start-of-image marker, which stb lets fill bytes
+// precede), or 0 when `b` is not a JPEG to stb.
+size_t jpeg_data_start(const uint8_t* b, size_t n) {
+  size_t i = 0;
+  while (i < n && b[i] == 0xFF) ++i;
+  return i > 0 && i < n && b[i] == 0xD8 ? i + 1 : 0;
+}
+
 // True when a JPEG declares a Huffman table of more than 256 codes. stb_image 2.27 (Debian 12's
 // libstb-dev) then writes past its 257-entry tables (found by fuzzing, tests/fuzz; stb 2.28 checks
 // it), so such a file is refused before stb reads it. Walks the marker segments the way stb does:
 // SOI may follow fill bytes, each segment skips by its length, entropy-coded data (after SOS) is
 // scanned to the next marker, and a DHT segment's tables are read while its length lasts.
 bool jpeg_has_oversized_huffman_table(const uint8_t* b, size_t n) {
-  size_t i = 0;
-  while (i < n && b[i] == 0xFF) ++i;
-  if (i == 0 || i >= n || b[i] != 0xD8) return false;  // not a JPEG to stb
-  ++i;
+  size_t i = jpeg_data_start(b, n);
+  if (i == 0) return false;  // not a JPEG to stb
   auto at = [&](size_t k) -> size_t { return k < n ? b[k] : 0; };  // stb reads 0 past the end
   while (i + 1 < n) {
     if (b[i] != 0xFF || b[i + 1] == 0xFF) {  // data between markers, or fill bytes
@@ -106,12 +112,6 @@ uint64_t bmp_pixel_bytes(const uint8_t* b, size_t n) {
 // a short file's missing blocks as grey and reports success, so 43 bytes could decode into 70
 // million pixels (found by fuzzing).
 uint64_t jpeg_min_bytes(int w, int h) { return (uint64_t(w) + 7) / 8 * ((uint64_t(h) + 7) / 8) / 8; }
-
-bool is_jpeg(const uint8_t* b, size_t n) {
-  size_t i = 0;
-  while (i < n && b[i] == 0xFF) ++i;
-  return i > 0 && i < n && b[i] == 0xD8;
-}
 
 const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 
@@ -183,7 +183,7 @@ Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& 
     if (int64_t(w) * int64_t(h) > kMaxImagePixels)
       EFFNET_THROW(name, ": cannot decode image: image too large (", w, "x", h, " pixels; at most ",
                    kMaxImagePixels, " pixels are read)");
-    if (is_jpeg(bytes, size) && jpeg_min_bytes(w, h) > size)
+    if (jpeg_data_start(bytes, size) != 0 && jpeg_min_bytes(w, h) > size)
       EFFNET_THROW(name, ": cannot decode image: truncated or corrupt JPEG (its ", w, "x", h,
                    " pixels need at least ", jpeg_min_bytes(w, h), " bytes of coded data, the file has ", size, ")");
     const uint64_t bmp_needs = bmp_pixel_bytes(bytes, size);

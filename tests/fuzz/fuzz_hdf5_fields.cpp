@@ -137,7 +137,7 @@ const char* const kTrainingAttrs[] = {"stage", "epoch", "step", "best_metric", "
 // The file: a weights file or a checkpoint (with or without optimizer state) as effnet writes it,
 // edited as the input says, with a checksum header for its new bytes.
 std::string edited_file(Choices& c) {
-  const std::string base = fuzz::scratch_file("base.h5", nullptr, 0);
+  const std::string base = fuzz::scratch_dir("fields") + "/base.h5";
   const uint8_t kind = c.byte() % 3;
   if (kind == 0) {
     fuzz::SmallNet net;
