@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system dependencies the build, the tests and the apps need (Debian packages;
-# clang, its runtime libraries and libomp for the fuzz build, scripts/fuzz.sh).
+# clang, its runtime libraries and libomp for the fuzz build, scripts/fuzz.sh), and the Python
+# packages of the converter tests, including a TensorFlow/Keras environment of its own.
 # Idempotent: packages already present are not fetched again. Runs as root (CI and dev machines).
 set -euo pipefail
 
@@ -8,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libhdf5-dev hdf5-tools libstb-dev libgtest-dev libopenblas-dev zlib1g-dev
   python3-torch python3-torchvision python3-h5py python3-numpy python3-skimage
-  python3-pip dataset-fashion-mnist
+  python3-pip python3-venv dataset-fashion-mnist
   clang libclang-rt-dev libomp-dev
 )
 
@@ -43,4 +44,26 @@ if [ ! -f "$PYDEPS/.complete" ]; then
   fi
 else
   echo "setup: python converter packages present"
+fi
+
+# TensorFlow/Keras for tests/test_keras_parity.cpp, which has Keras write EfficientNet files in each
+# of its layouts and compares their logits with the converted model. A virtual environment of its
+# own (Debian's interpreter; numpy 2 and its own h5py stay out of Debian's torch), pinned because
+# the test builds an ImageNet-style model through keras.applications internals. About 25 s and
+# 1.6 GB from PyPI; where it cannot be installed the test skips.
+KERAS_VENV=${EFFNET_KERAS_VENV:-/opt/effnet-keras}
+KERAS_PACKAGES=(tensorflow-cpu==2.21.0 keras==3.15.1)
+if [ ! -f "$KERAS_VENV/.complete" ]; then
+  echo "setup: installing ${KERAS_PACKAGES[*]} into $KERAS_VENV"
+  # Made in place (a venv's scripts name its folder); .complete marks a finished install.
+  rm -rf "$KERAS_VENV"
+  if /usr/bin/python3 -m venv "$KERAS_VENV" 2>"$KERAS_VENV.log" &&
+     "$KERAS_VENV/bin/pip" install -q "${KERAS_PACKAGES[@]}" 2>>"$KERAS_VENV.log"; then
+    touch "$KERAS_VENV/.complete"
+  else
+    rm -rf "$KERAS_VENV"
+    echo "setup: warning: could not install TensorFlow/Keras (see $KERAS_VENV.log); test_keras_parity will skip" >&2
+  fi
+else
+  echo "setup: TensorFlow/Keras environment present"
 fi

@@ -6,26 +6,32 @@ Sources (naming detected from the keys, or given with --naming):
   lukemelas     _conv_stem.weight, _blocks.N...    efficientnet_pytorch and its Lite fork   TF SAME
   timm          conv_stem.weight, blocks.S.J...    timm efficientnet_*         symmetric
   timm_tf       (same keys as timm)                timm tf_efficientnet_*      TF SAME
-  keras         stem_conv/..., block1a_dwconv/...  Keras EfficientNet .h5      TF SAME
+  keras         stem_conv/..., block1a_dwconv/...  keras.applications EfficientNetB0-B7: legacy .h5,
+                                                   Keras 3 .weights.h5 or .keras (weights/keras_source.py)   TF SAME
 timm and timm_tf have identical keys: plain `timm` is assumed unless --naming timm_tf is given.
 
 Run with Debian's interpreter, which has torch and h5py:
   /usr/bin/python3 weights/convert.py SRC OUT.h5 [--model b0] [--naming auto] [--source-name NAME]
                                       [--input-mean M [M M]] [--input-std S [S S]]
-The input normalisation recorded in the file ([0, 1] RGB scale) defaults to ImageNet's mean/std,
-and for EfficientNet-Lite to the official Lite preprocessing (x - 127) / 128 on 0-255 input, i.e.
-mean 127/255 and std 128/255 (TF efficientnet_lite_builder.py MEAN_RGB / STDDEV_RGB).
+The input normalisation recorded in the file ([0, 1] RGB scale) is, for Keras files, what the model's
+own Rescaling/Normalization layers compute; otherwise it defaults to ImageNet's mean/std, and for
+EfficientNet-Lite to the official Lite preprocessing (x - 127) / 128 on 0-255 input, i.e. mean 127/255
+and std 128/255 (TF efficientnet_lite_builder.py MEAN_RGB / STDDEV_RGB). --input-mean/--input-std
+override both; the attribute input_normalisation records where the values came from.
 The format is described in docs/weights-format.md. The output is written to OUT.h5.tmp and renamed.
 """
 import argparse
 import collections
-import math
 import os
 import re
 import sys
 import zlib
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import keras_source  # noqa: E402
+from efficientnet_layout import BLOCK_ARGS, VARIANTS, architecture, block_args_string, variant_with  # noqa: E402,F401
 
 FORMAT_VERSION = 1
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
@@ -34,56 +40,6 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 # post-training quantization); on [0, 1] input that is mean 127/255, std 128/255.
 LITE_MEAN = [127.0 / 255.0] * 3
 LITE_STD = [128.0 / 255.0] * 3
-
-# ---- the architecture, as efficientnet/config.cpp builds it ----------------------------------------
-BLOCK_ARGS = [  # repeats, kernel, stride, expand, in, out, se_ratio
-    (1, 3, 1, 1, 32, 16, 0.25), (2, 3, 2, 6, 16, 24, 0.25), (2, 5, 2, 6, 24, 40, 0.25),
-    (3, 3, 2, 6, 40, 80, 0.25), (3, 5, 1, 6, 80, 112, 0.25), (4, 5, 2, 6, 112, 192, 0.25),
-    (1, 3, 1, 6, 192, 320, 0.25),
-]
-VARIANTS = {  # width, depth, resolution, dropout, lite
-    "b0": (1.0, 1.0, 224, 0.2, False), "b1": (1.0, 1.1, 240, 0.2, False), "b2": (1.1, 1.2, 260, 0.3, False),
-    "b3": (1.2, 1.4, 300, 0.3, False), "b4": (1.4, 1.8, 380, 0.4, False), "b5": (1.6, 2.2, 456, 0.4, False),
-    "b6": (1.8, 2.6, 528, 0.5, False), "b7": (2.0, 3.1, 600, 0.5, False),
-    "lite0": (1.0, 1.0, 224, 0.2, True), "lite1": (1.0, 1.1, 240, 0.2, True), "lite2": (1.1, 1.2, 260, 0.3, True),
-    "lite3": (1.2, 1.4, 280, 0.3, True), "lite4": (1.4, 1.8, 300, 0.3, True),
-}
-
-
-def round_filters(f, width, divisor=8):
-    f = f * width
-    new = max(divisor, int(f + divisor / 2) // divisor * divisor)
-    if new < 0.9 * f:
-        new += divisor
-    return int(new)
-
-
-def architecture(variant):
-    """Per-block (in, out, expand, kernel, se_channels) plus stem and head widths."""
-    w, d, res, drop, lite = VARIANTS[variant]
-    blocks = []
-    for s, (r, k, st, e, i, o, se) in enumerate(BLOCK_ARGS):
-        cin, cout = round_filters(i, w), round_filters(o, w)
-        fixed = lite and s in (0, len(BLOCK_ARGS) - 1)
-        reps = r if fixed else int(math.ceil(d * r))
-        if lite and s == 0:
-            cin = 32
-        for j in range(reps):
-            bin_ = cin if j == 0 else cout
-            se_c = 0 if lite else max(1, int(bin_ * se))
-            blocks.append(dict(stage=s + 1, index_in_stage=j, cin=bin_, cout=cout, expand=e, kernel=k, se=se_c))
-    stem = 32 if lite else round_filters(32, w)
-    head = 1280 if lite else round_filters(1280, w)
-    return dict(variant=variant, blocks=blocks, stem=stem, head=head, width=w, depth=d, resolution=res,
-                dropout=drop, lite=lite)
-
-
-def block_args_string(lite):
-    parts = []
-    for (r, k, s, e, i, o, se) in BLOCK_ARGS:
-        parts.append(f"r{r}_k{k}_s{s}{s}_e{e}_i{i}_o{o}" + ("" if lite else f"_se{se}"))
-    return ";".join(parts)
-
 
 # ---- reading sources ---------------------------------------------------------------------------------
 def load_torch(path):
@@ -110,30 +66,13 @@ def load_torch(path):
 
 
 def load_keras(path):
-    import h5py
-    out = {}
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise SystemExit(f"convert: {path}: not an HDF5 file that h5py can open ({e}). "
-                         "Expected a Keras EfficientNet .h5 (legacy Keras 2 weights or whole-model file)")
-    with f:
-        root = f["model_weights"] if "model_weights" in f else f
-
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset):
-                out[name] = obj[()]
-        root.visititems(visit)
-    return out
+    """A Keras file in any of its layouts (weights/keras_source.py), as "layer/variable" -> array."""
+    return keras_source.read(path)
 
 
 def detect_naming(keys):
     if "stem.conv.weight" in keys:
         raise SystemExit("convert: this file is already in effnet's format (stem.conv.weight); load it directly")
-    if any(re.match(r"(.*/)?layers/[^/]+/vars/\d+$", k) for k in keys):
-        raise SystemExit("convert: this looks like a Keras 3 .weights.h5 (layers/NAME/vars/N), which is not supported; "
-                         "expected Keras 2 layer groups such as stem_conv/stem_conv/kernel:0 (model.save_weights in "
-                         "the legacy .h5 format)")
     if "_conv_stem.weight" in keys:
         return "lukemelas"
     if "features.0.0.weight" in keys:
@@ -206,31 +145,23 @@ class TorchLayers:
 
 
 class KerasLayers:
-    """The layers of a Keras file. Keys look like "block1a_dwconv/block1a_dwconv/depthwise_kernel:0"
-    (legacy h5) or "block1a_dwconv/depthwise_kernel:0"; they are indexed by (layer, variable)."""
+    """The layers of a Keras file, read by weights/keras_source.py into "layer/variable" keys
+    (block1a_dwconv/depthwise_kernel, stem_bn/gamma, ...) whatever its layout."""
 
     def __init__(self, src):
-        self.table = {}
-        for k, v in src.items():
-            parts = k.split("/")
-            var = re.sub(r":\d+$", "", parts[-1])
-            self.table[(parts[0], var)] = v
-        if isinstance(src, UsageTracking):  # lookups go through `table`; unused layers are not an error
-            src.used.update(src.keys())
+        self.src = src
 
     def get(self, layer, var):
-        if (layer, var) not in self.table:
+        if f"{layer}/{var}" not in self.src:
             raise SystemExit(f"convert: Keras file has no {layer}/{var}")
-        return self.table[(layer, var)]
+        return self.src[f"{layer}/{var}"]
 
     def conv(self, layer):  # HWIO -> OIHW
         return np.transpose(self.get(layer, "kernel"), (3, 2, 0, 1))
 
-    def depthwise(self, layer):
-        dw = self.table.get((layer, "depthwise_kernel"), self.table.get((layer, "kernel")))
-        if dw is None:
-            raise SystemExit(f"convert: Keras file has no {layer} kernel")
-        return np.transpose(dw, (2, 3, 0, 1))  # (kh,kw,C,1) -> (C,1,kh,kw)
+    def depthwise(self, layer):  # Keras 3's legacy writer names it "kernel"
+        var = "depthwise_kernel" if f"{layer}/depthwise_kernel" in self.src else "kernel"
+        return np.transpose(self.get(layer, var), (2, 3, 0, 1))  # (kh,kw,C,1) -> (C,1,kh,kw)
 
     def bn(self, layer):
         return [self.get(layer, var) for var in ("gamma", "beta", "moving_mean", "moving_variance")]
@@ -312,10 +243,9 @@ def detect_variant(src, naming):
         stem = np.asarray(src[next(k for k in src if k.startswith("stem_conv/"))]).shape[3]
         head = np.asarray(src[next(k for k in src if k.startswith("top_conv/"))]).shape[3]
         se = any("_se_reduce" in k for k in src)
-    for v in VARIANTS:
-        a = architecture(v)
-        if len(a["blocks"]) == n_blocks and a["stem"] == stem and a["head"] == head and bool(a["blocks"][0]["se"]) == se:
-            return v
+    variant = variant_with(n_blocks, stem, head, se)
+    if variant:
+        return variant
     raise SystemExit(f"convert: no EfficientNet variant has {n_blocks} blocks, stem {stem}, head {head}, SE {se}")
 
 
@@ -353,16 +283,29 @@ def default_normalisation(variant):
 
 
 def convert(src, naming, variant, source_name, mean=None, std=None):
+    """effnet's tensors and root attributes. The input normalisation is, in order of precedence:
+    mean / std as given; a Keras file's own preprocessing layers; the variant's published default.
+    The attribute input_normalisation says which."""
     arch = architecture(variant)
     tracked = UsageTracking(src)
+    if naming == "keras":
+        keras_source.check_shapes(src, arch, source_name)
     tensors = TRANSLATORS[naming](tracked, arch)
-    # Strictness: every source tensor must be used (Keras' input normalisation layer aside).
-    unused = [k for k in src if k not in tracked.used and not k.startswith("normalization")]
-    if naming != "keras" and unused:
+    default_mean, default_std = default_normalisation(variant)
+    origin = "ImageNet's (the default)" if default_mean == IMAGENET_MEAN else "Lite's official (the default)"
+    if naming == "keras" and src.preprocessing:
+        default_mean, default_std, layers = keras_source.input_normalisation(src)
+        origin = f"the Keras file's layers: {layers}"
+        tracked.used.update(f"{n}/{v}" for c, n, _ in src.preprocessing if c == "Normalization"
+                            for v in keras_source.VARIABLES[c])
+    if mean is not None or std is not None:
+        origin = "--input-mean/--input-std" + (f" (otherwise {origin})" if mean is None or std is None else "")
+    # Strictness: every source tensor must be used.
+    unused = [k for k in src if k not in tracked.used]
+    if unused:
         raise SystemExit(f"convert: {len(unused)} tensors of the checkpoint have no place in EfficientNet-{variant}: "
                          + ", ".join(unused[:8]))
     padding, eps, momentum = source_settings(naming, variant)
-    default_mean, default_std = default_normalisation(variant)
     mean, std = normalisation_values(mean, default_mean, "mean"), normalisation_values(std, default_std, "std")
     num_classes = int(tensors["classifier.weight"].shape[0])
     attrs = dict(format="effnet-weights", format_version=FORMAT_VERSION, variant=variant,
@@ -371,7 +314,7 @@ def convert(src, naming, variant, source_name, mean=None, std=None):
                  fix_stem_head=1 if arch["lite"] else 0, padding=padding, bn_eps=eps, bn_momentum=momentum,
                  dropout=arch["dropout"], drop_connect=0.2, block_args=block_args_string(arch["lite"]),
                  input_mean=np.array(mean, dtype=np.float64), input_std=np.array(std, dtype=np.float64),
-                 source=f"{naming}:{source_name}")
+                 input_normalisation=origin, source=f"{naming}:{source_name}")
     return tensors, attrs
 
 
@@ -421,7 +364,7 @@ def write_h5(path, tensors, attrs):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("src", help="checkpoint: .pth/.pt state dict, or Keras .h5")
+    ap.add_argument("src", help="checkpoint: .pth/.pt state dict, or Keras .h5 / .weights.h5 / .keras")
     ap.add_argument("out", help="output .h5 in effnet's format")
     ap.add_argument("--naming", default="auto", choices=["auto"] + sorted(TRANSLATORS))
     ap.add_argument("--model", default="auto", help="variant (b0..b7, lite0..lite4); detected when auto")
@@ -451,9 +394,13 @@ def main(argv=None):
         raise SystemExit(f"convert: {a.src} does not look like a {naming} EfficientNet-{variant}: missing {e}")
     write_h5(a.out, tensors, attrs)
     n = sum(int(np.prod(v.shape)) for k, v in tensors.items() if "running" not in k)
-    print(f"convert: {naming} EfficientNet-{variant} -> {a.out}: {len(tensors)} tensors, {n} parameters, "
+    layout = f" ({src.layout})" if isinstance(src, keras_source.KerasWeights) else ""
+    print(f"convert: {naming}{layout} EfficientNet-{variant} -> {a.out}: {len(tensors)} tensors, {n} parameters, "
           f"padding {attrs['padding']}, bn eps {attrs['bn_eps']}, input mean {list(attrs['input_mean'])} "
-          f"std {list(attrs['input_std'])}")
+          f"std {list(attrs['input_std'])}, from {attrs['input_normalisation']}")
+    warning = keras_source.imagenet_warning(src) if layout and a.input_std is None else None
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,14 @@
 - naming and variant detection for each source: torchvision, lukemelas (and its Lite fork), timm,
   Keras;
 - clear errors for files the converter does not recognise, naming what it expected;
-- the Keras path. TensorFlow cannot be installed here, so no file written by Keras is available.
-  Instead a legacy Keras-2 .h5 is built with h5py from a torchvision model's weights using the
-  inverse of the documented layout transforms (HWIO kernels, depthwise (kh, kw, C, 1), dense
-  (in, out), gamma/beta/moving_mean/moving_variance, groups "layer/layer/var:0" under
-  model_weights with layer_names / weight_names attributes, as Keras 2's hdf5_format.py saves).
-  Converting it must give exactly the tensors of the direct torchvision conversion. This checks
-  our reading of the documented layout (../shared/reference/efficientnet.md section 5), not
-  compatibility with a file Keras itself wrote;
+- the Keras paths without Keras: a legacy Keras-2 .h5 and a Keras 3 .weights.h5 are built with
+  h5py from a torchvision model's weights using the inverse of the layout transforms (HWIO kernels,
+  depthwise (kh, kw, C, 1), dense (in, out), gamma/beta/moving_mean/moving_variance; legacy groups
+  "layer/layer/var:0" with layer_names / weight_names attributes as Keras 2's hdf5_format.py saves,
+  Keras 3 groups layers/CLASS_N/vars/I as its saving_lib saves). Converting either must give
+  exactly the tensors of the direct torchvision conversion, and the input normalisation of the
+  file's preprocessing layers; broken Keras files give one-line errors. Files written by Keras
+  itself are tested in tests/test_keras_parity.cpp (logits against Keras);
 - timm tf_ conversions record TF-SAME padding and BN eps 1e-3; Lite defaults to its official input
   normalisation, and --input-mean/--input-std override it.
 Exit status 77 (ctest: skipped) when torch or h5py is missing; lukemelas / timm / Lite-fork cases
@@ -142,6 +142,49 @@ def keras_layers(tensors, arch):
     return layers
 
 
+def keras_class(name, weights):
+    """The Keras class of a layer of keras_layers(), from its name and variables."""
+    if re.fullmatch(r"(rescaling|normalization)(_\d+)?", name):
+        return "Rescaling" if name.startswith("rescaling") else "Normalization"
+    variables = [w for w, _ in weights]
+    if not variables:
+        return "Activation"  # any weightless class: Keras 3 numbers each class on its own
+    return {"gamma": "BatchNormalization", "depthwise_kernel": "DepthwiseConv2D"}.get(
+        variables[0], "Dense" if name == "predictions" else "Conv2D")
+
+
+def model_config(layers):
+    """A legacy model_config with the preprocessing settings keras.applications gives its ImageNet
+    model (1/255 before Normalization, 1/sqrt(std) after it)."""
+    import json
+    config = []
+    for name, weights in layers:
+        cls, settings = keras_class(name, weights), {"name": name}
+        if cls == "Rescaling":
+            settings.update(scale=[1 / s ** 0.5 for s in convert.IMAGENET_STD] if name == "rescaling_1" else 1 / 255,
+                            offset=0.0)
+        config.append({"class_name": cls, "config": settings})
+    return json.dumps({"class_name": "Functional", "config": {"name": "efficientnetb0", "layers": config}}).encode()
+
+
+def write_keras3_weights(path, layers, extra=()):
+    """Keras 3's model.save_weights layout: layers/CLASS[_N]/vars/I, numbered per class in model
+    order; `extra` adds (group, [arrays]) groups after them."""
+    import keras_source
+    counters = {}
+    with h5py.File(path, "w") as f:
+        f.create_group("vars")
+        for name, weights in layers:
+            base = keras_source.snake_case(keras_class(name, weights))
+            counters[base] = counters.get(base, -1) + 1
+            g = f.create_group(f"layers/{base if counters[base] == 0 else f'{base}_{counters[base]}'}/vars")
+            for i, (_, value) in enumerate(weights):
+                g.create_dataset(str(i), data=np.ascontiguousarray(value))
+        for group, arrays in extra:
+            for i, value in enumerate(arrays):
+                f.create_dataset(f"layers/{group}/vars/{i}", data=value)
+
+
 def write_keras_h5(path, layers, whole_model):
     """Legacy Keras-2 layout: model.save() nests the layers under model_weights (with the model's JSON
     in the root attributes), model.save_weights() puts them at the root."""
@@ -149,7 +192,7 @@ def write_keras_h5(path, layers, whole_model):
         f.attrs["keras_version"] = b"2.13.1"
         f.attrs["backend"] = b"tensorflow"
         if whole_model:
-            f.attrs["model_config"] = b'{"class_name": "Functional", "config": {"name": "efficientnetb0"}}'
+            f.attrs["model_config"] = model_config(layers)
         root = f.create_group("model_weights") if whole_model else f
         root.attrs["layer_names"] = np.array([n.encode() for n, _ in layers])
         for name, weights in layers:
@@ -201,7 +244,8 @@ class Detection(unittest.TestCase):
             path = os.path.join(d, "k.h5")
             write_keras_h5(path, keras_layers(tensors, arch), whole_model=True)
             src = convert.load_keras(path)
-        self.assertIn("block2a_dwconv/block2a_dwconv/depthwise_kernel:0", src)
+        self.assertIn("block2a_dwconv/depthwise_kernel", src)  # "layer/variable", whatever the layout
+        self.assertEqual(src.layout, "legacy Keras .h5 (whole model)")
         self.assertEqual(convert.detect_naming(set(src)), "keras")
         self.assertEqual(convert.detect_variant(src, "keras"), "b0")
 
@@ -239,8 +283,6 @@ class Errors(unittest.TestCase):
     def test_other_layouts(self):
         with self.assertRaisesRegex(SystemExit, "already in effnet's format"):
             convert.detect_naming({"stem.conv.weight", "blocks.0.depthwise_conv.weight"})
-        with self.assertRaisesRegex(SystemExit, "Keras 3 .weights.h5"):
-            convert.detect_naming({"layers/conv2d/vars/0", "layers/dense/vars/1"})
 
     def test_missing_and_extra_tensors(self):
         sd = dict(torchvision_b0())
@@ -255,17 +297,24 @@ class Errors(unittest.TestCase):
                               "1 tensors of the checkpoint have no place in EfficientNet-b0: features.9.0.weight")
 
 
+KERAS_WRITERS = {  # file name -> writer, for each layout without Keras
+    "legacy_model.h5": lambda path, layers: write_keras_h5(path, layers, whole_model=True),
+    "legacy_weights.h5": lambda path, layers: write_keras_h5(path, layers, whole_model=False),
+    "keras3.weights.h5": write_keras3_weights,
+}
+
+
 class Keras(unittest.TestCase):
-    def test_keras_layout_converts_to_the_torchvision_tensors(self):
+    def test_keras_layouts_convert_to_the_torchvision_tensors(self):
         sd = torchvision_b0()
         arch = convert.architecture("b0")
         direct, direct_attrs = convert.convert(sd, "torchvision", "b0", "tv")
         self.assertEqual((direct_attrs["padding"], direct_attrs["bn_eps"]), ("symmetric", 1e-5))
         layers = keras_layers(direct, arch)
         with tempfile.TemporaryDirectory() as d:
-            for whole_model in (True, False):
-                src, out = os.path.join(d, f"keras_{whole_model}.h5"), os.path.join(d, f"out_{whole_model}.h5")
-                write_keras_h5(src, layers, whole_model)
+            for name, write in KERAS_WRITERS.items():
+                src, out = os.path.join(d, name), os.path.join(d, f"out_{name}")
+                write(src, layers)
                 r = run_cli(src, out)  # naming and variant detected
                 self.assertEqual(r.returncode, 0, r.stderr)
                 tensors, attrs = read_effnet(out)
@@ -275,12 +324,103 @@ class Keras(unittest.TestCase):
                     self.assertTrue(np.array_equal(tensors[k], v), k)
                 self.assertEqual(attrs["variant"], "b0")
                 self.assertEqual(attrs["num_classes"], 10)
-                self.assertEqual(attrs["source"], f"keras:keras_{whole_model}.h5")
+                self.assertEqual(attrs["source"], f"keras:{name}")
                 # Keras is TF lineage: SAME padding, eps 1e-3, momentum 0.99 in TF's convention.
                 self.assertEqual(attrs["padding"], "same")
                 self.assertAlmostEqual(attrs["bn_eps"], 1e-3)
                 self.assertAlmostEqual(attrs["bn_momentum"], 0.01)
-                np.testing.assert_allclose(attrs["input_mean"], convert.IMAGENET_MEAN)
+                # The file's layers: ImageNet's mean, and its std given as variances, made right by
+                # rescaling_1 (from model_config, or as keras.applications builds it).
+                np.testing.assert_allclose(attrs["input_mean"], convert.IMAGENET_MEAN, rtol=1e-7)
+                np.testing.assert_allclose(attrs["input_std"], convert.IMAGENET_STD, rtol=1e-6)
+                self.assertIn("the Keras file's layers: rescaling (", attrs["input_normalisation"])
+                self.assertIn("rescaling_1 (", attrs["input_normalisation"])
+                self.assertNotIn("warning", r.stderr)
+
+    def test_normalisation_without_the_imagenet_rescaling(self):
+        """Without rescaling_1 the model divides by sqrt(variance); a file holding ImageNet's std as
+        variances gets the warning that Keras' own ImageNet download needs --input-std."""
+        direct, _ = convert.convert(torchvision_b0(), "torchvision", "b0", "tv")
+        layers = [l for l in keras_layers(direct, convert.architecture("b0")) if l[0] != "rescaling_1"]
+        with tempfile.TemporaryDirectory() as d:
+            for name, write in KERAS_WRITERS.items():
+                src, out = os.path.join(d, name), os.path.join(d, "o.h5")
+                write(src, layers)
+                r = run_cli(src, out)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                _, attrs = read_effnet(out)
+                np.testing.assert_allclose(attrs["input_std"], np.sqrt(convert.IMAGENET_STD), rtol=1e-6, err_msg=name)
+                if name == "legacy_model.h5":  # the config says there is no second rescaling
+                    self.assertNotIn("warning", r.stderr)
+                else:
+                    self.assertIn("pass --input-std 0.229 0.224 0.225", r.stderr, name)
+                r = run_cli(src, out, "--input-std", "0.229", "0.224", "0.225")
+                self.assertNotIn("warning", r.stderr)
+                _, attrs = read_effnet(out)
+                np.testing.assert_allclose(attrs["input_std"], convert.IMAGENET_STD)
+                np.testing.assert_allclose(attrs["input_mean"], convert.IMAGENET_MEAN, rtol=1e-7)
+                self.assertTrue(attrs["input_normalisation"].startswith("--input-mean/--input-std (otherwise "))
+
+
+class KerasErrors(unittest.TestCase):
+    """Broken or foreign Keras files: one-line errors that name the layer."""
+
+    def setUp(self):
+        direct, _ = convert.convert(torchvision_b0(), "torchvision", "b0", "tv")
+        self.layers = keras_layers(direct, convert.architecture("b0"))
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+
+    def convert_file(self, name, write, layers, *extra):
+        src = os.path.join(self.dir.name, name)
+        write(src, layers, *extra)
+        r = run_cli(src, os.path.join(self.dir.name, "o.h5"), subprocess_=True)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertNotIn("Traceback", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir.name, "o.h5")))
+        return r.stderr
+
+    def test_extra_weighted_layer(self):
+        err = self.convert_file("x.weights.h5", write_keras3_weights, self.layers,
+                                [("dense_1", [np.zeros((10, 3), np.float32), np.zeros(3, np.float32)])])
+        self.assertIn("1 weighted layers have no place in the network (dense_1)", err)
+        err = self.convert_file("x.h5", KERAS_WRITERS["legacy_weights.h5"],
+                                self.layers + [("extra_dense", [("kernel", np.zeros((10, 3), np.float32))])])
+        self.assertIn("1 tensors of the checkpoint have no place in EfficientNet-b0: extra_dense/kernel", err)
+
+    def test_missing_layer_and_wrong_shape(self):
+        without = [l for l in self.layers if l[0] != "block3b_se_expand"]
+        err = self.convert_file("m.weights.h5", write_keras3_weights, without)
+        self.assertIn("layers/conv2d_64 (Keras layer top_conv) is missing", err)  # later conv2d groups shift by one
+        err = self.convert_file("m.h5", KERAS_WRITERS["legacy_weights.h5"], without)
+        self.assertIn("block3b_se_expand/kernel has shape None, expected (1, 1, 10, 240)", err)
+        swapped = [(n, [(v, a.T) if n == "block2a_project_conv" else (v, a) for v, a in w]) for n, w in self.layers]
+        err = self.convert_file("s.weights.h5", write_keras3_weights, swapped)
+        self.assertIn("block2a_project_conv/kernel has shape (24, 96, 1, 1), expected (1, 1, 96, 24)", err)
+
+    def test_not_an_efficientnet(self):
+        convs = [(f"conv{i}", [("kernel", np.zeros((3, 3, 3, 8), np.float32))]) for i in range(3)]
+        err = self.convert_file("r.weights.h5", write_keras3_weights, convs)
+        self.assertIn("a Keras 3 weights file without depthwise and regular convolutions (0 depthwise_conv2d, "
+                      "3 conv2d groups)", err)
+        b1ish = [l for l in self.layers if not l[0].startswith("block7")]
+        err = self.convert_file("b.weights.h5", write_keras3_weights, b1ish)
+        self.assertIn("no EfficientNet B0-B7 has 15 blocks", err)
+
+    def test_nested_model_and_bad_archive(self):
+        import json
+        import zipfile
+        path = os.path.join(self.dir.name, "nested.keras")
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {"layers": [
+                {"class_name": "Functional", "config": {"name": "efficientnetb0"}}]}}))
+            z.writestr("model.weights.h5", b"")
+        r = run_cli(path, os.path.join(self.dir.name, "o.h5"))
+        self.assertIn("holds a whole model as its layer 'efficientnetb0'", r.stderr)
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("readme.txt", "not keras")
+        r = run_cli(path, os.path.join(self.dir.name, "o.h5"))
+        self.assertIn("a zip without config.json and model.weights.h5", r.stderr)
 
 
 class Integrity(unittest.TestCase):
