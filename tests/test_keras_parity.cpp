@@ -118,7 +118,8 @@ TEST_P(KerasParity, ConvertedFileGivesKerasLogits) {
 }
 
 // Every layout of B0 at 65x65 (odd sizes at every stride-2 layer: TF SAME pads symmetrically) and
-// 224; B1 (other depth) in Keras 3's default format; the ImageNet-style model in every layout.
+// 224; B1 (other depth); the ImageNet-style model in every layout; include_top=False with the
+// user's own head.
 INSTANTIATE_TEST_SUITE_P(
     Files, KerasParity,
     ::testing::Values(KerasCase{"b0_65_weights", "b0_65", "b0_65.weights.h5", "Keras 3 .weights.h5"},
@@ -134,7 +135,10 @@ INSTANTIATE_TEST_SUITE_P(
                       KerasCase{"imagenet_legacy", "b0_imagenet_224", "b0_imagenet_224_legacy.h5",
                               "legacy Keras .h5 (whole model)"},
                       KerasCase{"imagenet_legacy_weights", "b0_imagenet_224", "b0_imagenet_224_legacy_weights.h5",
-                              "legacy Keras .h5 (weights)"}),
+                              "legacy Keras .h5 (weights)"},
+                      KerasCase{"head_weights", "b0_head_65", "b0_head_65.weights.h5", "Keras 3 .weights.h5"},
+                      KerasCase{"head_keras", "b0_head_65", "b0_head_65.keras", "Keras 3 .keras"},
+                      KerasCase{"head_legacy", "b0_head_65", "b0_head_65_legacy.h5", "legacy Keras .h5 (whole model)"}),
     CaseName());
 
 }  // namespace

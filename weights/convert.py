@@ -215,7 +215,20 @@ def from_keras(src, arch):
         se = (f"{name}_se_reduce", f"{name}_se_expand") if b["se"] else None
         return BlockLayers(expand, (f"{name}_dwconv", f"{name}_bn"), se, (f"{name}_project_conv", f"{name}_project_bn"))
     return effnet_tensors(KerasLayers(src), arch, ("stem_conv", "stem_bn"), block, ("top_conv", "top_bn"),
-                          "predictions")
+                          keras_classifier(src))
+
+
+def keras_classifier(src):
+    """keras.applications names its classifier "predictions"; a model built on include_top=False with
+    its own head (GlobalAveragePooling2D, Dropout, Dense) names it as the user did. The classifier is
+    then the one layer with a 2-D kernel."""
+    if "predictions/kernel" in src:
+        return "predictions"
+    dense = sorted(k.split("/")[0] for k in src if k.endswith("/kernel") and np.ndim(src[k]) == 2)
+    if len(dense) != 1:
+        raise SystemExit(f"convert: Keras file has {'no' if not dense else len(dense)} dense layers "
+                         f"({', '.join(dense[:4])}); expected one classifier after top_conv (predictions)")
+    return dense[0]
 
 
 TRANSLATORS = {"lukemelas": from_lukemelas, "torchvision": from_torchvision, "timm": from_timm,

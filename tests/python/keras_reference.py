@@ -32,13 +32,16 @@ except ImportError as e:
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
-# name -> (model, input size, classes, ImageNet-style preprocessing). 65 makes every stride-2 layer
-# see an odd size (65, 33, 17, 9, 5), where TF SAME pads symmetrically; 224 gives even ones.
+# name -> (model, input size, classes, how it is built). 65 makes every stride-2 layer see an odd
+# size (65, 33, 17, 9, 5), where TF SAME pads symmetrically; 224 gives even ones. "imagenet": as
+# keras.applications builds its ImageNet models; "head": include_top=False with a head of the
+# user's (GlobalAveragePooling2D, Dropout, Dense named "head"), the usual way to fine-tune.
 CASES = {
-    "b0_65": ("EfficientNetB0", 65, 10, False),
-    "b0_224": ("EfficientNetB0", 224, 10, False),
-    "b1_65": ("EfficientNetB1", 65, 7, False),
-    "b0_imagenet_224": ("EfficientNetB0", 224, 1000, True),  # Keras allows ImageNet weights at 224 only
+    "b0_65": ("EfficientNetB0", 65, 10, "plain"),
+    "b0_224": ("EfficientNetB0", 224, 10, "plain"),
+    "b1_65": ("EfficientNetB1", 65, 7, "plain"),
+    "b0_imagenet_224": ("EfficientNetB0", 224, 1000, "imagenet"),  # Keras allows ImageNet weights at 224 only
+    "b0_head_65": ("EfficientNetB0", 65, 5, "head"),
 }
 
 
@@ -60,13 +63,19 @@ def randomise(model, rng, normalisation):
             layer.finalize_state()  # the layer computes with copies made from its variables
 
 
-def build(name, size, classes, imagenet, out):
+def build(name, size, classes, kind, out):
     """The model of a case, random weights in place."""
     app = getattr(keras.applications, name)
     rng = np.random.default_rng(size * 1000 + classes + int(name[-1]))
     keras.utils.set_random_seed(size + classes)
-    if not imagenet:
-        model = app(weights=None, classes=classes, input_shape=(size, size, 3), classifier_activation=None)
+    if kind == "head":
+        base = app(weights=None, include_top=False, input_shape=(size, size, 3))
+        x = keras.layers.GlobalAveragePooling2D()(base.output)
+        x = keras.layers.Dropout(0.3)(x)
+        model = keras.Model(base.input, keras.layers.Dense(classes, name="head")(x))
+    if kind != "imagenet":
+        if kind == "plain":
+            model = app(weights=None, classes=classes, input_shape=(size, size, 3), classifier_activation=None)
         randomise(model, rng, ([0.45, 0.5, 0.55], [0.04, 0.09, 0.0625]))
         return model
     # keras.applications adds the ImageNet-only rescaling when weights="imagenet" and then loads the
@@ -116,8 +125,8 @@ def save_all(model, case, out):
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    for case, (name, size, classes, imagenet) in CASES.items():
-        model = build(name, size, classes, imagenet, out)
+    for case, (name, size, classes, kind) in CASES.items():
+        model = build(name, size, classes, kind, out)
         pixels = np.random.default_rng(size).uniform(0, 255, (4, size, size, 3)).astype(np.float32)
         logits = np.asarray(model(pixels, training=False))
         save_all(model, case, out)

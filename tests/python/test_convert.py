@@ -398,6 +398,19 @@ class KerasErrors(unittest.TestCase):
         err = self.convert_file("s.weights.h5", write_keras3_weights, swapped)
         self.assertIn("block2a_project_conv/kernel has shape (24, 96, 1, 1), expected (1, 1, 96, 24)", err)
 
+    def test_own_classifier_head(self):
+        """include_top=False plus a Dense of the user's: that Dense is the classifier; two are not."""
+        renamed = [("head" if n == "predictions" else n, w) for n, w in self.layers]
+        src, out = os.path.join(self.dir.name, "h.h5"), os.path.join(self.dir.name, "h_out.h5")
+        KERAS_WRITERS["legacy_weights.h5"](src, renamed)
+        r = run_cli(src, out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        tensors, _ = read_effnet(out)
+        np.testing.assert_array_equal(tensors["classifier.weight"], np.transpose(dict(self.layers[-1][1])["kernel"]))
+        two = renamed + [("head_2", [("kernel", np.zeros((10, 3), np.float32)), ("bias", np.zeros(3, np.float32))])]
+        err = self.convert_file("two.h5", KERAS_WRITERS["legacy_weights.h5"], two)
+        self.assertIn("Keras file has 2 dense layers (head, head_2); expected one classifier after top_conv", err)
+
     def test_not_an_efficientnet(self):
         convs = [(f"conv{i}", [("kernel", np.zeros((3, 3, 3, 8), np.float32))]) for i in range(3)]
         err = self.convert_file("r.weights.h5", write_keras3_weights, convs)
