@@ -9,16 +9,13 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "tests/testing/cases.h"
 #include "tests/testing/compare.h"
+#include "tests/testing/reference_script.h"
 #include "weights/model_io.h"
 
 using namespace effnet;
@@ -26,21 +23,9 @@ using namespace effnet::testing;
 
 namespace {
 
-std::string source_dir() {
-  const char* src = std::getenv("EFFNET_SOURCE_DIR");
-  return src ? src : ".";
-}
-
 std::string keras_venv() {
   const char* venv = std::getenv("EFFNET_KERAS_VENV");
   return venv ? venv : "/opt/effnet-keras";
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // Under the build tree, made once; "" or the reason to skip ("FAIL: ..." when the script broke).
@@ -57,13 +42,10 @@ std::string make_fixtures(const std::string& dir) {
     ~Unlock() { ::close(fd); }  // closing releases the lock
   } unlock{lock};
   if (std::filesystem::exists(dir + "/complete")) return "";
-  const std::string log = dir + "/reference.log";
-  std::string cmd = keras_venv() + "/bin/python " + source_dir() + "/tests/python/keras_reference.py " + dir + " >" + log + " 2>&1";
-  int status = std::system(cmd.c_str());
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) return read_text(log);
-  if (status != 0) return "FAIL: tests/python/keras_reference.py failed (" + log + "):\n" + read_text(log);
-  std::ofstream(dir + "/complete") << "ok\n";
-  return "";
+  const std::string why = run_reference_script(
+      keras_venv() + "/bin/python " + source_dir() + "/tests/python/keras_reference.py " + dir, dir + "/reference.log");
+  if (why.empty()) write_file(dir + "/complete", "ok\n");
+  return why;
 }
 
 struct KerasCase : NamedCase {
@@ -82,10 +64,10 @@ TEST_P(KerasParity, ConvertedFileGivesKerasLogits) {
   if (!why.empty()) GTEST_SKIP() << why;
 
   const std::string out = dir + "/" + c.name + ".effnet.h5", log = dir + "/" + c.name + ".convert.log";
-  const std::string cmd = "/usr/bin/python3 " + source_dir() + "/weights/convert.py " + dir + "/" + c.file + " " + out +
-                          " >" + log + " 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_text(log);
-  const std::string said = read_text(log);
+  const std::string failed = run_reference_script(
+      "/usr/bin/python3 " + source_dir() + "/weights/convert.py " + dir + "/" + c.file + " " + out, log);
+  ASSERT_EQ(failed, "");
+  const std::string said = read_file(log);
   EXPECT_NE(said.find(c.layout), std::string::npos) << said;
   EXPECT_NE(said.find("from the Keras file's layers"), std::string::npos) << said;
 

@@ -6,7 +6,6 @@
 // are not installed.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +17,7 @@
 
 #include "framework/framework.h"
 #include "tests/testing/compare.h"
+#include "tests/testing/reference_script.h"
 #include "weights/model_io.h"
 
 using namespace effnet;
@@ -25,27 +25,15 @@ using namespace effnet::testing;
 
 namespace {
 
-std::string source_dir() {
-  const char* src = std::getenv("EFFNET_SOURCE_DIR");
-  return src ? src : ".";
-}
-
 // Under the build tree, made once; returns "" or the reason to skip.
 std::string make_reference(const std::string& dir) {
   if (std::filesystem::exists(dir + "/lite0_imagenet_ref.h5")) return "";
   if (std::system("/usr/bin/python3 -c 'import torch, h5py' >/dev/null 2>&1") != 0)
     return "Debian's python3-torch / python3-h5py are not installed (scripts/setup.sh installs them)";
   std::filesystem::create_directories(dir);
-  const std::string log = dir + "/reference.log";
-  const std::string cmd = "PYTHONPATH=/opt/effnet-pydeps /usr/bin/python3 " + source_dir() +
-                          "/tests/python/lite0_reference.py " + dir + " >" + log + " 2>&1";
-  int status = std::system(cmd.c_str());
-  std::ifstream in(log);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) return text.str();  // "SKIP: ..." from the script
-  if (status != 0) return "FAIL: reference script failed (" + log + "):\n" + text.str();
-  return "";
+  return run_reference_script(
+      "PYTHONPATH=/opt/effnet-pydeps /usr/bin/python3 " + source_dir() + "/tests/python/lite0_reference.py " + dir,
+      dir + "/reference.log");
 }
 
 std::vector<std::string> class_names() {

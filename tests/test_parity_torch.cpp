@@ -12,6 +12,7 @@
 #include "framework/ops/loss.h"
 #include "tests/testing/cases.h"
 #include "tests/testing/compare.h"
+#include "tests/testing/reference_script.h"
 #include "weights/model_io.h"
 
 using namespace effnet;
@@ -26,15 +27,12 @@ std::string fixture_dir() { return std::filesystem::current_path() / "parity_fix
 std::string make_fixture(const std::string& name) {
   const std::string dir = fixture_dir();
   if (std::filesystem::exists(dir + "/" + name + "_ref.h5")) return "";
-  const char* src = std::getenv("EFFNET_SOURCE_DIR");
-  std::string root = src ? src : ".";
   if (std::system("/usr/bin/python3 -c 'import torch, h5py' >/dev/null 2>&1") != 0)
     return "Debian's python3-torch / python3-h5py are not installed (scripts/setup.sh installs them)";
-  std::string cmd = "PYTHONPATH=/opt/effnet-pydeps /usr/bin/python3 " + root + "/tests/python/make_parity_fixture.py " +
-                    name + " " + dir + " >" + dir + "_" + name + ".log 2>&1";
   std::filesystem::create_directories(dir);
-  if (std::system(cmd.c_str()) != 0) return "fixture script failed: see " + dir + "_" + name + ".log";
-  return "";
+  return run_reference_script("PYTHONPATH=/opt/effnet-pydeps /usr/bin/python3 " + source_dir() +
+                                  "/tests/python/make_parity_fixture.py " + name + " " + dir,
+                              dir + "_" + name + ".log");
 }
 
 struct ParityCase : NamedCase {
