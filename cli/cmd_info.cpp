@@ -44,6 +44,9 @@ int print_weights_file(const std::string& path) {
   std::printf("source         %s\n", m.source.empty() ? "(not recorded)" : m.source.c_str());
   std::printf("normalisation  mean %s, std %s (of [0, 1] RGB)\n", join(m.input_mean).c_str(),
               join(m.input_std).c_str());
+  // The converter says where the values came from (a Keras file's own layers, a default, options).
+  if (f.has_attr("input_normalisation"))
+    std::printf("               from %s\n", f.attr_string("input_normalisation").c_str());
 
   Generator gen(0);
   EfficientNet net(c, gen);

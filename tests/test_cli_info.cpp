@@ -83,6 +83,7 @@ TEST_F(CliInfo, WeightsFile) {
   EXPECT_LINE(r.output, "batch norm     eps 0.001, momentum 0.01");
   EXPECT_LINE(r.output, "source         lukemelas:unit-test.pth");
   EXPECT_LINE(r.output, "mean 0.5 0.5 0.5, std 0.25 0.25 0.25");
+  EXPECT_EQ(r.output.find("               from "), std::string::npos) << "effnet's own files record no origin";
   // Counted independently here: every parameter and buffer of the model.
   int64_t params = net.parameter_count(), buffers = 0;
   for (auto& [name, b] : net.named_buffers()) buffers += b.numel();
@@ -91,6 +92,24 @@ TEST_F(CliInfo, WeightsFile) {
                             std::to_string(net.named_parameters().size()) + " parameter tensors, " +
                             std::to_string(params) + " parameters; " + std::to_string(buffers) + " buffer values)");
   EXPECT_LINE(r.output, "checkpoint     no");
+}
+
+// weights/convert.py records where the input normalisation came from; info shows it.
+TEST_F(CliInfo, ConvertedFileSaysWhereItsNormalisationCameFrom) {
+  WeightsMeta m = lite_meta();
+  Generator gen(1);
+  EfficientNet net(m.config, gen);
+  {
+    h5::File f = h5::File::create(path("converted.h5"));
+    write_meta(f, m);
+    write_tensors(f, net);
+    f.set_attr("input_normalisation", std::string("the Keras file's layers: rescaling (1/255)"));
+    f.close();
+  }
+  CliResult r = run_cli("info '" + path("converted.h5") + "'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_LINE(r.output, "mean 0.5 0.5 0.5, std 0.25 0.25 0.25 (of [0, 1] RGB)\n"
+                        "               from the Keras file's layers: rescaling (1/255)\n");
 }
 
 TEST_F(CliInfo, Checkpoint) {
