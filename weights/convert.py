@@ -12,7 +12,7 @@ timm and timm_tf have identical keys: plain `timm` is assumed unless --naming ti
 
 Run with Debian's interpreter, which has torch and h5py:
   /usr/bin/python3 weights/convert.py SRC OUT.h5 [--model b0] [--naming auto] [--source-name NAME]
-                                      [--input-mean M [M M]] [--input-std S [S S]]
+                                      [--input-mean M [M M]] [--input-std S [S S]] [--resolution PX]
 The input normalisation recorded in the file ([0, 1] RGB scale) is, for Keras files, what the model's
 own Rescaling/Normalization layers compute; otherwise it defaults to ImageNet's mean/std, and for
 EfficientNet-Lite to the official Lite preprocessing (x - 127) / 128 on 0-255 input, i.e. mean 127/255
@@ -385,6 +385,10 @@ def main(argv=None):
     ap.add_argument("--input-mean", type=float, nargs="+", default=None, metavar="M",
                     help="input normalisation mean on [0, 1] RGB, one value or three "
                          "(default: ImageNet's; 127/255 for Lite)")
+    ap.add_argument("--resolution", type=int, default=None, metavar="PX",
+                    help="input size the weights were trained at, recorded as the file's resolution (what "
+                         "effnet predict and pseudolabel resize to by default); default: the variant's "
+                         "(224 for B0), e.g. --resolution 64 for a Keras model built with input_shape (64, 64, 3)")
     ap.add_argument("--input-std", type=float, nargs="+", default=None, metavar="S",
                     help="input normalisation std on [0, 1] RGB, one value or three "
                          "(default: ImageNet's; 128/255 for Lite)")
@@ -405,12 +409,16 @@ def main(argv=None):
                                  a.input_std)
     except KeyError as e:
         raise SystemExit(f"convert: {a.src} does not look like a {naming} EfficientNet-{variant}: missing {e}")
+    if a.resolution is not None:
+        if not 1 <= a.resolution <= 4096:
+            raise SystemExit(f"convert: --resolution {a.resolution} is out of range: it must be in [1, 4096] pixels")
+        attrs["resolution"] = a.resolution
     write_h5(a.out, tensors, attrs)
     n = sum(int(np.prod(v.shape)) for k, v in tensors.items() if "running" not in k)
     layout = f" ({src.layout})" if isinstance(src, keras_source.KerasWeights) else ""
     print(f"convert: {naming}{layout} EfficientNet-{variant} -> {a.out}: {len(tensors)} tensors, {n} parameters, "
           f"padding {attrs['padding']}, bn eps {attrs['bn_eps']}, input mean {list(attrs['input_mean'])} "
-          f"std {list(attrs['input_std'])}, from {attrs['input_normalisation']}")
+          f"std {list(attrs['input_std'])}, from {attrs['input_normalisation']}; resolution {attrs['resolution']}")
     warning = keras_source.imagenet_warning(src) if layout and a.input_std is None else None
     if warning:
         print(warning, file=sys.stderr)

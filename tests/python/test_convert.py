@@ -505,6 +505,21 @@ class Normalisation(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("--input-std needs one or three values", r.stderr)
 
+    def test_resolution(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "tv.pth")
+            torch.save({k: torch.from_numpy(v) for k, v in torchvision_b0().items()}, src)
+            out = os.path.join(d, "o.h5")
+            self.assertEqual(run_cli(src, out).returncode, 0)
+            self.assertEqual(read_effnet(out)[1]["resolution"], 224)  # the variant's
+            r = run_cli(src, out, "--resolution", "64")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(read_effnet(out)[1]["resolution"], 64)
+            self.assertIn("resolution 64", r.stdout)
+            r = run_cli(src, os.path.join(d, "bad.h5"), "--resolution", "0")
+            self.assertIn("--resolution 0 is out of range", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(d, "bad.h5")))
+
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
