@@ -210,7 +210,7 @@ def from_timm(src, arch):
 
 def from_keras(src, arch):
     def block(i, b):
-        name = f"block{b['stage']}{chr(ord('a') + b['index_in_stage'])}"
+        name = keras_source.block_name(b)
         expand = (f"{name}_expand_conv", f"{name}_expand_bn") if b["expand"] != 1 else None
         se = (f"{name}_se_reduce", f"{name}_se_expand") if b["se"] else None
         return BlockLayers(expand, (f"{name}_dwconv", f"{name}_bn"), se, (f"{name}_project_conv", f"{name}_project_bn"))

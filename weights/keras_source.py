@@ -61,6 +61,11 @@ def snake_case(class_name):
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
+def block_name(b):
+    """Keras' name of a block of architecture(): block<stage><letter>, block2b for stage 2's second."""
+    return f"block{b['stage']}{chr(ord('a') + b['index_in_stage'])}"
+
+
 def efficientnet_layers(arch, imagenet_rescaling):
     """(name, class) of keras.applications.EfficientNet's preprocessing and weighted layers, in model
     order (efficientnet.py: stem, block(), top). Weightless layers are left out: a Keras 3 file
@@ -70,7 +75,7 @@ def efficientnet_layers(arch, imagenet_rescaling):
         layers.append(("rescaling_1", "Rescaling"))
     layers += [("stem_conv", "Conv2D"), ("stem_bn", "BatchNormalization")]
     for b in arch["blocks"]:
-        name = f"block{b['stage']}{chr(ord('a') + b['index_in_stage'])}"
+        name = block_name(b)
         if b["expand"] != 1:
             layers += [(f"{name}_expand_conv", "Conv2D"), (f"{name}_expand_bn", "BatchNormalization")]
         layers += [(f"{name}_dwconv", "DepthwiseConv2D"), (f"{name}_bn", "BatchNormalization")]
@@ -241,7 +246,7 @@ def check_shapes(table, arch, path):
         return (k, k, cin, cout)
     want = {"stem_conv/kernel": conv(3, 3, arch["stem"]), "top_conv/kernel": conv(1, arch["blocks"][-1]["cout"], arch["head"])}
     for b in arch["blocks"]:
-        name, mid = f"block{b['stage']}{chr(ord('a') + b['index_in_stage'])}", b["cin"] * b["expand"]
+        name, mid = block_name(b), b["cin"] * b["expand"]
         if b["expand"] != 1:
             want[f"{name}_expand_conv/kernel"] = conv(1, b["cin"], mid)
         want[f"{name}_dwconv/depthwise_kernel"] = (b["kernel"], b["kernel"], mid, 1)
