@@ -8,12 +8,16 @@
 #include "apps/progress.h"
 #include "framework/data/csv.h"
 #include "framework/data/loader.h"
+#include "framework/dist/process_group.h"
 #include "framework/framework.h"
 
 namespace effnet::app {
 
-std::vector<float> predict_probabilities(EfficientNet& net, const data::Dataset& ds, const std::vector<int64_t>& indices,
-                                         const data::Transform& transform, const EvalOptions& opts) {
+namespace {
+
+// This process's rows: all of them, or its contiguous share when data-parallel.
+std::vector<float> predict_rows(EfficientNet& net, const data::Dataset& ds, const std::vector<int64_t>& indices,
+                                const data::Transform& transform, const EvalOptions& opts) {
   const int64_t classes = net.config().num_classes;
   std::vector<float> probs(indices.size() * size_t(classes));
   if (indices.empty()) return probs;
@@ -41,6 +45,20 @@ std::vector<float> predict_probabilities(EfficientNet& net, const data::Dataset&
   }
   if (bar) bar->finish(opts.progress_label + ": " + std::to_string(row) + " images in " + format_duration(bar->elapsed()));
   EFFNET_CHECK(row == int64_t(indices.size()), "evaluation produced ", row, " rows for ", indices.size(), " images");
+  return probs;
+}
+
+}  // namespace
+
+std::vector<float> predict_probabilities(EfficientNet& net, const data::Dataset& ds, const std::vector<int64_t>& indices,
+                                         const data::Transform& transform, const EvalOptions& opts) {
+  if (!dist::distributed()) return predict_rows(net, ds, indices, transform, opts);
+  // Each rank its contiguous share, gathered in rank order: the rows of one process, in order.
+  const dist::Range mine = dist::shard_of(int64_t(indices.size()), dist::rank(), dist::world_size());
+  const std::vector<int64_t> share(indices.begin() + mine.begin, indices.begin() + mine.end);
+  std::vector<float> probs = dist::all_gather(predict_rows(net, ds, share, transform, opts));
+  EFFNET_CHECK(probs.size() == indices.size() * size_t(net.config().num_classes), "evaluation gathered ",
+               probs.size(), " probabilities for ", indices.size(), " images");
   return probs;
 }
 

@@ -12,6 +12,7 @@
 #include "apps/report.h"
 #include "apps/stage_record.h"
 #include "framework/core/atomic_file.h"
+#include "framework/dist/process_group.h"
 
 namespace effnet::app {
 namespace fs = std::filesystem;
@@ -33,7 +34,10 @@ Record run_or_resume(const std::string& stage_dir, const char* title, Run&& run)
     return read_record<Record>(stage_dir);
   }
   Record r = run();
-  write_record(stage_dir, r);
+  if (dist::is_main()) write_record(stage_dir, r);
+  // Data-parallel: no rank looks at the next stage (or reads this one's files, as retrain reads the
+  // pseudo-labels) before rank 0 has written them.
+  dist::barrier();
   return r;
 }
 
@@ -61,7 +65,7 @@ void claim_folder(const std::string& out, const Settings& identity) {
     for (const std::string& s : settings_differences(read_config_file(conf), identity)) listed += "\n  " + s;
     EFFNET_CHECK(listed.empty(), out, " holds a pipeline run with other settings:", listed,
                  "\nuse another --out folder, or delete this one to start over");
-  } else {
+  } else if (dist::is_main()) {
     write_file_atomic(conf, "# effnet pipeline settings of this output folder\n" + format_settings(identity));
   }
 }
@@ -97,6 +101,7 @@ PipelineResults run_pipeline(const PipelineOptions& o) {
   check_retrain_options(ro);
   check_predict_options(test);
   claim_folder(o.out_dir, o.identity);
+  dist::barrier();  // every rank has compared the folder's settings before rank 0 may write any
   const std::string model = fo.weights.empty() ? fo.model : check_weights_file(fo.weights, fo.model).config.name;
   std::printf("pipeline: %s on %s -> %s\n", model.c_str(), fo.setup.train.device.str().c_str(), o.out_dir.c_str());
 
@@ -128,7 +133,7 @@ PipelineResults run_pipeline(const PipelineOptions& o) {
     p.checkpoint = res.retrain.best_checkpoint;
     p.out_csv = (fs::path(tdir) / "predictions.csv").string();
     PredictRecord r = run_predict(p, test_images.get());
-    write_confusion_csv((fs::path(tdir) / "confusion.csv").string(), r.confusion, r.classes);
+    if (dist::is_main()) write_confusion_csv((fs::path(tdir) / "confusion.csv").string(), r.confusion, r.classes);
     return r;
   });
 
@@ -137,9 +142,11 @@ PipelineResults run_pipeline(const PipelineOptions& o) {
   res.device = fo.setup.train.device.str();
   res.classes = res.retrain.classes;
   res.settings = format_settings(o.identity);
-  write_file_atomic((out / "results.md").string(), render_markdown(res));
-  write_file_atomic((out / "results.json").string(), render_json(res));
-  write_file_atomic((out / "report.html").string(), render_report(res));
+  if (dist::is_main()) {
+    write_file_atomic((out / "results.md").string(), render_markdown(res));
+    write_file_atomic((out / "results.json").string(), render_json(res));
+    write_file_atomic((out / "report.html").string(), render_report(res));
+  }
 
   banner("results");
   std::printf("%s", render_text(res).c_str());

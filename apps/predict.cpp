@@ -7,6 +7,7 @@
 #include "apps/evaluate.h"
 #include "apps/stages.h"
 #include "framework/data/csv.h"
+#include "framework/dist/process_group.h"
 
 namespace effnet::app {
 
@@ -34,7 +35,7 @@ PredictRecord run_predict(const PredictOptions& o, const data::Dataset& ds) {
   PredictRecord r;
   r.images = ds.size();
   r.classes = m.classes;
-  if (!o.out_csv.empty()) {
+  if (!o.out_csv.empty() && dist::is_main()) {  // data-parallel: rank 0 writes
     std::vector<data::CsvRow> rows;
     rows.reserve(pred.size());
     char conf[32];

@@ -8,6 +8,7 @@
 #include "apps/evaluate.h"
 #include "apps/pseudo_label.h"
 #include "apps/stages.h"
+#include "framework/dist/process_group.h"
 
 namespace effnet::app {
 
@@ -39,7 +40,7 @@ PseudolabelRecord run_pseudolabel(const PseudolabelOptions& o, const data::Datas
   for (const PseudoLabel& k : kept) rows.push_back({ds.files[size_t(indices[size_t(k.row)])], k.label, k.confidence});
   std::filesystem::path parent = std::filesystem::path(o.out_csv).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
-  data::write_pseudo_labels(o.out_csv, rows);
+  if (dist::is_main()) data::write_pseudo_labels(o.out_csv, rows);  // data-parallel: rank 0 writes
 
   PseudolabelRecord r;
   r.considered = n;

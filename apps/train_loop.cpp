@@ -11,6 +11,9 @@
 #include "apps/progress.h"
 #include "framework/core/finite.h"
 #include "framework/data/loader.h"
+#include "framework/dist/all_reduce_op.h"
+#include "framework/dist/gradient_reducer.h"
+#include "framework/dist/process_group.h"
 #include "framework/framework.h"
 #include "weights/checkpoint.h"
 
@@ -51,6 +54,26 @@ struct EpochTally {
   int64_t correct = 0, images = 0, batches = 0;
 };
 
+// Every model tensor (weights and running statistics) takes rank 0's values.
+void broadcast_state(nn::Module& net) {
+  for (auto& [name, t] : net.state()) dist::broadcast(t, 0);
+}
+void broadcast_buffers(nn::Module& net) {
+  for (auto& [name, t] : net.named_buffers()) dist::broadcast(t, 0);
+}
+
+// Rank r's dropout / drop-connect stream: rank 0 keeps the run's seed, the others derive theirs
+// from it, so the ranks drop different units (as separate processes of one big batch would) and a
+// resume, which restores rank 0's generator, re-derives the same streams. The offsets advance
+// alike on every rank (the same ops on the same shapes).
+uint64_t rank_seed(uint64_t seed, int rank) {
+  if (rank == 0) return seed;
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * uint64_t(rank);  // splitmix64
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 }  // namespace
 
 void check_train_options(const TrainOptions& o) {
@@ -67,6 +90,16 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   check_train_options(opts);
   EFFNET_CHECK(td.dataset && !td.train.empty() && !td.val.empty(), opts.stage,
                ": needs training and validation images");
+  const int world = dist::world_size(), rank = dist::rank();
+  const bool distributed = dist::distributed();
+  const bool main_rank = rank == 0;
+  const bool quiet = opts.quiet || !main_rank;  // one progress bar and log, rank 0's
+  Settings settings = opts.settings;
+  if (world > 1) settings.emplace_back("world-size", std::to_string(world));
+  if (world > 1 && opts.sync_bn) settings.emplace_back("sync-bn", "true");
+  EFFNET_CHECK(world == 1 || int64_t(td.train.size()) >= opts.batch * world, opts.stage, ": ", td.train.size(),
+               " training images make no global batch of ", world, " ranks x ", opts.batch,
+               " (--batch is per rank): use a smaller --batch or fewer ranks");
   fs::create_directories(opts.out_dir);
   TrainResult r;
   r.best_path = (fs::path(opts.out_dir) / "best.h5").string();
@@ -76,11 +109,27 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   net.to(opts.device);
   net.freeze_backbone(opts.head_only);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(opts.optimizer, net.trainable_parameters());
+  std::unique_ptr<dist::GradientReducer> reducer;
+  if (distributed) {
+    broadcast_state(net);
+    reducer = std::make_unique<dist::GradientReducer>(net.trainable_parameters());
+    if (opts.sync_bn) nn::set_sync_batch_norm(net, dist::all_reduce_sum);
+  }
+  // Per-process statistics again when training ends, whatever way it ends.
+  struct SyncOff {
+    EfficientNet& net;
+    bool on;
+    ~SyncOff() {
+      if (on) nn::set_sync_batch_norm(net, nullptr);
+    }
+  } sync_off{net, distributed && opts.sync_bn};
 
   data::LoaderOptions lo;
   lo.batch_size = opts.batch;
   lo.shuffle = true;
-  lo.drop_last = int64_t(td.train.size()) >= opts.batch;  // the reference drops the last partial batch
+  lo.drop_last = int64_t(td.train.size()) >= opts.batch * world;  // the reference drops the last partial batch
+  lo.rank = rank;
+  lo.world = world;
   lo.seed = opts.seed;
   lo.workers = std::max(1, opts.workers);
   lo.transform = td.train_transform;
@@ -91,32 +140,34 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
 
   TrainingState state;
   state.stage = opts.stage;
-  state.config = format_settings(opts.settings);
+  state.config = format_settings(settings);
   if (fs::exists(r.last_path)) {
     TrainingState saved = read_training_state(r.last_path);
     EFFNET_CHECK(saved.stage == opts.stage, r.last_path, " is a checkpoint of stage '", saved.stage, "', not '",
                  opts.stage, "'");
-    std::vector<std::string> diffs = settings_differences(parse_config_text(saved.config, r.last_path), opts.settings);
+    std::vector<std::string> diffs = settings_differences(parse_config_text(saved.config, r.last_path), settings);
     std::string listed;
     for (const std::string& d : diffs) listed += "\n  " + d;
     EFFNET_CHECK(diffs.empty(), opts.out_dir, " holds a ", opts.stage, " run with other settings:", listed,
                  "\nuse another output folder, or delete this one to start over");
     state = load_checkpoint(r.last_path, net, optimizer.get());
-    default_generator().set_state(state.rng_seed, state.rng_offset);
+    default_generator().set_state(rank_seed(state.rng_seed, rank), state.rng_offset);
     if (fs::exists(metrics_csv))
       for (const EpochMetrics& m : read_metrics_csv(metrics_csv))
         if (m.epoch <= state.epoch) r.history.push_back(m);
     r.resumed_from = state.epoch;
-    if (!opts.quiet)
+    if (!quiet)
       std::printf("%s: resuming from %s after epoch %lld (best validation accuracy %.2f%% at epoch %lld)\n",
                   opts.stage.c_str(), r.last_path.c_str(), (long long)state.epoch, 100.0 * state.best_metric,
                   (long long)state.best_epoch);
+  } else if (rank > 0) {
+    default_generator().set_state(rank_seed(default_generator().seed(), rank), default_generator().offset());
   }
 
   auto finished = [&] {
     return state.epoch >= opts.epochs || (opts.patience > 0 && state.epochs_without_improvement >= opts.patience);
   };
-  const bool terminal = !opts.quiet && stdout_is_terminal();
+  const bool terminal = !quiet && stdout_is_terminal();
   const bool on_gpu = opts.device.is_cuda();
   // Reading a loss back waits for the GPU: there, read only at log points (a bar redraws more often).
   const int64_t read_every = !on_gpu ? 1 : terminal ? 10 : opts.log_every > 0 ? opts.log_every : 50;
@@ -133,7 +184,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     char label[96];
     std::snprintf(label, sizeof label, "%s epoch %lld/%lld", opts.stage.c_str(), (long long)epoch,
                   (long long)opts.epochs);
-    Progress progress(label, batches, terminal, opts.quiet ? 0 : opts.log_every);
+    Progress progress(label, batches, terminal, quiet ? 0 : opts.log_every);
     std::vector<PendingStep> pending;
     EpochTally tally;
     // A loss as text; NaN without the sign glibc prints for some NaNs ("-nan").
@@ -144,19 +195,37 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
                                          : std::string("none: no epoch had completed");
       EFFNET_THROW(opts.stage, ": ", what, "; training stopped. Last good checkpoint: ", kept);
     };
+    // Per pending step: the loss times the images, the correct predictions and the images, summed
+    // over the ranks when data-parallel (one all-reduce per read), so every rank sees the global
+    // numbers and a non-finite loss on any rank stops all of them at the same step.
     auto read_back = [&] {
+      std::vector<double> sums;
+      sums.reserve(3 * pending.size());
       for (PendingStep& p : pending) {
         const double loss = double(p.loss.to_vector<float>()[0]);  // one 4-byte copy, no dtype kernel
-        if (!std::isfinite(loss)) {
-          stop_non_finite("the loss became " + loss_text(loss) + " at epoch " + std::to_string(epoch) +
-                          ", step " + std::to_string(p.step) + " (batch " + std::to_string(p.batch) + " of " +
-                          std::to_string(batches) + ")" + first_non_finite_tensor(net));
-        }
         const std::vector<int64_t> pred = p.predicted.to_vector<int64_t>();
         const std::vector<int64_t> truth = p.labels.to_vector<int64_t>();
-        for (size_t i = 0; i < pred.size(); ++i) tally.correct += pred[i] == truth[i];
-        tally.loss_sum += loss * double(pred.size());
-        tally.images += int64_t(pred.size());
+        int64_t correct = 0;
+        for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == truth[i];
+        sums.insert(sums.end(), {loss * double(pred.size()), double(correct), double(pred.size())});
+      }
+      if (distributed && !sums.empty()) {
+        Tensor t = from_vector(sums, {int64_t(sums.size())});
+        dist::all_reduce(t);
+        sums = t.to_vector<double>();
+      }
+      for (size_t k = 0; k < pending.size(); ++k) {
+        const PendingStep& p = pending[k];
+        const double loss_times_n = sums[3 * k], images = sums[3 * k + 2];
+        if (!std::isfinite(loss_times_n)) {
+          stop_non_finite("the loss became " + loss_text(loss_times_n / images) + " at epoch " +
+                          std::to_string(epoch) + ", step " + std::to_string(p.step) + " (batch " +
+                          std::to_string(p.batch) + " of " + std::to_string(batches) + ")" +
+                          first_non_finite_tensor(net));
+        }
+        tally.correct += int64_t(sums[3 * k + 1]);
+        tally.loss_sum += loss_times_n;
+        tally.images += int64_t(images);
         tally.batches++;
       }
       pending.clear();
@@ -172,6 +241,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
       Tensor logits = net.forward(b.images);
       Tensor loss = cross_entropy(logits, b.labels);
       loss.backward();
+      if (reducer) reducer->finish();  // every rank now holds the averaged gradients
       optimizer->step();
       pending.push_back({loss.detach(), argmax(logits.detach(), 1), b.labels, optimizer->step_count(),
                          ++batch_in_epoch});
@@ -180,6 +250,8 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     }
     read_back();
     const double train_seconds = seconds_since(t0);
+    // Per-rank statistics differ between ranks; validation and the checkpoints use rank 0's.
+    if (distributed && !opts.sync_bn) broadcast_buffers(net);
 
     std::vector<float> probs = predict_probabilities(net, *td.dataset, td.val, td.eval_transform, eval);
     const std::vector<int64_t> val_labels = labels_at(*td.dataset, td.val);
@@ -213,18 +285,19 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     state.rng_offset = default_generator().offset();
     // best.h5, then the metrics, then last.h5: a crash in between repeats this epoch on resume,
     // and the repeat writes the same files again.
-    if (m.best) save_checkpoint(r.best_path, net, meta, nullptr, state);
+    // Rank 0 alone writes: the other ranks hold the same weights and optimizer state.
+    if (m.best && main_rank) save_checkpoint(r.best_path, net, meta, nullptr, state);
     m.seconds = seconds_since(t0);
     r.history.push_back(m);
-    write_metrics(opts.out_dir, r.history);
-    save_checkpoint(r.last_path, net, meta, optimizer.get(), state);
+    if (main_rank) write_metrics(opts.out_dir, r.history);
+    if (main_rank) save_checkpoint(r.last_path, net, meta, optimizer.get(), state);
 
     char summary[320];
     std::snprintf(summary, sizeof summary,
                   "%s: loss %.4f acc %.2f%% | val loss %.4f acc %.2f%%%s | lr %.3g | %s, %.0f img/s", label,
                   m.train_loss, 100.0 * m.train_accuracy, m.val_loss, 100.0 * m.val_accuracy, m.best ? " (best)" : "",
                   m.lr, format_duration(m.seconds).c_str(), m.images_per_second);
-    if (!opts.quiet) progress.finish(summary);
+    if (!quiet) progress.finish(summary);
   }
 
   r.epochs_run = state.epoch;
@@ -232,10 +305,13 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   r.best_epoch = state.best_epoch;
   r.stopped_early = state.epoch < opts.epochs;
   for (const EpochMetrics& m : r.history) r.seconds += m.seconds;
-  EFFNET_CHECK(fs::exists(r.best_path), opts.stage, ": ", r.best_path, " is missing after training");
-  load_weights(net, r.best_path);
+  if (main_rank) {
+    EFFNET_CHECK(fs::exists(r.best_path), opts.stage, ": ", r.best_path, " is missing after training");
+    load_weights(net, r.best_path);
+  }
+  if (distributed) broadcast_state(net);  // the best weights, from rank 0's file
   net.freeze_backbone(false);
-  if (!opts.quiet)
+  if (!quiet)
     std::printf("%s: best validation accuracy %.2f%% at epoch %lld of %lld%s; weights in %s\n", opts.stage.c_str(),
                 100.0 * r.best_val_accuracy, (long long)r.best_epoch, (long long)r.epochs_run,
                 r.stopped_early ? " (stopped early)" : "", r.best_path.c_str());

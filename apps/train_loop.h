@@ -12,6 +12,13 @@
 // (dropout, drop-connect) is restored from the checkpoint, and so are the optimizer's buffers
 // and step count (the LR schedule is a function of the step count).
 //
+// Data-parallel (docs/distributed.md), when the process group is distributed (mpirun -np N): each
+// rank trains on its share of every global batch of N * batch images (loader.h), the gradients are
+// averaged as backward runs (dist/gradient_reducer.h), so the ranks' weights and optimizer states
+// stay identical; rank 0 broadcasts its weights at the start and its running statistics before
+// every validation pass, and alone writes checkpoints and metrics. The world size is part of the
+// run's settings when above 1: a resume at another world size is refused.
+//
 // A NaN or infinite loss stops training with an error naming the epoch and step; nothing of the
 // failing epoch is written, so last.h5 stays the last good checkpoint. On the GPU the losses are
 // read back only every `log_every` steps (and at the end of each epoch), so the host never waits
@@ -52,6 +59,9 @@ struct TrainOptions {
   OptimizerSpec optimizer;             // sgd, lr 0.005, momentum 0.9, weight decay 1e-4
   ScheduleSpec schedule;               // constant
   bool head_only = false;              // backbone frozen (EfficientNet::freeze_backbone)
+  // Data parallelism (under mpirun, docs/distributed.md): batch statistics over all ranks'
+  // batches instead of each rank's own (ops/sync_batch_norm.h). No effect in one process.
+  bool sync_bn = false;
   uint64_t seed = 0;                   // batch order and augmentation
   Device device = Device::cpu();
   int workers = 1;

@@ -3,6 +3,7 @@
 #include "apps/stages.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "framework/dist/process_group.h"
 
 namespace effnet::cli {
 
@@ -27,7 +28,7 @@ int cmd_predict(int argc, char** argv, const Hooks&) {
   o.run = inference_setup_from(args);
   app::check_predict_options(o);
   const app::PredictRecord r = app::run_predict(o, load_images(in));
-  if (!args.str("confusion").empty()) app::write_confusion_csv(args.str("confusion"), r.confusion, r.classes);
+  if (!args.str("confusion").empty() && dist::is_main()) app::write_confusion_csv(args.str("confusion"), r.confusion, r.classes);
   return 0;
 }
 

@@ -1,10 +1,13 @@
 // The command table of the effnet binary and its dispatch (see commands.h).
 #include "cli/commands.h"
 
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <iostream>
 #include <string>
+
+#include "framework/dist/process_group.h"
 
 namespace effnet::cli {
 namespace {
@@ -40,10 +43,24 @@ int run_command(int argc, char** argv, const Hooks& hooks) {
   }
   for (const auto& c : kCommands) {
     if (argv[1] != std::string(c.name)) continue;
+    // Under mpirun / srun every rank runs the command (docs/distributed.md). Rank 0 alone prints
+    // to stdout; errors go to stderr from whichever rank has them, and end the whole job at once
+    // (MPI_Abort), so no rank is left waiting in a collective for one that has stopped.
+    std::string where;
     try {
-      return c.run(argc, argv, hooks);
+      const int world = dist::init();
+      if (world > 1) where = " [rank " + std::to_string(dist::rank()) + " of " + std::to_string(world) + "]";
+      if (!dist::is_main()) EFFNET_CHECK(std::freopen("/dev/null", "w", stdout), "cannot silence stdout");
+      const int status = c.run(argc, argv, hooks);
+      dist::finalize();
+      return status;
     } catch (const std::exception& e) {
-      std::cerr << "effnet " << c.name << ": error: " << e.what() << "\n";
+      std::cerr << "effnet " << c.name << where << ": error: " << e.what() << "\n";
+      if (dist::distributed() && dist::world_size() > 1) {
+        std::cerr.flush();
+        dist::abort(1);
+      }
+      dist::finalize();
       return 1;
     }
   }

@@ -17,12 +17,13 @@ void add_training_options(Args& args) {
       .option("step-epochs", "10", "step: epochs between decays", Range::above(0))
       .option("gamma", "0.1", "step: decay factor", Range::between(0, 1))
       .option("min-lr", "0", "cosine: final learning rate", Range::at_least(0))
-      .option("batch", "128", "training batch size", kBatchRange)
+      .option("batch", "128", "training batch size (per rank under mpirun: the global batch is N x this)", kBatchRange)
       .option("eval-batch", "0", "evaluation batch size (0: twice the training batch)", Range::between(0, kMaxBatch))
       .option("seed", "0", "seed of the initialisation, batch order, augmentation and dropout", Range::at_least(0))
       .option("device", "auto", "auto (cuda when a GPU is visible) | cpu | cuda")
       .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)", kWorkersRange)
-      .option("log-every", "20", "batches between log lines when stdout is not a terminal (0: none)", Range::at_least(0));
+      .option("log-every", "20", "batches between log lines when stdout is not a terminal (0: none)", Range::at_least(0))
+      .flag("sync-bn", "under mpirun: batch-norm statistics over all ranks' batches (default: each rank its own)");
 }
 
 app::TrainingSetup training_setup_from(const Args& args, const Hooks& hooks) {
@@ -41,6 +42,7 @@ app::TrainingSetup training_setup_from(const Args& args, const Hooks& hooks) {
   t.workers = app::loader_workers(t.device, args.integer("workers"));
   t.log_every = args.integer("log-every");
   t.after_step = hooks.after_step;
+  t.sync_bn = args.on("sync-bn");
   return s;
 }
 

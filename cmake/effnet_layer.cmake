@@ -28,6 +28,7 @@ function(effnet_layer name)
   endforeach()
   foreach(file IN LISTS L_EXCLUDE)
     list(REMOVE_ITEM cpp ${CMAKE_SOURCE_DIR}/${file})
+    list(REMOVE_ITEM cu ${CMAKE_SOURCE_DIR}/${file})
   endforeach()
 
   set(target effnet_${name})

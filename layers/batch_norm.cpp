@@ -15,7 +15,19 @@ BatchNorm2d::BatchNorm2d(int64_t channels, const BatchNormOptions& opts) : chann
 Tensor BatchNorm2d::forward(const Tensor& x) {
   EFFNET_CHECK(x.dim() == 4 && x.size(1) == channels_, "BatchNorm2d(", channels_, "): expected (N, ", channels_,
                ", H, W), got ", x.str());
+  if (sync_ && is_training())
+    return sync_batch_norm2d(x, weight, bias, running_mean, running_var, true, opts_.momentum, opts_.eps, sync_);
   return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), opts_.momentum, opts_.eps);
+}
+
+int64_t set_sync_batch_norm(Module& root, const AllReduceSum& all_reduce_sum) {
+  int64_t n = 0;
+  if (auto* bn = dynamic_cast<BatchNorm2d*>(&root)) {
+    bn->set_sync(all_reduce_sum);
+    ++n;
+  }
+  for (const auto& [name, child] : root.children()) n += set_sync_batch_norm(*child, all_reduce_sum);
+  return n;
 }
 
 }  // namespace effnet::nn

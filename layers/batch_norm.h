@@ -3,6 +3,7 @@
 // eps 1e-3 / momentum 0.01; PyTorch-trained ones 1e-5 / 0.1.
 #pragma once
 
+#include "framework/ops/sync_batch_norm.h"
 #include "layers/module.h"
 
 namespace effnet::nn {
@@ -20,11 +21,20 @@ class BatchNorm2d : public Module {
   const BatchNormOptions& options() const { return opts_; }
   void set_options(const BatchNormOptions& o) { opts_ = o; }
   int64_t channels() const { return channels_; }
+  // Training-mode statistics over all ranks of a data-parallel job through this all-reduce
+  // (ops/sync_batch_norm.h); an empty function returns to per-process statistics.
+  void set_sync(AllReduceSum all_reduce_sum) { sync_ = std::move(all_reduce_sum); }
+  bool synchronised() const { return bool(sync_); }
   Tensor weight, bias, running_mean, running_var;
 
  private:
   int64_t channels_;
   BatchNormOptions opts_;
+  AllReduceSum sync_;
 };
+
+// Sets (or, with an empty function, clears) the all-reduce of every BatchNorm2d in `root`'s tree;
+// returns how many there are.
+int64_t set_sync_batch_norm(Module& root, const AllReduceSum& all_reduce_sum);
 
 }  // namespace effnet::nn

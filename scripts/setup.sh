@@ -11,6 +11,7 @@ PACKAGES=(
   python3-torch python3-torchvision python3-h5py python3-numpy python3-skimage
   python3-pip python3-venv dataset-fashion-mnist
   clang libclang-rt-dev libomp-dev
+  openmpi-bin libopenmpi-dev  # data parallelism: mpirun and the MPI backend (docs/distributed.md)
 )
 
 missing=()

@@ -1,7 +1,8 @@
 # CMake glue for the system dependencies (all from Debian packages, see scripts/setup.sh).
 # Produces one interface target per dependency, named for what it is, so that each layer links
 # only what it uses (CMakeLists.txt): effnet::openmp, effnet::openblas, effnet::hdf5, effnet::stb,
-# effnet::zlib, and in a CUDA build effnet::cuda (runtime, cuBLAS, cuDNN). Sets EFFNET_WITH_CUDA.
+# effnet::zlib, effnet::mpi when MPI is found, and in a CUDA build effnet::cuda (runtime, cuBLAS,
+# cuDNN) and effnet::nccl when NCCL is found. Sets EFFNET_WITH_CUDA, EFFNET_WITH_MPI, EFFNET_WITH_NCCL.
 
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
@@ -72,5 +73,37 @@ if(EFFNET_CUDA)
     endif()
   else()
     message(STATUS "effnet: nvcc not found; CPU-only build")
+  endif()
+endif()
+
+# ---- data parallelism: MPI (launch, rendezvous, CPU collectives) and NCCL (GPU collectives) ----
+# Both optional, like CUDA: without MPI the distributed layer has only its single-process backend
+# (framework/dist/communicator.h), and `mpirun -np N effnet` is refused with a clear message.
+set(EFFNET_WITH_MPI OFF)
+option(EFFNET_MPI "Build the MPI backend of the distributed layer when MPI is found" ON)
+if(EFFNET_MPI)
+  find_package(MPI COMPONENTS CXX QUIET)
+  if(MPI_CXX_FOUND)
+    set(EFFNET_WITH_MPI ON)
+    add_library(effnet::mpi INTERFACE IMPORTED)
+    target_link_libraries(effnet::mpi INTERFACE MPI::MPI_CXX)
+    target_compile_definitions(effnet::mpi INTERFACE EFFNET_WITH_MPI=1)
+    find_program(EFFNET_MPIEXEC NAMES mpiexec mpirun)
+    message(STATUS "effnet: MPI ${MPI_CXX_VERSION} (${EFFNET_MPIEXEC})")
+  else()
+    message(STATUS "effnet: MPI not found; single-process build (scripts/setup.sh installs OpenMPI)")
+  endif()
+endif()
+set(EFFNET_WITH_NCCL OFF)
+if(EFFNET_WITH_CUDA AND EFFNET_WITH_MPI)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include)
+  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    set(EFFNET_WITH_NCCL ON)
+    add_library(effnet::nccl INTERFACE IMPORTED)
+    target_include_directories(effnet::nccl INTERFACE ${NCCL_INCLUDE_DIR})
+    target_link_libraries(effnet::nccl INTERFACE ${NCCL_LIBRARY})
+    target_compile_definitions(effnet::nccl INTERFACE EFFNET_WITH_NCCL=1)
+    message(STATUS "effnet: NCCL ${NCCL_LIBRARY}")
   endif()
 endif()

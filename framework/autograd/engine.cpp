@@ -42,6 +42,9 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& g) {
   } else {
     Tensor(leaf->grad).add_(g);
   }
+  // The engine runs a node once all its incoming gradients are summed, so this is the leaf's last
+  // arrival of the pass.
+  if (leaf->post_accumulate_grad_hook) leaf->post_accumulate_grad_hook();
   return {};
 }
 

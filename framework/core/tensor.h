@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -55,6 +56,10 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;        // set on outputs of recorded ops
   std::shared_ptr<TensorImpl> grad;     // accumulated gradient of a leaf
   std::weak_ptr<Node> grad_accumulator; // the leaf's AccumulateGrad node, made once
+  // Called by the backward engine once this leaf's gradient of the current backward pass is
+  // complete (PyTorch's post-accumulate-grad hook): how data parallelism starts reducing a
+  // bucket of gradients while the rest of backward still runs (framework/dist/gradient_reducer.h).
+  std::function<void()> post_accumulate_grad_hook;
   std::string name;                     // optional, for error messages ("blocks.3.bn1.weight")
 };
 

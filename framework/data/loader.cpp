@@ -20,9 +20,14 @@ Loader::Loader(const Dataset& ds, std::vector<int64_t> indices, LoaderOptions op
   for (int64_t i : indices_)
     EFFNET_CHECK(i >= 0 && i < ds_.size(), "Loader: index ", i, " outside the dataset at ", ds_.root, " (",
                  ds_.size(), " images)");
-  const int64_t n = int64_t(indices_.size());
-  batches_ = opts_.drop_last ? n / opts_.batch_size : (n + opts_.batch_size - 1) / opts_.batch_size;
+  EFFNET_CHECK(opts_.world >= 1 && opts_.rank >= 0 && opts_.rank < opts_.world, "Loader: rank ", opts_.rank,
+               " outside a world of ", opts_.world);
+  EFFNET_CHECK(opts_.world == 1 || opts_.drop_last, "Loader: sharding over ", opts_.world,
+               " ranks needs drop_last (every rank the same number of full batches)");
+  const int64_t n = int64_t(indices_.size()), global = opts_.batch_size * opts_.world;
+  batches_ = opts_.drop_last ? n / global : (n + global - 1) / global;
   EFFNET_CHECK(batches_ > 0, "Loader: ", n, " samples make no full batch of ", opts_.batch_size,
+               opts_.world > 1 ? " per rank over " + std::to_string(opts_.world) + " ranks" : std::string(),
                " with drop_last");
   const Image& first = ds_.image(indices_[0]);
   out_h_ = opts_.transform.out_height(first.height);
@@ -105,7 +110,7 @@ void Loader::worker_loop() {
     slot.state = SlotState::Filling;
     slot.batch = b;
     slot.error = nullptr;
-    const int64_t begin = b * opts_.batch_size;
+    const int64_t begin = (b * opts_.world + opts_.rank) * opts_.batch_size;
     const int64_t end = std::min<int64_t>(begin + opts_.batch_size, int64_t(order_.size()));
     slot.indices.assign(order_.begin() + begin, order_.begin() + end);
     const int64_t epoch = epoch_;

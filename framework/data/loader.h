@@ -32,6 +32,11 @@ struct LoaderOptions {
   int prefetch = 3;        // batches prepared ahead of the consumer
   Transform transform;
   Device device = Device::cpu();
+  // Data parallelism: this loader is rank `rank` of `world`. Each batch of an epoch is then one
+  // global batch of world * batch_size samples of the (same on every rank) epoch order, of which
+  // rank r takes rows [r * batch_size, (r + 1) * batch_size); world > 1 needs drop_last, so every
+  // rank gets as many batches of the same size and the ranks step together.
+  int rank = 0, world = 1;
 };
 
 struct Batch {

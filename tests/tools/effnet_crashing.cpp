@@ -3,6 +3,8 @@
 // runs the command like `effnet <arguments>` and ends the process right after its N-th optimizer
 // step (counted over all the stages it runs), with exit status 75 and without writing anything
 // more, as a crash would: the run's files are then whatever a killed process leaves behind.
+// Under mpirun, EFFNET_CRASH_RANK=R makes only rank R crash (the others must then be ended by the
+// launcher, not hang).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -20,6 +22,9 @@ int main(int argc, char** argv) {
   effnet::cli::Hooks hooks;
   hooks.after_step = [&](const effnet::app::StepEvent& e) {
     if (++steps != crash_after) return;
+    const char* only = std::getenv("EFFNET_CRASH_RANK");
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    if (only && std::string(only) != (rank ? rank : "0")) return;
     std::printf("%s: simulated crash after step %lld (epoch %lld, batch %lld)\n", e.stage.c_str(), steps,
                 (long long)e.epoch, (long long)e.batch);
     std::fflush(stdout);
