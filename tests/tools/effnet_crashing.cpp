@@ -25,9 +25,11 @@ int main(int argc, char** argv) {
     const char* only = std::getenv("EFFNET_CRASH_RANK");
     const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
     if (only && std::string(only) != (rank ? rank : "0")) return;
-    std::printf("%s: simulated crash after step %lld (epoch %lld, batch %lld)\n", e.stage.c_str(), steps,
+    // stderr: under mpirun only rank 0's stdout is kept.
+    std::fprintf(stderr, "%s: simulated crash after step %lld (epoch %lld, batch %lld)\n", e.stage.c_str(), steps,
                 (long long)e.epoch, (long long)e.batch);
     std::fflush(stdout);
+    std::fflush(stderr);
     std::_Exit(75);
   };
   argv[1] = argv[0];  // the command sees "effnet <arguments>"
