@@ -11,7 +11,10 @@ namespace {
 
 // Options that change how a run goes but not what it computes: they may differ between a run and
 // its resumption.
-const std::set<std::string> kRuntimeKeys = {"config", "out", "data", "device", "workers", "log-every", "eval-batch"};
+// sync-bn is left out here because it means something only under mpirun, where the training
+// loop records it (with the world size) in the checkpoints' settings.
+const std::set<std::string> kRuntimeKeys = {"config",     "out",        "data",   "device",
+                                            "workers",    "log-every",  "eval-batch", "sync-bn"};
 
 void declare(Args& args) {
   args.option("config", "", "a 'key = value' file of these options (without the dashes); the command line wins")

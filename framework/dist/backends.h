@@ -20,7 +20,8 @@ void finalize_mpi();
 
 #ifdef EFFNET_WITH_NCCL
 // A NCCL communicator over the same ranks as `host`, on the current CUDA device: rank 0 makes the
-// unique id and `host` broadcasts it. Collective over `host`.
+// unique id and `host` broadcasts it. Collective over `host`; with the single-process host it is
+// a world of one (tests/test_nccl.cpp compares it with the plain CUDA path).
 std::unique_ptr<Communicator> make_nccl(Communicator& host);
 #endif
 

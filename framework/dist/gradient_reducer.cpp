@@ -6,7 +6,8 @@
 
 namespace effnet::dist {
 
-GradientReducer::GradientReducer(std::vector<Tensor> params, size_t bucket_bytes) : params_(std::move(params)) {
+GradientReducer::GradientReducer(std::vector<Tensor> params, size_t bucket_bytes, Communicator* comm)
+    : params_(std::move(params)), comm_(comm) {
   size_t bytes = 0;
   for (size_t k = params_.size(); k-- > 0;) {
     const Tensor& p = params_[k];
@@ -29,10 +30,12 @@ GradientReducer::~GradientReducer() {
   for (Tensor& p : params_) p.impl().post_accumulate_grad_hook = nullptr;
 }
 
+Communicator& GradientReducer::comm_for(const Tensor& t) const { return comm_ ? *comm_ : communicator(t.device()); }
+
 void GradientReducer::on_gradient(size_t b) {
   Bucket& bucket = buckets_[b];
   if (++bucket.ready == bucket.members.size()) launch(b);
-  communicator(params_[bucket.members.front()].device()).progress();
+  comm_for(params_[bucket.members.front()]).progress();
 }
 
 void GradientReducer::launch(size_t b) {
@@ -47,14 +50,15 @@ void GradientReducer::launch(size_t b) {
     else slot.zero_();
     offset += p.numel();
   }
-  bucket.work = all_reduce_async(bucket.flat, ReduceOp::Sum);
+  bucket.work = comm_for(first).all_reduce_async(bucket.flat, ReduceOp::Sum);
   launched_.push_back(b);
 }
 
 void GradientReducer::finish() {
   for (size_t b = 0; b < buckets_.size(); ++b)
     if (!buckets_[b].work) launch(b);  // parameters without a gradient in this pass
-  const double scale = 1.0 / double(world_size());
+  if (params_.empty()) return;
+  const double scale = 1.0 / double(comm_for(params_.front()).size());
   for (size_t b : launched_) {
     Bucket& bucket = buckets_[b];
     bucket.work->wait();

@@ -21,7 +21,10 @@ namespace effnet::dist {
 class GradientReducer {
  public:
   // params: the trainable parameters, the same list on every rank. 25 MiB buckets as DDP's.
-  explicit GradientReducer(std::vector<Tensor> params, size_t bucket_bytes = size_t(25) << 20);
+  // comm: the communicator to reduce over; by default the process group's for the parameters'
+  // device (process_group.h).
+  explicit GradientReducer(std::vector<Tensor> params, size_t bucket_bytes = size_t(25) << 20,
+                           Communicator* comm = nullptr);
   ~GradientReducer();  // removes the hooks
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
@@ -41,7 +44,10 @@ class GradientReducer {
   void on_gradient(size_t bucket);
   void launch(size_t bucket);
 
+  Communicator& comm_for(const Tensor& t) const;
+
   std::vector<Tensor> params_;
+  Communicator* comm_;
   std::vector<Bucket> buckets_;
   std::vector<size_t> launched_;  // bucket indices, in the order their all-reduce started
 };
