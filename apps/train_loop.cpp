@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "apps/evaluate.h"
@@ -62,6 +63,16 @@ void broadcast_buffers(nn::Module& net) {
   for (auto& [name, t] : net.named_buffers()) dist::broadcast(t, 0);
 }
 
+// The gradient reducer's bucket size: EFFNET_BUCKET_MB (MiB, as DDP's bucket_cap_mb), else 4:
+// B0's gradients in 4-5 buckets that overlap backward, where DDP's 25 MiB would hold all of them
+// in one (docs/distributed.md: the model and the 2-rank measurement).
+size_t bucket_bytes() {
+  const char* s = std::getenv("EFFNET_BUCKET_MB");
+  const double mib = s ? std::atof(s) : 4.0;
+  EFFNET_CHECK(mib > 0, "EFFNET_BUCKET_MB must be a positive number of MiB, got '", s ? s : "", "'");
+  return size_t(mib * 1024 * 1024);
+}
+
 // Rank r's dropout / drop-connect stream: rank 0 keeps the run's seed, the others derive theirs
 // from it, so the ranks drop different units (as separate processes of one big batch would) and a
 // resume, which restores rank 0's generator, re-derives the same streams. The offsets advance
@@ -112,7 +123,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   std::unique_ptr<dist::GradientReducer> reducer;
   if (distributed) {
     broadcast_state(net);
-    reducer = std::make_unique<dist::GradientReducer>(net.trainable_parameters());
+    reducer = std::make_unique<dist::GradientReducer>(net.trainable_parameters(), bucket_bytes());
     if (opts.sync_bn) nn::set_sync_batch_norm(net, dist::all_reduce_sum);
   }
   // Per-process statistics again when training ends, whatever way it ends.

@@ -2,12 +2,14 @@
 // the training apps read (see framework/data/fashion_mnist.h for the layout).
 #include <chrono>
 #include <cstdio>
+#include <exception>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "framework/core/error.h"
 #include "framework/data/fashion_mnist.h"
+#include "framework/dist/process_group.h"
 
 namespace effnet::cli {
 
@@ -33,6 +35,16 @@ int cmd_prepare(int argc, char** argv, const Hooks&) {
   opts.labels_per_class = args.integer("labels-per-class");
   opts.seed = uint32_t(seed);
   opts.threads = int(args.integer("threads"));
+  // Under mpirun, one writer: rank 0 prepares, the others wait for it (a shared folder).
+  if (!dist::is_main()) {
+    dist::barrier();
+    return 0;
+  }
+  struct Release {
+    ~Release() {
+      if (dist::world_size() > 1 && !std::uncaught_exceptions()) dist::barrier();
+    }
+  } release;
   const auto t0 = std::chrono::steady_clock::now();
   data::PrepareSummary s = data::prepare_fashion_mnist(opts);
   if (s.already_complete) {

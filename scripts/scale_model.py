@@ -9,7 +9,7 @@ of k is ready at i/k of the backward pass (about 2/3 of the step), the buckets' 
 one after another, and "exposed" is how far the last one ends after backward. One bucket (the
 reducer's default 25 MiB holds all of B0) exposes everything; 4 MiB buckets overlap.
 Usage: scale_model.py                                    the tables of the doc
-       scale_model.py --cpu BUS_GBPS ALPHA_US STEP_MS MIB  the 2-rank CPU prediction
+       scale_model.py --cpu BUS_GBPS ALPHA_US STEP_MS MIB BUCKET_MIB   the 2-rank CPU prediction
 """
 import math
 import sys
@@ -71,14 +71,14 @@ def tables():
                   f"| {100 * efficiency(step, small):.0f} % | {hier * 1e3:.2f} | {100 * efficiency(step, hier):.0f} % |")
 
 
-def cpu(bus_gbps, alpha_us, step_ms, mib):
-    exposed, _ = exposed_s(2, mib * 2**20, bus_gbps * 1e9, alpha_us * 1e-6, step_ms * 1e-3, BUCKET)
-    print(f"2 ranks, {mib:g} MiB in one bucket: {exposed * 1e3:.2f} ms exposed per step; predicted step "
+def cpu(bus_gbps, alpha_us, step_ms, mib, bucket_mib):
+    exposed, _ = exposed_s(2, mib * 2**20, bus_gbps * 1e9, alpha_us * 1e-6, step_ms * 1e-3, bucket_mib * 2**20)
+    print(f"2 ranks, {mib:g} MiB in {bucket_mib:g} MiB buckets: {exposed * 1e3:.2f} ms exposed per step; predicted step "
           f"{step_ms + exposed * 1e3:.1f} ms, efficiency {100 * efficiency(step_ms * 1e-3, exposed):.1f} %")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "--cpu":
+    if len(sys.argv) == 7 and sys.argv[1] == "--cpu":
         cpu(*map(float, sys.argv[2:]))
     else:
         tables()

@@ -1,5 +1,6 @@
 // Gradient averaging for data parallelism, overlapped with backward (PyTorch DDP's reducer):
-// the parameters are grouped into buckets of about `bucket_bytes`, in reverse order, since
+// the parameters are grouped into buckets of about `bucket_bytes` (the training loop uses 4 MiB,
+// EFFNET_BUCKET_MB), in reverse order, since
 // backward produces the last layers' gradients first. Each parameter gets a post-accumulate-grad
 // hook (core/tensor.h); when the last gradient of a bucket is complete, the bucket is packed into
 // one flat tensor and its all-reduce starts, while backward goes on with earlier layers.
@@ -20,7 +21,7 @@ namespace effnet::dist {
 
 class GradientReducer {
  public:
-  // params: the trainable parameters, the same list on every rank. 25 MiB buckets as DDP's.
+  // params: the trainable parameters, the same list on every rank. 25 MiB: DDP's default.
   // comm: the communicator to reduce over; by default the process group's for the parameters'
   // device (process_group.h).
   explicit GradientReducer(std::vector<Tensor> params, size_t bucket_bytes = size_t(25) << 20,
