@@ -602,6 +602,52 @@ TEST(Loader, DropLastAndRestartingAnEpoch) {
   EXPECT_ERROR_HAS(Loader(ds, iota(10), opts), "make no full batch");
 }
 
+// Data parallelism: rank r of W takes rows [r*B, (r+1)*B) of each global batch of W*B, so the
+// ranks' batches, side by side, are one loader's batches of W*B (indices and augmented images);
+// the tail that makes no global batch is dropped on every rank alike.
+TEST(Loader, RankShardsTileTheGlobalBatches) {
+  Dataset ds = synthetic_dataset(45);
+  LoaderOptions whole = loader_options(12, 3, 1);
+  whole.drop_last = true;
+  whole.transform.flip_prob = 0.5;
+  Loader one(ds, iota(45), whole);
+  const std::vector<Batch> global = run_epoch(one, 1);
+  ASSERT_EQ(global.size(), 3u);  // 45 images: 3 global batches of 12, 9 dropped
+  std::vector<std::vector<Batch>> ranks;
+  for (int r = 0; r < 3; ++r) {
+    LoaderOptions o = whole;
+    o.batch_size = 4;
+    o.rank = r;
+    o.world = 3;
+    Loader shard(ds, iota(45), o);
+    EXPECT_EQ(shard.batches_per_epoch(), 3);
+    ranks.push_back(run_epoch(shard, 1));
+  }
+  for (size_t b = 0; b < global.size(); ++b) {
+    std::vector<int64_t> indices;
+    std::vector<float> pixels;
+    for (int r = 0; r < 3; ++r) {
+      ASSERT_EQ(ranks[size_t(r)].size(), global.size());
+      const Batch& part = ranks[size_t(r)][b];
+      indices.insert(indices.end(), part.indices.begin(), part.indices.end());
+      const std::vector<float> px = part.images.to_vector<float>();
+      pixels.insert(pixels.end(), px.begin(), px.end());
+    }
+    EXPECT_EQ(indices, global[b].indices);
+    EXPECT_EQ(pixels, global[b].images.to_vector<float>());
+  }
+  LoaderOptions bad = whole;
+  bad.world = 2;
+  bad.rank = 2;
+  EXPECT_ERROR_HAS(Loader(ds, iota(45), bad), "rank 2 outside a world of 2");
+  bad.rank = 1;
+  bad.drop_last = false;
+  EXPECT_ERROR_HAS(Loader(ds, iota(45), bad), "needs drop_last");
+  bad.drop_last = true;
+  bad.batch_size = 23;
+  EXPECT_ERROR_HAS(Loader(ds, iota(45), bad), "per rank over 2 ranks");
+}
+
 TEST(Loader, WorkerErrorsReachTheConsumer) {
   Dataset ds = synthetic_dataset(12);
   Image odd = pattern_image(5, 4, 0);
