@@ -3,8 +3,6 @@
 // = sum_r dL_r/dy. What synchronised batch norm builds on (ops/sync_batch_norm.h).
 #pragma once
 
-#include <functional>
-
 #include "framework/core/tensor.h"
 
 namespace effnet::dist {

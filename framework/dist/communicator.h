@@ -9,7 +9,8 @@
 // reduced, one device communicator, and picks between them by the tensor's device.
 //
 // Every rank must call the same collectives in the same order with tensors of the same shape and
-// dtype, as with MPI itself; a rank that fails calls abort(), which ends every rank of the job.
+// dtype, as with MPI itself; a rank that fails calls dist::abort() (process_group.h), which ends
+// every rank of the job.
 #pragma once
 
 #include <cstddef>
