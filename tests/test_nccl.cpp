@@ -5,7 +5,6 @@
 // GPUs and mpirun (docs/distributed.md); these tests skip without a GPU or without NCCL.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <cstdio>
 
 #include "efficientnet/efficientnet.h"
@@ -72,23 +71,13 @@ TEST(CudaNccl, B0TrainedThroughTheReducerEqualsThePlainCudaPath) {
       if (reducer) reducer->finish();
       opt->step();
     }
-    std::vector<std::vector<float>> weights;
-    for (auto& [name, t] : net.named_parameters()) weights.push_back(t.to(Device::cpu()).to_vector<float>());
+    std::vector<Tensor> weights;
+    for (auto& [name, t] : net.named_parameters()) weights.push_back(t.to(Device::cpu()));
     return weights;
   };
-  const auto plain = train(false), reduced = train(true);
-  ASSERT_EQ(plain.size(), reduced.size());
-  double diff = 0, norm = 0;
-  size_t differing = 0;
-  for (size_t i = 0; i < plain.size(); ++i) {
-    differing += plain[i] != reduced[i];
-    for (size_t k = 0; k < plain[i].size(); ++k) {
-      diff += double(plain[i][k] - reduced[i][k]) * double(plain[i][k] - reduced[i][k]);
-      norm += double(plain[i][k]) * double(plain[i][k]);
-    }
-  }
-  std::printf("NCCL world of one vs plain CUDA: %zu of %zu parameters differ, relative distance %.3g\n", differing,
-              plain.size(), std::sqrt(diff / norm));
-  EXPECT_LE(std::sqrt(diff / norm), 1e-6);
+  // Over all parameters as one vector (testing/compare.h).
+  const double differ = testing::relative_l2(train(true), train(false));
+  std::printf("NCCL world of one vs plain CUDA: weights differ by %.3g of their norm\n", differ);
+  EXPECT_LE(differ, 1e-6);
 #endif
 }

@@ -74,10 +74,7 @@ class MpiWorld : public Communicator {
   std::unique_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) override {
     EFFNET_CHECK(op == ReduceOp::Sum || t.dtype() != DType::Int64, "mpi all_reduce: Mean needs a floating tensor");
     const int n = mpi_count(t, "all_reduce");
-    // Forget the requests that works have completed since (they read MPI_REQUEST_NULL).
-    outstanding_.erase(std::remove_if(outstanding_.begin(), outstanding_.end(),
-                                      [](const SharedRequest& r) { return *r == MPI_REQUEST_NULL; }),
-                       outstanding_.end());
+    forget_completed();
     auto work = std::make_unique<MpiWork>(t, op, size_);
     MPI_Iallreduce(MPI_IN_PLACE, t.raw_data(), n, mpi_type(t), MPI_SUM, MPI_COMM_WORLD, work->request().get());
     outstanding_.push_back(work->request());
@@ -105,15 +102,21 @@ class MpiWorld : public Communicator {
   void barrier() override { MPI_Barrier(MPI_COMM_WORLD); }
   void progress() override {
     // Each MPI_Test lets OpenMPI's progress engine move the outstanding collectives on.
-    for (size_t i = 0; i < outstanding_.size();) {
-      int flag = 0;
-      if (*outstanding_[i] != MPI_REQUEST_NULL) MPI_Test(outstanding_[i].get(), &flag, MPI_STATUS_IGNORE);
-      if (flag || *outstanding_[i] == MPI_REQUEST_NULL) outstanding_.erase(outstanding_.begin() + long(i));
-      else ++i;
-    }
+    int flag = 0;
+    for (const SharedRequest& r : outstanding_)
+      if (*r != MPI_REQUEST_NULL) MPI_Test(r.get(), &flag, MPI_STATUS_IGNORE);
+    forget_completed();
   }
 
  private:
+  // Drops the requests that are complete (MPI sets them to MPI_REQUEST_NULL, in a work's wait or
+  // in progress()).
+  void forget_completed() {
+    outstanding_.erase(std::remove_if(outstanding_.begin(), outstanding_.end(),
+                                      [](const SharedRequest& r) { return *r == MPI_REQUEST_NULL; }),
+                       outstanding_.end());
+  }
+
   int rank_ = 0, size_ = 1;
   std::vector<SharedRequest> outstanding_;
 };

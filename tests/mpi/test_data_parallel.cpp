@@ -49,26 +49,13 @@ std::pair<Tensor, Tensor> global_batch(int64_t step, DType dtype) {
   return {x, y};
 }
 
-// Over all parameters as one vector: ||a - b|| / ||b||, and the same difference relative to how
-// far training moved b from `start`, ||a - b|| / ||b - start||. Per tensor the first would not do:
-// some biases' gradients are analytically zero (a batch norm follows), so those tensors hold
-// nothing but rounding.
-struct Distance {
-  double relative = 0, of_update = 0, moved = 0;
-};
-Distance distance(EfficientNet& a, EfficientNet& b, EfficientNet& start) {
-  auto pa = a.named_parameters(), pb = b.named_parameters(), p0 = start.named_parameters();
-  double diff = 0, norm = 0, update = 0;
-  for (size_t i = 0; i < pa.size(); ++i) {
-    const std::vector<double> va = pa[i].second.to_vector<double>(), vb = pb[i].second.to_vector<double>(),
-                              v0 = p0[i].second.to_vector<double>();
-    for (size_t k = 0; k < va.size(); ++k) {
-      diff += (va[k] - vb[k]) * (va[k] - vb[k]);
-      norm += vb[k] * vb[k];
-      update += (vb[k] - v0[k]) * (vb[k] - v0[k]);
-    }
-  }
-  return {std::sqrt(diff / norm), std::sqrt(diff / update), std::sqrt(update / norm)};
+// A model's parameters or buffers, as one list for relative_l2 (tests/testing/compare.h). Taken
+// as one vector, not per tensor: some biases' gradients are analytically zero (a batch norm
+// follows), so those tensors hold nothing but rounding.
+std::vector<Tensor> values(const std::vector<std::pair<std::string, Tensor>>& named) {
+  std::vector<Tensor> out;
+  for (const auto& [name, t] : named) out.push_back(t);
+  return out;
 }
 
 enum class Bn { Sync, PerRank };
@@ -123,25 +110,17 @@ void expect_equivalent(const OptimizerSpec& spec, Bn bn, DType dtype) {
   auto reference = small_net(dtype), parallel = small_net(dtype), start = small_net(dtype);
   train_reference(*reference, spec, bn);
   train_data_parallel(*parallel, spec, bn);
-  const Distance d = distance(*parallel, *reference, *start);
-  std::printf("[rank %d] %s %s, %s BN: weights differ by %.3g of their norm, %.3g of the update (moved %.3g)\n",
-              dist::rank(), dtype_name(dtype), spec.name.c_str(), bn == Bn::Sync ? "sync" : "per-rank", d.relative,
-              d.of_update, d.moved);
+  const std::vector<Tensor> want = values(reference->named_parameters());
+  const double differ = relative_l2(values(parallel->named_parameters()), want);
+  const double moved = relative_l2(values(start->named_parameters()), want);
+  std::printf("[rank %d] %s %s, %s BN: weights differ by %.3g of their norm (training moved them %.3g)\n",
+              dist::rank(), dtype_name(dtype), spec.name.c_str(), bn == Bn::Sync ? "sync" : "per-rank", differ, moved);
   const bool f64 = dtype == DType::Float64;
-  EXPECT_LE(d.relative, f64 ? 1e-9 : 1e-5);
-  EXPECT_GT(d.moved, 1e-4);  // the weights moved: an equivalence of untrained models would prove nothing
-  if (bn == Bn::Sync) {      // the running statistics are the global batch's too
-    double diff = 0, norm = 0;
-    auto ba = parallel->named_buffers(), bb = reference->named_buffers();
-    for (size_t i = 0; i < ba.size(); ++i) {
-      const std::vector<double> va = ba[i].second.to_vector<double>(), vb = bb[i].second.to_vector<double>();
-      for (size_t k = 0; k < va.size(); ++k) {
-        diff += (va[k] - vb[k]) * (va[k] - vb[k]);
-        norm += vb[k] * vb[k];
-      }
-    }
-    EXPECT_LE(std::sqrt(diff / norm), f64 ? 1e-9 : 1e-5) << "running statistics";
-  }
+  EXPECT_LE(differ, f64 ? 1e-9 : 1e-5);
+  EXPECT_GT(moved, 1e-4);  // the weights moved: an equivalence of untrained models would prove nothing
+  if (bn == Bn::Sync)      // the running statistics are the global batch's too
+    EXPECT_LE(relative_l2(values(parallel->named_buffers()), values(reference->named_buffers())), f64 ? 1e-9 : 1e-5)
+        << "running statistics";
 }
 
 TEST(Collectives, AllReduceBroadcastGather) {

@@ -29,12 +29,18 @@ namespace effnet::testing {
   return ::testing::AssertionSuccess();
 }
 
-double relative_l2(const Tensor& a, const Tensor& b) {
-  std::vector<double> va = a.to_vector<double>(), vb = b.to_vector<double>();
+double relative_l2(const Tensor& a, const Tensor& b) { return relative_l2(std::vector<Tensor>{a}, {b}); }
+
+double relative_l2(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  EFFNET_CHECK(a.size() == b.size(), "relative_l2: ", a.size(), " tensors against ", b.size());
   double num = 0, den = 0;
-  for (size_t i = 0; i < va.size(); ++i) {
-    num += (va[i] - vb[i]) * (va[i] - vb[i]);
-    den += vb[i] * vb[i];
+  for (size_t t = 0; t < a.size(); ++t) {
+    std::vector<double> va = a[t].to_vector<double>(), vb = b[t].to_vector<double>();
+    EFFNET_CHECK(va.size() == vb.size(), "relative_l2: tensor ", t, " has ", va.size(), " values against ", vb.size());
+    for (size_t i = 0; i < va.size(); ++i) {
+      num += (va[i] - vb[i]) * (va[i] - vb[i]);
+      den += vb[i] * vb[i];
+    }
   }
   return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
 }

@@ -18,6 +18,9 @@ namespace effnet::testing {
                                      const std::string& what = "tensor");
 // ||a - b|| / ||b||
 double relative_l2(const Tensor& a, const Tensor& b);
+// The same over lists of tensors taken as one vector (a whole model's parameters, say), where
+// per-tensor errors would be dominated by tensors that hold nothing but rounding.
+double relative_l2(const std::vector<Tensor>& a, const std::vector<Tensor>& b);
 
 struct CompareOptions {
   double rtol = 1e-4;
