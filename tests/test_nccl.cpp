@@ -76,7 +76,7 @@ TEST(CudaNccl, B0TrainedThroughTheReducerEqualsThePlainCudaPath) {
     return weights;
   };
   // Over all parameters as one vector (testing/compare.h).
-  const double differ = testing::relative_l2(train(true), train(false));
+  const double differ = effnet::testing::relative_l2(train(true), train(false));
   std::printf("NCCL world of one vs plain CUDA: weights differ by %.3g of their norm\n", differ);
   EXPECT_LE(differ, 1e-6);
 #endif
