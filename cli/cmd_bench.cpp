@@ -20,6 +20,7 @@
 #include "framework/autograd/node.h"
 #include "framework/core/allocator.h"
 #include "framework/core/context.h"
+#include "framework/core/cpu_parallel.h"
 #include "framework/ops/loss.h"
 #include "framework/optim/sgd.h"
 
@@ -114,10 +115,10 @@ int cmd_bench(int argc, char** argv, const Hooks&) {
   double peak_mib = on_gpu ? double(cuda::memory_stats().peak_in_use) / (1 << 20) : double(usage.ru_maxrss) / 1024.0;
   std::printf("{\"framework\": \"effnet\", \"model\": \"%s\", \"img\": %lld, \"batch\": %lld, \"train\": %s, "
               "\"device\": \"%s\", \"ms_per_iter\": %.2f, \"img_per_s\": %.1f, \"peak_mem_MiB\": %.1f, \"cuda_mallocs_timed\": %llu, "
-              "\"cpu_ms_per_iter\": %.2f}\n",
+              "\"cpu_ms_per_iter\": %.2f, \"cpu_isa\": \"%s\"}\n",
               args.str("model").c_str(), (long long)size, (long long)batch, train ? "true" : "false",
               dev.str().c_str(), dt * 1e3, double(batch) / dt, peak_mib, (unsigned long long)timed_mallocs,
-              cpu_dt * 1e3);
+              cpu_dt * 1e3, cpu::cpu_isa_name(cpu::cpu_isa()));
   return 0;
 }
 

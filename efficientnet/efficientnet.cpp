@@ -32,7 +32,16 @@ EfficientNet::EfficientNet(const EfficientNetConfig& cfg, Generator& gen) : cfg_
 Tensor EfficientNet::features(const Tensor& x) {
   EFFNET_CHECK(x.dim() == 4 && x.size(1) == 3, "EfficientNet-", cfg_.name, ": expected images (N, 3, H, W), got ",
                x.str());
-  return head->forward(blocks->forward(stem->forward(x)));
+  auto& stem_conv = static_cast<Conv2d&>(stem->at(0));
+  auto& stem_bn = static_cast<BatchNorm2d&>(stem->at(1));
+  if (!ConvBnFold::folds(stem_conv, stem_bn, x)) return head->forward(blocks->forward(stem->forward(x)));
+  // Inference: stem and head as folded convolutions with the activation fused (layers/conv_bn_fold.h).
+  Tensor h = blocks->forward(stem_fold_.forward(stem_conv, stem_bn, cfg_.activation, x));
+  auto& head_conv = static_cast<Conv2d&>(head->at(0));
+  auto& head_bn = static_cast<BatchNorm2d&>(head->at(1));
+  h = head_fold_.forward(head_conv, head_bn, cfg_.activation, h);
+  for (size_t i = 3; i < head->size(); ++i) h = head->at(i).forward(h);  // after conv, bn, act: the pooling
+  return h;
 }
 
 Tensor EfficientNet::forward(const Tensor& x) { return classifier->forward(dropout->forward(features(x))); }

@@ -42,6 +42,7 @@ class EfficientNet : public nn::Module {
  private:
   EfficientNetConfig cfg_;
   bool backbone_frozen_ = false;
+  nn::ConvBnFold stem_fold_, head_fold_;
 };
 
 std::shared_ptr<EfficientNet> make_efficientnet(const std::string& name, int64_t num_classes = 1000,

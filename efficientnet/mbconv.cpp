@@ -28,10 +28,11 @@ MBConv::MBConv(const MBConvOptions& o, Generator& gen) : opts_(o) {
 
 Tensor MBConv::forward(const Tensor& x) {
   Tensor h = x;
-  if (expand_conv) h = activate(expand_bn->forward(expand_conv->forward(h)), opts_.activation);
-  h = activate(depthwise_bn->forward(depthwise_conv->forward(h)), opts_.activation);
+  // Each conv -> BN (-> act) folds into one convolution in inference (layers/conv_bn_fold.h).
+  if (expand_conv) h = expand_fold_.forward(*expand_conv, *expand_bn, opts_.activation, h);
+  h = depthwise_fold_.forward(*depthwise_conv, *depthwise_bn, opts_.activation, h);
   if (se) h = se->forward(h);
-  h = project_bn->forward(project_conv->forward(h));
+  h = project_fold_.forward(*project_conv, *project_bn, Activation::Identity, h);
   if (skip_) h = add(drop_connect->forward(h), x);
   return h;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "efficientnet/config.h"
+#include "layers/conv_bn_fold.h"
 #include "layers/regularization.h"
 #include "layers/squeeze_excitation.h"
 
@@ -35,6 +36,7 @@ class MBConv : public nn::Module {
  private:
   MBConvOptions opts_;
   bool skip_;
+  nn::ConvBnFold expand_fold_, depthwise_fold_, project_fold_;
 };
 
 }  // namespace effnet

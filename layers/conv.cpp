@@ -25,23 +25,26 @@ Conv2d::Conv2d(const Conv2dOptions& o, Generator& gen) : opts_(o) {
   if (o.bias) bias = register_parameter("bias", zeros({o.out_channels}));
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
+Tensor Conv2d::forward(const Tensor& x) { return forward_with(x, weight, bias); }
+
+Tensor Conv2d::forward_with(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dActivation act) const {
   EFFNET_CHECK(x.dim() == 4 && x.size(1) == opts_.in_channels, "Conv2d(", opts_.in_channels, "->",
                opts_.out_channels, "): expected input (N, ", opts_.in_channels, ", H, W), got ", x.str());
   Conv2dParams p;
   p.stride_h = p.stride_w = opts_.stride;
   p.groups = opts_.groups;
+  p.activation = act;
   if (opts_.padding == PaddingMode::Symmetric) {
     p.pad_h = p.pad_w = (opts_.kernel - 1) / 2;
-    return conv2d(x, weight, bias, p);
+    return conv2d(x, w, b, p);
   }
   SamePadding s = same_padding(x.size(2), x.size(3), opts_.kernel, opts_.stride);
   if (s.top == s.bottom && s.left == s.right) {
     p.pad_h = s.top;
     p.pad_w = s.left;
-    return conv2d(x, weight, bias, p);
+    return conv2d(x, w, b, p);
   }
-  return conv2d(pad2d(x, s.top, s.bottom, s.left, s.right), weight, bias, p);
+  return conv2d(pad2d(x, s.top, s.bottom, s.left, s.right), w, b, p);
 }
 
 }  // namespace effnet::nn

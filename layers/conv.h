@@ -4,6 +4,7 @@
 // what weights converted from TF-lineage checkpoints need.
 #pragma once
 
+#include "framework/ops/conv2d.h"
 #include "layers/module.h"
 
 namespace effnet::nn {
@@ -22,6 +23,10 @@ class Conv2d : public Module {
  public:
   Conv2d(const Conv2dOptions& opts, Generator& gen = default_generator());
   Tensor forward(const Tensor& x) override;
+  // This layer's geometry and padding with another weight and bias (same shapes) and an output
+  // activation fused into the convolution (inference only: conv2d.h). Batch-norm folding uses it.
+  Tensor forward_with(const Tensor& x, const Tensor& w, const Tensor& b,
+                      Conv2dActivation act = Conv2dActivation::None) const;
   std::string type_name() const override { return "Conv2d"; }
   const Conv2dOptions& options() const { return opts_; }
   Tensor weight, bias;

@@ -4,9 +4,11 @@
 // these threads: framework/ops/cpu_gemm.h).
 //
 // Instruction set: the library is built for baseline x86-64 (SSE2), so that it runs anywhere.
-// Hot loops go through vectorised(), which runs a second copy of them compiled for AVX2 + FMA
-// when the CPU has both (twice the vector width, fused multiply-adds); results then differ from
-// the SSE2 copy by rounding only.
+// Hot loops go through vectorised(), which runs a copy of them compiled for the widest level the
+// CPU has: AVX-512 (F/VL/BW/DQ, 16 floats per instruction), else AVX2 + FMA (8 floats, fused
+// multiply-adds), else the baseline. Results differ between the copies by rounding only. The level
+// can be lowered (never raised above what the CPU has) with EFFNET_CPU_ISA=baseline|avx2|avx512 or
+// set_cpu_isa_limit(), so that tests check every copy against the baseline reference on one machine.
 #pragma once
 
 #include <omp.h>
@@ -19,28 +21,40 @@
 namespace effnet::cpu {
 
 
+enum class CpuIsa { Baseline = 0, Avx2 = 1, Avx512 = 2 };
+const char* cpu_isa_name(CpuIsa isa);
+// What this CPU supports.
+CpuIsa cpu_isa_detected();
+// The level the kernels use: the detected one, lowered by EFFNET_CPU_ISA or set_cpu_isa_limit().
+CpuIsa cpu_isa();
+// Caps the level (tests, benchmarks); returns the previous cap. Not for use while kernels run.
+CpuIsa set_cpu_isa_limit(CpuIsa limit);
+
 #if defined(__x86_64__) && defined(__GNUC__)
-inline bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
 namespace detail {
 template <class F>
 __attribute__((target("avx2,fma"))) void call_avx2(F& f, int64_t lo, int64_t hi) {
   f(lo, hi);
 }
+// 512-bit vectors preferred: GCC's default for AVX-512 targets may keep 256-bit loops.
+template <class F>
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))) void call_avx512(
+    F& f, int64_t lo, int64_t hi) {
+  f(lo, hi);
+}
 }  // namespace detail
 #endif
 
-// Calls f(lo, hi) on the calling thread, in the AVX2 + FMA copy where the CPU allows. f must be an
+// Calls f(lo, hi) on the calling thread, in the widest copy cpu_isa() allows. f must be an
 // EFFNET_INLINE lambda (or inline function object) with the whole loop inside: only code inlined
-// into the AVX2 copy is compiled for AVX2.
+// into a copy is compiled for its instruction set.
 template <class F>
 void vectorised(F&& f, int64_t lo, int64_t hi) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (cpu_has_avx2()) {
-    detail::call_avx2(f, lo, hi);
-    return;
+  switch (cpu_isa()) {
+    case CpuIsa::Avx512: detail::call_avx512(f, lo, hi); return;
+    case CpuIsa::Avx2: detail::call_avx2(f, lo, hi); return;
+    case CpuIsa::Baseline: break;
   }
 #endif
   f(lo, hi);

@@ -6,6 +6,7 @@
 #include "framework/autograd/node.h"
 #include "framework/core/backend.h"
 #include "framework/ops/conv2d_kernels.h"
+#include "framework/ops/unary.h"
 
 namespace effnet {
 namespace {
@@ -28,6 +29,7 @@ Conv2dGeometry check_and_plan(const Tensor& x, const Tensor& w, const Tensor& bi
   g.n = x.size(0), g.c_in = x.size(1), g.h = x.size(2), g.w = x.size(3);
   g.c_out = w.size(0), g.kh = w.size(2), g.kw = w.size(3);
   g.stride_h = p.stride_h, g.stride_w = p.stride_w, g.pad_h = p.pad_h, g.pad_w = p.pad_w, g.groups = p.groups;
+  g.activation = p.activation;
 
   EFFNET_CHECK(x.numel() > 0 && w.numel() > 0, "conv2d: empty input ", x.str(), " or weight ", w.str());
   EFFNET_CHECK(g.c_in % g.groups == 0, "conv2d: groups ", g.groups, " does not divide the ", g.c_in,
@@ -74,10 +76,31 @@ struct Conv2dBackward : Node {
   const char* name() const override { return "Conv2dBackward"; }
 };
 
+// The fused activation's separate op, where the backend does not fuse it (CUDA).
+Tensor apply_activation(const Tensor& y, Conv2dActivation a) {
+  switch (a) {
+    case Conv2dActivation::Silu: return silu(y);
+    case Conv2dActivation::Relu6: return relu6(y);
+    case Conv2dActivation::Relu: return relu(y);
+    case Conv2dActivation::Sigmoid: return sigmoid(y);
+    case Conv2dActivation::None: break;
+  }
+  return y;
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
   Conv2dGeometry g = check_and_plan(x, w, bias, p);
+  const bool fused = p.activation != Conv2dActivation::None;
+  EFFNET_CHECK(!fused || !autograd::needs_grad({&x, &w, &bias}),
+               "conv2d: a fused activation is for inference only; input, weight or bias requires grad");
+  if (fused && x.is_cuda()) {
+    g.activation = Conv2dActivation::None;
+    Tensor y = Tensor::empty({g.n, g.c_out, g.ho, g.wo}, x.dtype(), x.device());
+    EFFNET_DISPATCH(x, conv2d_forward, x, w, bias, y, g);
+    return apply_activation(y, p.activation);
+  }
   Tensor y = Tensor::empty({g.n, g.c_out, g.ho, g.wo}, x.dtype(), x.device());
   EFFNET_DISPATCH(x, conv2d_forward, x, w, bias, y, g);
   if (autograd::needs_grad({&x, &w, &bias})) {

@@ -25,6 +25,9 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
     using T = decltype(tag);
     const T* pb = bias.defined() ? bias.data<T>() : nullptr;
     algorithm_for<T>(g).forward(x.data<T>(), w.data<T>(), pb, y.data<T>(), g);
+    // The GEMM algorithm applies the activation per chunk; the direct ones leave it to one pass here.
+    if (g.depthwise() && g.activation != Conv2dActivation::None)
+      bias_activation<T>(y.data<T>(), nullptr, g.n * g.c_out, g.ho * g.wo, g.c_out, g.activation);
   });
 }
 

@@ -54,7 +54,16 @@ inline std::vector<Span> column_spans(const Conv2dGeometry& g) {
   return cols;
 }
 
-// The three passes of one algorithm for elements of type T. forward adds the bias (null: none).
+// The output pass after a product: y = act(y + bias[c]) over `runs` runs of `len` values, run r
+// belonging to channel r % c_out (so one pass serves NCHW output, runs = N·Cout of Ho·Wo, and a
+// channel-major chunk, runs = Cout of nb·Ho·Wo). Bias null: none. The activation formulas are
+// unary_kernels.h's, the ones the separate ops and the CUDA kernels use.
+template <class T>
+void bias_activation(T* y, const T* bias, int64_t runs, int64_t len, int64_t c_out, Conv2dActivation act);
+
+// The three passes of one algorithm for elements of type T. forward adds the bias (null: none);
+// the GEMM algorithm also applies g.activation in its output pass, the direct ones leave it to
+// the caller (conv2d_cpu.cpp).
 template <class T>
 struct Passes {
   void (*forward)(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g);

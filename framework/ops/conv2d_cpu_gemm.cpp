@@ -161,22 +161,16 @@ const T* channel_major(const T* t, T* buf, int64_t n0, int64_t nb, int64_t c, in
   return buf;
 }
 
-// y[n, c, ·] += bias[c], after the product.
-template <class T>
-void add_bias(const T* bias, T* y, const Conv2dGeometry& g) {
-  const int64_t howo = g.ho * g.wo;
-#pragma omp parallel for if (g.n * g.c_out * howo > 32768)
-  for (int64_t nc = 0; nc < g.n * g.c_out; ++nc) {
-    const T b = bias[nc % g.c_out];
-    T* p = y + nc * howo;
-    for (int64_t t = 0; t < howo; ++t) p[t] += b;
-  }
-}
-
+// The bias and g.activation are applied per chunk, right after its product, while the chunk is
+// still in cache (conv2d_cpu_epilogue.cpp).
 template <class T>
 void forward_gemm(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g) {
   if (is_dense(g)) {  // Y (N, Cout) = X (N, Cin) · Wᵀ
     parallel_gemm(false, true, g.n, g.c_out, g.c_in, T(1), x, g.c_in, w, g.c_in, T(0), y, g.c_out);
+    if (bias || g.activation != Conv2dActivation::None) {
+      // (N, Cout) rows: channel c is column c, so the runs are single values.
+      bias_activation(y, bias, g.n * g.c_out, 1, g.c_out, g.activation);
+    }
   } else {
     const int64_t cg_out = g.c_out_per_group(), k = g.c_in_per_group() * g.kh * g.kw, howo = g.ho * g.wo;
     Chunks<T> chunks(g);
@@ -187,10 +181,10 @@ void forward_gemm(const T* x, const T* w, const T* bias, T* y, const Conv2dGeome
       for (int64_t grp = 0; grp < g.groups; ++grp)
         parallel_gemm(false, false, cg_out, L, k, T(1), w + grp * cg_out * k, k, cols + grp * k * L, L, T(0),
                       yt + grp * cg_out * L, L);
+      if (bias || g.activation != Conv2dActivation::None) bias_activation(yt, bias, g.c_out, L, g.c_out, g.activation);
       if (nb > 1) channels_to_images(yt, y, n0, nb, g.c_out, howo);
     }
   }
-  if (bias) add_bias(bias, y, g);
 }
 
 template <class T>

@@ -12,6 +12,7 @@
 #include <immintrin.h>
 #endif
 
+#include "framework/core/cpu_parallel.h"  // cpu_isa()
 #include "framework/core/host_device.h"  // EFFNET_INLINE
 
 namespace effnet::cpu::vec {
@@ -101,8 +102,7 @@ EFFNET_INLINE inline void transpose_serial(const T* src, int64_t lds, T* dst, in
                                            int64_t cols) {
 #if defined(__x86_64__) && defined(__GNUC__)
   if constexpr (std::is_same_v<T, float>) {
-    static const bool avx2 = __builtin_cpu_supports("avx2");
-    if (avx2 && rows >= 8 && cols >= 8) {
+    if (cpu_isa() >= CpuIsa::Avx2 && rows >= 8 && cols >= 8) {
       transpose_avx2(src, lds, dst, ldd, rows, cols);
       return;
     }
