@@ -31,8 +31,9 @@ Tensor MBConv::forward(const Tensor& x) {
   // Each conv -> BN (-> act) folds into one convolution in inference (layers/conv_bn_fold.h).
   if (expand_conv) h = expand_fold_.forward(*expand_conv, *expand_bn, opts_.activation, h);
   h = depthwise_fold_.forward(*depthwise_conv, *depthwise_bn, opts_.activation, h);
-  if (se) h = se->forward(h);
-  h = project_fold_.forward(*project_conv, *project_bn, Activation::Identity, h);
+  // The squeeze-excitation gate scales the projection's input; folded, inside the convolution.
+  const Tensor gate = se ? se->gate(h) : Tensor();
+  h = project_fold_.forward(*project_conv, *project_bn, Activation::Identity, h, gate);
   if (skip_) h = add(drop_connect->forward(h), x);
   return h;
 }

@@ -49,11 +49,22 @@ std::pair<Tensor, Tensor> ConvBnFold::folded(const Conv2d& conv, const BatchNorm
   return {weight_, bias_};
 }
 
-Tensor ConvBnFold::forward(Conv2d& conv, BatchNorm2d& bn, Activation act, const Tensor& x) {
-  if (!folds(conv, bn, x)) return activate(bn.forward(conv.forward(x)), act);
+Tensor ConvBnFold::forward(Conv2d& conv, BatchNorm2d& bn, Activation act, const Tensor& x,
+                           const Tensor& input_scale) {
+  const bool scaled = input_scale.defined();
+  if (!folds(conv, bn, x) || (scaled && autograd::needs_grad(input_scale)))
+    return activate(bn.forward(conv.forward(scaled ? mul(x, input_scale) : x)), act);
   auto [w, b] = folded(conv, bn);
   const Conv2dActivation fused = fused_activation(act);
-  Tensor y = conv.forward_with(x, w, b, fused);
+  const Conv2dOptions& o = conv.options();
+  Tensor y;
+  if (scaled && o.kernel == 1 && o.stride == 1 && o.groups == 1) {
+    Conv2dParams p;
+    p.activation = fused;
+    y = conv2d_scaled_input(x, input_scale, w, b, p);
+  } else {
+    y = conv.forward_with(scaled ? mul(x, input_scale) : x, w, b, fused);
+  }
   return fused == Conv2dActivation::None ? activate(y, act) : y;
 }
 

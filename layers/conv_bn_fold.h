@@ -19,7 +19,11 @@ namespace effnet::nn {
 
 class ConvBnFold {
  public:
-  Tensor forward(Conv2d& conv, BatchNorm2d& bn, Activation act, const Tensor& x);
+  // input_scale (N, Cin, 1, 1), optional: the layers run on x · input_scale (squeeze-excitation's
+  // gate before MBConv's projection); folded, a pointwise convolution applies it without the
+  // scaled copy of x (conv2d_scaled_input).
+  Tensor forward(Conv2d& conv, BatchNorm2d& bn, Activation act, const Tensor& x,
+                 const Tensor& input_scale = Tensor());
   // Whether forward(…, x) would fold (evaluation mode, no gradient needed).
   static bool folds(const Conv2d& conv, const BatchNorm2d& bn, const Tensor& x);
   // The folded weight and bias for these layers now (recomputed if stale).

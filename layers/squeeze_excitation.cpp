@@ -12,11 +12,12 @@ SqueezeExcitation::SqueezeExcitation(int64_t channels, int64_t reduced, Activati
   expand = register_module("expand", std::make_shared<Conv2d>(Conv2dOptions{reduced, channels, 1, 1, 1, true}, gen));
 }
 
-Tensor SqueezeExcitation::forward(const Tensor& x) {
+Tensor SqueezeExcitation::gate(const Tensor& x) {
   Tensor s = global_avg_pool2d(x);  // (N, C, 1, 1)
   s = activate(reduce->forward(s), act_);
-  s = sigmoid(expand->forward(s));
-  return mul(x, s);  // broadcast over H, W
+  return sigmoid(expand->forward(s));
 }
+
+Tensor SqueezeExcitation::forward(const Tensor& x) { return mul(x, gate(x)); }  // broadcast over H, W
 
 }  // namespace effnet::nn

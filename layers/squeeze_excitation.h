@@ -12,7 +12,10 @@ class SqueezeExcitation : public Module {
  public:
   SqueezeExcitation(int64_t channels, int64_t reduced, Activation act = Activation::Swish,
                     Generator& gen = default_generator());
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x) override;  // x · gate(x)
+  // The per-image channel scales (N, C, 1, 1), for a consumer that applies them itself (MBConv's
+  // folded projection: layers/conv_bn_fold.h).
+  Tensor gate(const Tensor& x);
   std::string type_name() const override { return "SqueezeExcitation"; }
   std::shared_ptr<Conv2d> reduce, expand;
 

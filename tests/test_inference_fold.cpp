@@ -75,6 +75,35 @@ TEST(InferenceFold, FusedActivationRefusesAutograd) {
   EXPECT_NO_THROW(conv2d(x, w, Tensor(), p));
 }
 
+// The squeeze-excitation gate applied inside the projection: dense (1x1 planes), chunks of small
+// images (scaled in the column copy) and one image per chunk (weight scaled per image).
+TEST(InferenceFold, ScaledInputConvEqualsScalingFirst) {
+  struct Case {
+    const char* name;
+    Shape x;
+    int64_t c_out;
+  };
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    for (const Case& c : {Case{"dense", {8, 40, 1, 1}, 24}, Case{"chunked", {16, 24, 4, 4}, 40},
+                          Case{"chunked_last_chunk_of_one", {3, 32, 64, 128}, 32},  // 2 images per chunk, then 1
+                          Case{"per_image", {2, 32, 112, 112}, 16}}) {
+      Generator g(8);
+      Tensor x = normal(c.x, 0, 1, g).to(dt), s = uniform({c.x[0], c.x[1], 1, 1}, 0, 1, g).to(dt);
+      Tensor w = normal({c.c_out, c.x[1], 1, 1}, 0, 1, g).to(dt), b = normal({c.c_out}, 0, 1, g).to(dt);
+      Conv2dParams p;
+      p.activation = Conv2dActivation::Silu;
+      Tensor want = silu(conv2d(mul(x, s), w, b));
+      const double tol = dt == DType::Float32 ? 1e-5 : 1e-13;
+      EXPECT_TRUE(all_close(conv2d_scaled_input(x, s, w, b, p), want, tol, tol, c.name));
+    }
+  }
+  Tensor x = ones({2, 4, 5, 5}), s = ones({2, 4, 1, 1});
+  EXPECT_THROW(conv2d_scaled_input(x, s, ones({4, 4, 3, 3})), Error);   // not pointwise
+  EXPECT_THROW(conv2d_scaled_input(x, ones({2, 4}), ones({4, 4, 1, 1})), Error);  // scale shape
+  s.set_requires_grad(true);
+  EXPECT_THROW(conv2d_scaled_input(x, s, ones({4, 4, 1, 1})), Error);  // inference only
+}
+
 namespace {
 
 // BN with statistics and affine parameters far from the identity, so that folding matters.

@@ -6,6 +6,7 @@
 #include "framework/autograd/node.h"
 #include "framework/core/backend.h"
 #include "framework/ops/conv2d_kernels.h"
+#include "framework/ops/binary.h"
 #include "framework/ops/unary.h"
 
 namespace effnet {
@@ -112,6 +113,28 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
     node->save(autograd::needs_grad(x) ? w : Tensor());
     autograd::record(y, node, {&x, &w, &bias});
   }
+  return y;
+}
+
+Tensor conv2d_scaled_input(const Tensor& x, const Tensor& scale, const Tensor& w, const Tensor& bias,
+                           const Conv2dParams& p) {
+  Conv2dGeometry g = check_and_plan(x, w, bias, p);
+  EFFNET_CHECK(g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0 &&
+                   g.groups == 1,
+               "conv2d_scaled_input: a pointwise convolution (1x1, stride 1, no padding, groups 1) expected, got "
+               "weight ", w.str(), " stride ", g.stride_h, " pad ", g.pad_h, " groups ", g.groups);
+  EFFNET_CHECK(scale.defined() && scale.dim() == 4 && scale.size(0) == g.n && scale.size(1) == g.c_in &&
+                   scale.size(2) == 1 && scale.size(3) == 1,
+               "conv2d_scaled_input: scale must be (", g.n, ", ", g.c_in, ", 1, 1) for input ", x.str(), ", got ",
+               scale.str());
+  EFFNET_SAME_DEVICE("conv2d_scaled_input", x, scale);
+  EFFNET_CHECK(scale.dtype() == x.dtype(), "conv2d_scaled_input: dtypes differ: input ", x.str(), ", scale ",
+               scale.str());
+  EFFNET_CHECK(!autograd::needs_grad({&x, &scale, &w, &bias}),
+               "conv2d_scaled_input: inference only; an input requires grad");
+  if (x.is_cuda()) return conv2d(mul(x, scale), w, bias, p);
+  Tensor y = Tensor::empty({g.n, g.c_out, g.ho, g.wo}, x.dtype(), x.device());
+  cpu::conv2d_forward_scaled_input(x, scale, w, bias, y, g);
   return y;
 }
 

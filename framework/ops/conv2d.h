@@ -28,6 +28,14 @@ struct Conv2dParams {
 // Returns (N, Cout, Ho, Wo) with Ho = (H + 2*pad_h - kh) / stride_h + 1 (likewise Wo).
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), const Conv2dParams& p = {});
 
+// Inference: conv2d(x · scale, w, bias, p) for a pointwise convolution (1x1, stride 1, no padding,
+// groups 1), scale (N, Cin, 1, 1) per image and input channel: squeeze-excitation's gate followed
+// by MBConv's projection, without the scaled copy of x (the CPU scales the column matrix it copies
+// anyway, or the weight per image where it uses x in place; CUDA multiplies first). Refuses inputs
+// that need a gradient.
+Tensor conv2d_scaled_input(const Tensor& x, const Tensor& scale, const Tensor& w, const Tensor& bias = Tensor(),
+                           const Conv2dParams& p = {});
+
 // Output size of one spatial dimension: (in + 2*pad - k) / stride + 1.
 inline int64_t conv2d_output_size(int64_t in, int64_t k, int64_t stride, int64_t pad) {
   return (in + 2 * pad - k) / stride + 1;

@@ -25,9 +25,19 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
     using T = decltype(tag);
     const T* pb = bias.defined() ? bias.data<T>() : nullptr;
     algorithm_for<T>(g).forward(x.data<T>(), w.data<T>(), pb, y.data<T>(), g);
-    // The GEMM algorithm applies the activation per chunk; the direct ones leave it to one pass here.
-    if (g.depthwise() && g.activation != Conv2dActivation::None)
+    // The GEMM and channels-last algorithms apply the activation in their output pass; the
+    // plane-wise depthwise one leaves it to one pass here.
+    if (g.depthwise() && !channels_last(g) && g.activation != Conv2dActivation::None)
       bias_activation<T>(y.data<T>(), nullptr, g.n * g.c_out, g.ho * g.wo, g.c_out, g.activation);
+  });
+}
+
+void conv2d_forward_scaled_input(const Tensor& x, const Tensor& scale, const Tensor& w, const Tensor& bias, Tensor& y,
+                                 const Conv2dGeometry& g) {
+  dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* pb = bias.defined() ? bias.data<T>() : nullptr;
+    forward_pointwise_scaled<T>(x.data<T>(), scale.data<T>(), w.data<T>(), pb, y.data<T>(), g);
   });
 }
 

@@ -61,9 +61,14 @@ inline std::vector<Span> column_spans(const Conv2dGeometry& g) {
 template <class T>
 void bias_activation(T* y, const T* bias, int64_t runs, int64_t len, int64_t c_out, Conv2dActivation act);
 
+// The pointwise (1x1, stride 1, unpadded, one group) forward of x · scale[n, c], scale (N, Cin):
+// conv2d_scaled_input (conv2d.h), in conv2d_cpu_gemm.cpp.
+template <class T>
+void forward_pointwise_scaled(const T* x, const T* scale, const T* w, const T* bias, T* y, const Conv2dGeometry& g);
+
 // The three passes of one algorithm for elements of type T. forward adds the bias (null: none);
-// the GEMM algorithm also applies g.activation in its output pass, the direct ones leave it to
-// the caller (conv2d_cpu.cpp).
+// the GEMM and channels-last algorithms also apply g.activation in their output pass, the
+// plane-wise depthwise one leaves it to the caller (conv2d_cpu.cpp).
 template <class T>
 struct Passes {
   void (*forward)(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g);

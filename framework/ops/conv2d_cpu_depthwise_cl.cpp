@@ -74,7 +74,7 @@ enum class Flow {
 // would sum each dX value's terms in another order (and need the taps split by stride phase).
 // src (N, C, src pixels) and dst (N, C, dst pixels) are NCHW; gather: src = x, dst = y;
 // scatter: src = dY, dst = dX. dst is fully overwritten: y starts from bias (C) when given, else
-// from 0; dX from 0 (bias is not used).
+// from 0, and ends through g.activation; dX from 0 (bias and activation are not used).
 template <Flow kFlow, class T>
 void depthwise_cl_walk(const T* src, const T* w, const T* bias, T* dst, const Conv2dGeometry& g) {
   constexpr bool gather = kFlow == Flow::kGather;
@@ -110,6 +110,9 @@ void depthwise_cl_walk(const T* src, const T* w, const T* bias, T* dst, const Co
           for (int64_t c = 0; c < C; ++c) d[c] += k[c] * s[c];
         }
       });
+      // The fused activation while the image's output is in cache, before it goes back to NCHW.
+      if (gather && g.activation != Conv2dActivation::None)
+        bias_activation<T>(dst_t, nullptr, 1, dst_pixels * C, 1, g.activation);
       transpose_serial(dst_t, dst + n * C * dst_pixels, dst_pixels, C);
     }
   });

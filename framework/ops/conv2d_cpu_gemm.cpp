@@ -235,7 +235,68 @@ void backward_weight_gemm(const T* gy, const T* x, T* gw, const Conv2dGeometry& 
   }
 }
 
+// images_to_channels with every (image, channel) plane multiplied by scale[image, channel] on the way.
+template <class T>
+void images_to_channels_scaled(const T* src, const T* scale, T* dst, int64_t n0, int64_t nb, int64_t c, int64_t hw) {
+  const int64_t L = nb * hw;
+  parallel_for(c, std::max<int64_t>(1, 32768 / L), [&](int64_t c0, int64_t c1) EFFNET_INLINE {
+    for (int64_t j = 0; j < nb; ++j) {
+      const T* s = src + (n0 + j) * c * hw;
+      const T* f = scale + (n0 + j) * c;
+      for (int64_t ch = c0; ch < c1; ++ch) {
+        const T* in = s + ch * hw;
+        T* out = dst + ch * L + j * hw;
+        const T k = f[ch];
+        for (int64_t t = 0; t < hw; ++t) out[t] = in[t] * k;
+      }
+    }
+  });
+}
+
 }  // namespace
+
+// The pointwise forward of x·scale (conv2d_scaled_input, conv2d.h). Dense (Ho·Wo = 1): the small
+// (N, Cin) product is formed once. Chunks of several images: the scale is applied in the copy to
+// channel-major columns that a chunk makes anyway. One image per chunk (x used in place): the
+// weight's columns are scaled instead, Cout·Cin products per image against Cin·Ho·Wo for x.
+template <class T>
+void forward_pointwise_scaled(const T* x, const T* scale, const T* w, const T* bias, T* y, const Conv2dGeometry& g) {
+  if (is_dense(g)) {
+    Scratch<T> xs(g.n * g.c_in);
+    T* p = xs.get();
+    parallel_for(g.n * g.c_in, 32768, [=](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for (int64_t i = lo; i < hi; ++i) p[i] = x[i] * scale[i];
+    });
+    forward_gemm(p, w, bias, y, g);
+    return;
+  }
+  const int64_t howo = g.ho * g.wo;
+  Chunks<T> chunks(g);
+  Scratch<T> ws(chunks.nb_max == 1 ? g.c_out * g.c_in : 1);
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunks.nb_max) {
+    const int64_t nb = std::min(chunks.nb_max, g.n - n0), L = nb * howo;
+    const T* cols = chunks.col.get();
+    const T* wk = w;
+    if (chunks.nb_max == 1) {  // (not a last chunk of one image: it has the column buffer)
+      const T* f = scale + n0 * g.c_in;
+      T* p = ws.get();
+      for (int64_t o = 0; o < g.c_out; ++o)
+        for (int64_t c = 0; c < g.c_in; ++c) p[o * g.c_in + c] = w[o * g.c_in + c] * f[c];
+      cols = x + n0 * g.c_in * howo;
+      wk = p;
+    } else {
+      images_to_channels_scaled(x, scale, chunks.col.get(), n0, nb, g.c_in, howo);
+    }
+    T* yt = nb == 1 ? y + n0 * g.c_out * howo : chunks.chan.get();
+    parallel_gemm(false, false, g.c_out, L, g.c_in, T(1), wk, g.c_in, cols, L, T(0), yt, L);
+    if (bias || g.activation != Conv2dActivation::None) bias_activation(yt, bias, g.c_out, L, g.c_out, g.activation);
+    if (nb > 1) channels_to_images(yt, y, n0, nb, g.c_out, howo);
+  }
+}
+template void forward_pointwise_scaled<float>(const float*, const float*, const float*, const float*, float*,
+                                              const Conv2dGeometry&);
+template void forward_pointwise_scaled<double>(const double*, const double*, const double*, const double*, double*,
+                                               const Conv2dGeometry&);
 
 const Algorithm gemm_algorithm = {
     {forward_gemm<float>, backward_input_gemm<float>, backward_weight_gemm<float>},

@@ -36,4 +36,10 @@ struct Conv2dGeometry {
   X(void, conv2d_backward_bias, (const Tensor& gy, Tensor& gb, const Conv2dGeometry& g))
 EFFNET_DECLARE_BACKENDS(EFFNET_CONV2D_BACKEND)
 
+namespace cpu {
+// conv2d_scaled_input's CPU kernel (conv2d.h): pointwise geometry, scale (N, c_in) contiguous.
+void conv2d_forward_scaled_input(const Tensor& x, const Tensor& scale, const Tensor& w, const Tensor& bias, Tensor& y,
+                                 const Conv2dGeometry& g);
+}  // namespace cpu
+
 }  // namespace effnet
