@@ -13,17 +13,6 @@ using namespace effnet::testing;
 
 namespace {
 
-Tensor separate_activation(const Tensor& y, Conv2dActivation a) {
-  switch (a) {
-    case Conv2dActivation::Silu: return silu(y);
-    case Conv2dActivation::Relu6: return relu6(y);
-    case Conv2dActivation::Relu: return relu(y);
-    case Conv2dActivation::Sigmoid: return sigmoid(y);
-    case Conv2dActivation::None: break;
-  }
-  return y;
-}
-
 struct ConvCase {
   const char* name;
   Shape x, w;
@@ -56,7 +45,7 @@ TEST(InferenceFold, FusedActivationEqualsSeparateOp) {
       for (Conv2dActivation a : acts) {
         Conv2dParams fused = c.p;
         fused.activation = a;
-        Tensor want = separate_activation(conv2d(x, w, b, c.p), a);
+        Tensor want = conv2d_activation(conv2d(x, w, b, c.p), a);  // the separate unary op
         Tensor got = conv2d(x, w, b, fused);
         // The same formulas on the same values: equal up to the vector copies' rounding.
         EXPECT_TRUE(all_close(got, want, dt == DType::Float32 ? 1e-6 : 1e-14, dt == DType::Float32 ? 1e-6 : 1e-14,

@@ -77,8 +77,9 @@ struct Conv2dBackward : Node {
   const char* name() const override { return "Conv2dBackward"; }
 };
 
-// The fused activation's separate op, where the backend does not fuse it (CUDA).
-Tensor apply_activation(const Tensor& y, Conv2dActivation a) {
+}  // namespace
+
+Tensor conv2d_activation(const Tensor& y, Conv2dActivation a) {
   switch (a) {
     case Conv2dActivation::Silu: return silu(y);
     case Conv2dActivation::Relu6: return relu6(y);
@@ -89,8 +90,6 @@ Tensor apply_activation(const Tensor& y, Conv2dActivation a) {
   return y;
 }
 
-}  // namespace
-
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
   Conv2dGeometry g = check_and_plan(x, w, bias, p);
   const bool fused = p.activation != Conv2dActivation::None;
@@ -100,7 +99,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
     g.activation = Conv2dActivation::None;
     Tensor y = Tensor::empty({g.n, g.c_out, g.ho, g.wo}, x.dtype(), x.device());
     EFFNET_DISPATCH(x, conv2d_forward, x, w, bias, y, g);
-    return apply_activation(y, p.activation);
+    return conv2d_activation(y, p.activation);  // not fused on CUDA
   }
   Tensor y = Tensor::empty({g.n, g.c_out, g.ho, g.wo}, x.dtype(), x.device());
   EFFNET_DISPATCH(x, conv2d_forward, x, w, bias, y, g);

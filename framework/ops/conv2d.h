@@ -17,6 +17,10 @@ namespace effnet {
 // whole pass over the activations; on CUDA it is the separate unary op. Not differentiable.
 enum class Conv2dActivation { None, Silu, Relu6, Relu, Sigmoid };
 
+// The activation as its own (differentiable) unary op on y: what a fused activation computes, and
+// CUDA's way of computing it.
+Tensor conv2d_activation(const Tensor& y, Conv2dActivation a);
+
 struct Conv2dParams {
   int64_t stride_h = 1, stride_w = 1;
   int64_t pad_h = 0, pad_w = 0;  // zeros added on both sides
