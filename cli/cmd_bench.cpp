@@ -3,7 +3,8 @@
 // (the anchors' torch_gpu_bench.py on CUDA: 5 warm-up + 20 timed steps, mean;
 // torch_cpu_bench.py on the CPU: 2 warm-up + 5 timed steps, median), and prints one JSON line.
 // Besides wall time it reports the process CPU time per step (all threads), which a machine shared
-// with other jobs disturbs much less than wall time (docs/cpu-performance.md).
+// with other jobs disturbs much less than wall time (docs/cpu-performance.md), and the ops and
+// CUDA launches of one more, untimed step (framework/core/op_count.h).
 #include <sys/resource.h>
 #include <time.h>
 
@@ -21,6 +22,7 @@
 #include "framework/core/allocator.h"
 #include "framework/core/context.h"
 #include "framework/core/cpu_parallel.h"
+#include "framework/core/op_count.h"
 #include "framework/ops/loss.h"
 #include "framework/optim/sgd.h"
 
@@ -52,7 +54,8 @@ int cmd_bench(int argc, char** argv, const Hooks&) {
       .option("device", "cuda", "cuda or cpu")
       .option("warmup", "-1", "untimed steps first (-1: 5 on cuda, 2 on cpu)", Range::at_least(-1))
       .option("iters", "-1", "timed steps (-1: 20 on cuda, 5 on cpu)", Range::at_least(-1))
-      .flag("train", "time training steps (default: inference)");
+      .flag("train", "time training steps (default: inference)")
+      .flag("ops", "also list the ops of one step by backend function, on stderr");
   if (!args.parse(argc, argv, 2)) return 0;
   Device dev = Device::parse(args.str("device"));
   EFFNET_CHECK(!dev.is_cuda() || cuda::available(), "bench: --device cuda but no GPU is visible");
@@ -109,16 +112,27 @@ int cmd_bench(int argc, char** argv, const Hooks&) {
     cpu_dt = median(cpu_times);
   }
   const uint64_t timed_mallocs = cuda::memory_stats().device_mallocs - mallocs_before;
+  // One more step, untimed, with the op counter on (op_count.h).
+  OpCounts counts;
+  {
+    OpCounter counter;
+    step();
+    counts = counter.counts();
+  }
+  cuda::synchronize();
+  if (args.on("ops"))
+    for (const auto& [name, n] : counts.by_name) std::fprintf(stderr, "%8llu  %s\n", (unsigned long long)n, name.c_str());
   // GPU: the caching allocator's peak of bytes in use. CPU: the process's peak resident set.
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   double peak_mib = on_gpu ? double(cuda::memory_stats().peak_in_use) / (1 << 20) : double(usage.ru_maxrss) / 1024.0;
   std::printf("{\"framework\": \"effnet\", \"model\": \"%s\", \"img\": %lld, \"batch\": %lld, \"train\": %s, "
               "\"device\": \"%s\", \"ms_per_iter\": %.2f, \"img_per_s\": %.1f, \"peak_mem_MiB\": %.1f, \"cuda_mallocs_timed\": %llu, "
-              "\"cpu_ms_per_iter\": %.2f, \"cpu_isa\": \"%s\"}\n",
+              "\"cpu_ms_per_iter\": %.2f, \"cpu_isa\": \"%s\", \"ops_per_iter\": %llu, \"cuda_launches_per_iter\": %llu}\n",
               args.str("model").c_str(), (long long)size, (long long)batch, train ? "true" : "false",
               dev.str().c_str(), dt * 1e3, double(batch) / dt, peak_mib, (unsigned long long)timed_mallocs,
-              cpu_dt * 1e3, cpu::cpu_isa_name(cpu::cpu_isa()));
+              cpu_dt * 1e3, cpu::cpu_isa_name(cpu::cpu_isa()), (unsigned long long)counts.ops,
+              (unsigned long long)counts.cuda_launches);
   return 0;
 }
 

@@ -1,12 +1,14 @@
 // Optimizers and learning-rate schedules: each update against steps worked out by hand (float64,
 // CPU), skipping and zero_grad, exact checkpoint resume, argument errors, schedule values, and
-// CPU-vs-CUDA agreement of the fused update kernels.
+// CPU-vs-CUDA agreement of the fused update kernels, and the multi-tensor update: one backend call
+// per group of parameters, equal to updating each parameter on its own.
 #include <cmath>
 #include <functional>
 #include <memory>
 
 #include <gtest/gtest.h>
 
+#include "framework/core/op_count.h"
 #include "framework/framework.h"
 #include "framework/optim/adam.h"
 #include "framework/optim/lr_schedule.h"
@@ -450,17 +452,87 @@ TEST(LRSchedule, CosineWithWarmup) {
   EXPECT_THROW(plain.lr_at(-3), Error);
 }
 
-// ---- CPU vs CUDA ----------------------------------------------------------------------------------
+// ---- multi-tensor updates ---------------------------------------------------------------------
 
 namespace {
 
 using MakeOptimizer = std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>)>;
 
+// Float32 parameters of sizes around and across the CPU's parallel grain (32768 elements), so that
+// thread ranges begin and end inside tensors and span several; one parameter starts late, one
+// skips a step. The group update must equal an optimizer per parameter.
+void check_group_equals_one_at_a_time(const MakeOptimizer& make) {
+  const std::vector<Shape> shapes = {{1}, {5, 3}, {40000}, {70001}, {3}, {256, 400}, {2}};
+  Generator gen(3);
+  std::vector<Tensor> together, alone;
+  std::vector<std::unique_ptr<Optimizer>> singles;
+  for (const Shape& s : shapes) {
+    Tensor p = normal(s, 0, 1, gen);
+    together.push_back(p.clone().set_requires_grad(true));
+    alone.push_back(p.clone().set_requires_grad(true));
+    singles.push_back(make({alone.back()}));
+  }
+  auto group = make(together);
+  for (int step = 0; step < 4; ++step) {
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      const bool skip = (i == 1 && step == 0) || (i == 4 && step == 2);
+      Tensor g = skip ? Tensor() : normal(shapes[i], 0, 1, gen);
+      together[i].set_grad(g);
+      alone[i].set_grad(g.defined() ? g.clone() : g);
+    }
+    OpCounter counter;
+    group->step();
+    // Parameters whose buffers are at a different stage (SGD's first momentum step, Adam's step
+    // count) form groups of their own; there are at most two here.
+    const uint64_t calls = counter.counts().ops - (counter.counts().by_name.count("fill") ? counter.counts().by_name.at("fill") : 0);
+    EXPECT_GE(calls, 1u);
+    EXPECT_LE(calls, 2u) << group->name() << " step " << step;
+    for (auto& o : singles) o->step();
+  }
+  for (size_t i = 0; i < shapes.size(); ++i)
+    EXPECT_TRUE(all_close(together[i], alone[i], 1e-6, 1e-7, group->name() + " parameter " + std::to_string(i)));
+}
+
+}  // namespace
+
+TEST(Optimizer, GroupUpdateEqualsOneParameterAtATime) {
+  check_group_equals_one_at_a_time([](std::vector<Tensor> p) { return std::make_unique<SGD>(p, 0.1); });
+  check_group_equals_one_at_a_time([](std::vector<Tensor> p) { return std::make_unique<SGD>(p, 0.1, 0.9, 0.1, 1e-2); });
+  check_group_equals_one_at_a_time([](std::vector<Tensor> p) { return std::make_unique<SGD>(p, 0.1, 0.9, 0.0, 0.0, true); });
+  check_group_equals_one_at_a_time([](std::vector<Tensor> p) { return std::make_unique<Adam>(p, 0.01, 0.9, 0.999, 1e-8, 1e-2); });
+  check_group_equals_one_at_a_time([](std::vector<Tensor> p) { return std::make_unique<AdamW>(p, 0.01); });
+  check_group_equals_one_at_a_time([](std::vector<Tensor> p) { return std::make_unique<RMSprop>(p, 0.016, 0.9, 0.9, 1e-3, 1e-5); });
+  check_group_equals_one_at_a_time([](std::vector<Tensor> p) { return std::make_unique<RMSprop>(p, 0.016, 0.9, 0.0); });
+}
+
+TEST(Optimizer, OneUpdateCallPerDtypeAndDevice) {
+  // 100 float32 and 3 float64 parameters: two backend calls per step, however many tensors.
+  Generator gen(4);
+  std::vector<Tensor> params;
+  for (int i = 0; i < 100; ++i) params.push_back(normal({7}, 0, 1, gen).set_requires_grad(true));
+  for (int i = 0; i < 3; ++i) params.push_back(normal({7}, 0, 1, gen, DType::Float64).set_requires_grad(true));
+  SGD opt(params, 0.1, 0.9);
+  for (int step = 0; step < 2; ++step) {
+    for (const Tensor& p : params) p.set_grad(ones_like(p));
+    OpCounter counter;
+    opt.step();
+    EXPECT_EQ(counter.counts().ops, 2u) << "step " << step;
+    EXPECT_EQ(counter.counts().by_name.at("sgd_update"), 2u);
+  }
+}
+
+// ---- CPU vs CUDA ----------------------------------------------------------------------------------
+
+namespace {
+
 // The same float32 parameters and gradients on both devices, six steps (lr changed half way),
 // then parameters and every state buffer compared.
 void check_cuda_matches_cpu(const MakeOptimizer& make) {
   Generator gen(11);
-  std::vector<Shape> shapes = {{37, 5}, {300}, {1}};
+  // More tensors than one launch takes (64), and one longer than its blocks cover in one pass
+  // (1024 blocks of 256), so that both the split into launches and the striding run.
+  std::vector<Shape> shapes = {{37, 5}, {300}, {1}, {600, 700}};
+  for (int i = 0; i < 66; ++i) shapes.push_back({int64_t(1 + i % 9)});
   std::vector<Tensor> cpu_params, cuda_params;
   for (const Shape& s : shapes) {
     Tensor p = normal(s, 0, 1, gen);

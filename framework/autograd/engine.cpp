@@ -33,12 +33,24 @@ NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = prev_; }
 
 // ---- AccumulateGrad -----------------------------------------------------------------------------
+namespace autograd {
+bool sole_owner(const Tensor& t) {
+  const auto& impl = t.impl_ptr();
+  return impl && impl.use_count() == 1 && impl->storage && impl->storage.use_count() == 1 &&
+         impl->offset == 0 && impl->storage->nbytes() == t.nbytes() && !impl->grad_fn && !impl->requires_grad;
+}
+}  // namespace autograd
+
 std::vector<Tensor> AccumulateGrad::apply(const Tensor& g) {
-  EFFNET_CHECK(g.shape() == leaf->shape, "gradient of shape ", shape_str(g.shape()), " for leaf ",
-               leaf->name.empty() ? "" : leaf->name + " ", "of shape ", shape_str(leaf->shape));
+  EFFNET_CHECK(g.shape() == leaf->shape && g.dtype() == leaf->dtype, "gradient ", g.str(), " for leaf ",
+               leaf->name.empty() ? "" : leaf->name + " ", "of shape ", shape_str(leaf->shape), " and dtype ",
+               dtype_name(leaf->dtype));
   if (!leaf->grad) {
-    // The incoming gradient may be shared with other branches: the leaf gets its own copy.
-    leaf->grad = g.clone().impl_ptr();
+    // The first arrival becomes .grad as it is when nothing else can see its memory (the engine
+    // hands over its only reference); a gradient shared with other branches, with the caller of
+    // backward() or through a view is copied, so that later in-place accumulation into .grad
+    // cannot change what they hold.
+    leaf->grad = autograd::sole_owner(g) ? g.impl_ptr() : g.clone().impl_ptr();
   } else {
     Tensor(leaf->grad).add_(g);
   }
@@ -120,7 +132,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
     auto git = grads.find(n.get());
     if (git != grads.end()) {
       Tensor g = std::move(git->second);
-      grads.erase(git);
+      grads.erase(git);  // the engine's reference is now g alone, which AccumulateGrad may keep
       input_grads = n->apply(g);
     }
     if (!retain_graph) n->release_saved();
@@ -129,8 +141,13 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
       if (!nx) continue;
       if (i < input_grads.size() && input_grads[i].defined()) {
         auto it = grads.find(nx);
-        if (it == grads.end()) grads.emplace(nx, input_grads[i]);
-        else it->second = sum_of(it->second, input_grads[i]);  // gradients meeting at one tensor are summed
+        if (it == grads.end()) {
+          grads.emplace(nx, std::move(input_grads[i]));
+        } else if (sole_owner(it->second)) {
+          it->second.add_(input_grads[i]);  // gradients meeting at one tensor are summed, in place
+        } else {
+          it->second = sum_of(it->second, input_grads[i]);  // ... or into new memory while shared
+        }
       }
       if (--pending[nx] == 0) ready.push_back(n->next[i]);
     }

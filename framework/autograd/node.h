@@ -84,6 +84,9 @@ inline void record(Tensor& out, std::shared_ptr<Node> node, const Tensor& a, con
 // that the incoming gradient g matches t (shape, dtype, device) and returns an uninitialised tensor
 // like t for the input gradient. `what` names t in the error.
 Tensor empty_grad_like(const Node& node, const Tensor& g, const Tensor& t, const char* what);
+// True when t's memory is reachable through t's handle alone (no other handle, view or saved
+// copy): the engine may then keep or modify it in place instead of copying.
+bool sole_owner(const Tensor& t);
 // Runs the backward pass from root with the given gradient.
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 }  // namespace autograd

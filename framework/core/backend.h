@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "framework/core/error.h"
+#include "framework/core/op_count.h"
 
 namespace effnet::backend {
 
@@ -37,13 +38,15 @@ void dispatch_enum(E e, F&& f) {
 
 // EFFNET_DISPATCH(where, fn, args...): cuda_ops::fn(args...) when `where` (a Tensor or a Device)
 // is on the GPU, else cpu::fn(args...), as an expression of the backend's return type (or void).
-// Only the call that runs evaluates the arguments.
+// Only the call that runs evaluates the arguments. Each call counts as one op (op_count.h).
 #ifdef EFFNET_WITH_CUDA
 #define EFFNET_DISPATCH(where, fn, ...) \
-  ((where).is_cuda() ? ::effnet::cuda_ops::fn(__VA_ARGS__) : ::effnet::cpu::fn(__VA_ARGS__))
+  (::effnet::count_op(#fn),             \
+   (where).is_cuda() ? ::effnet::cuda_ops::fn(__VA_ARGS__) : ::effnet::cpu::fn(__VA_ARGS__))
 #else
-#define EFFNET_DISPATCH(where, fn, ...)                                                          \
-  ((where).is_cuda() ? ::effnet::backend::no_cuda<decltype(::effnet::cpu::fn(__VA_ARGS__))>(#fn) \
+#define EFFNET_DISPATCH(where, fn, ...)                                                           \
+  (::effnet::count_op(#fn),                                                                       \
+   (where).is_cuda() ? ::effnet::backend::no_cuda<decltype(::effnet::cpu::fn(__VA_ARGS__))>(#fn) \
                      : ::effnet::cpu::fn(__VA_ARGS__))
 #endif
 

@@ -9,6 +9,7 @@
 
 #include "framework/core/context.h"
 #include "framework/core/cuda_check.h"
+#include "framework/core/op_count.h"
 
 namespace effnet::cuda {
 
@@ -31,6 +32,7 @@ void for_each(int64_t n, const F& f) {
   if (n <= 0) return;
   detail::for_each_kernel<<<grid_for(n, kThreads), kThreads, 0, stream()>>>(n, f);
   CUDA_CHECK_LAUNCH();
+  count_cuda_launch();
 }
 
 // kernel<<<grid, block>>>(args...) on the compute stream, checked: for the kernels with real
@@ -39,6 +41,7 @@ template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, Args&&... args) {
   kernel<<<grid, block, 0, stream()>>>(std::forward<Args>(args)...);
   CUDA_CHECK_LAUNCH();
+  count_cuda_launch();
 }
 
 // The grid of kThreads-blocks that gives each of `rows` rows one warp (the kernels stride over

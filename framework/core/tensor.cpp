@@ -55,6 +55,7 @@ Storage::~Storage() {
 
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nbytes) {
   if (nbytes == 0) return;
+  count_op("copy");
   if (dst_dev.is_cpu() && src_dev.is_cpu()) {
     std::memcpy(dst, src, nbytes);
     return;
@@ -64,6 +65,7 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size
                         : src_dev.is_cpu() ? cudaMemcpyHostToDevice
                                            : cudaMemcpyDeviceToDevice;
   CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, kind, cuda::stream()));
+  count_cuda_launch();
   // Host memory may be reused by the caller as soon as we return.
   if (kind != cudaMemcpyDeviceToDevice) CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
 #else

@@ -119,6 +119,7 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tenso
   check_eps(eps);
   BnDescs d(x);
   const float one = 1.0f, zero = 0.0f;
+  count_cuda_launch();
   CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
       cuda::cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x.get(), x.data<float>(), d.x.get(), y.data<float>(),
       d.channel.get(), weight.data<float>(), bias.data<float>(), momentum, running_mean.data<float>(),
@@ -130,6 +131,7 @@ void batch_norm_eval_forward(const Tensor& x, const Tensor& weight, const Tensor
   check_eps(eps);
   BnDescs d(x);
   const float one = 1.0f, zero = 0.0f;
+  count_cuda_launch();
   CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
       cuda::cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x.get(), x.data<float>(), d.x.get(), y.data<float>(),
       d.channel.get(), weight.data<float>(), bias.data<float>(), running_mean.data<float>(),
@@ -150,6 +152,7 @@ void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& w
   Tensor dw = gw.defined() ? gw : Tensor::empty(weight.shape(), weight.dtype(), weight.device());
   Tensor db = gb.defined() ? gb : Tensor::empty(weight.shape(), weight.dtype(), weight.device());
   const float one = 1.0f, zero = 0.0f;
+  count_cuda_launch();
   CUDNN_CHECK(cudnnBatchNormalizationBackward(
       cuda::cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, d.x.get(), x.data<float>(), d.x.get(),
       g.data<float>(), d.x.get(), dx.data<float>(), d.channel.get(), weight.data<float>(), dw.data<float>(),

@@ -188,10 +188,12 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
   ConvPlan& p = plan_cache().get(g, true, false, false);
   Tensor ws = workspace(p.fwd.workspace_bytes, x.device());
   const float one = 1.0f, zero = 0.0f;
+  count_cuda_launch();
   CUDNN_CHECK(cudnnConvolutionForward(cuda::cudnn(), &one, p.x.get(), x.raw_data(), p.w.get(), w.raw_data(),
                                       p.conv.get(), p.fwd.algo, ptr(ws), p.fwd.workspace_bytes, &zero, p.y.get(),
                                       y.raw_data()));
   if (bias.defined())
+    count_cuda_launch();
     CUDNN_CHECK(cudnnAddTensor(cuda::cudnn(), &one, p.bias.get(), bias.raw_data(), &one, p.y.get(), y.raw_data()));
 }
 
@@ -200,6 +202,7 @@ void conv2d_backward_input(const Tensor& gy, const Tensor& w, Tensor& gx, const 
   ConvPlan& p = plan_cache().get(g, false, true, false);
   Tensor ws = workspace(p.bwd_data.workspace_bytes, gy.device());
   const float one = 1.0f, zero = 0.0f;
+  count_cuda_launch();
   CUDNN_CHECK(cudnnConvolutionBackwardData(cuda::cudnn(), &one, p.w.get(), w.raw_data(), p.y.get(), gy.raw_data(),
                                            p.conv.get(), p.bwd_data.algo, ptr(ws), p.bwd_data.workspace_bytes, &zero,
                                            p.x.get(), gx.raw_data()));
@@ -210,6 +213,7 @@ void conv2d_backward_weight(const Tensor& gy, const Tensor& x, Tensor& gw, const
   ConvPlan& p = plan_cache().get(g, false, false, true);
   Tensor ws = workspace(p.bwd_filter.workspace_bytes, gy.device());
   const float one = 1.0f, zero = 0.0f;
+  count_cuda_launch();
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(cuda::cudnn(), &one, p.x.get(), x.raw_data(), p.y.get(), gy.raw_data(),
                                              p.conv.get(), p.bwd_filter.algo, ptr(ws), p.bwd_filter.workspace_bytes,
                                              &zero, p.w.get(), gw.raw_data()));
@@ -219,6 +223,7 @@ void conv2d_backward_bias(const Tensor& gy, Tensor& gb, const Conv2dGeometry& g)
   check_float32(gy);
   ConvPlan& p = plan_cache().get(g, false, false, false);
   const float one = 1.0f, zero = 0.0f;
+  count_cuda_launch();
   CUDNN_CHECK(cudnnConvolutionBackwardBias(cuda::cudnn(), &one, p.y.get(), gy.raw_data(), &zero, p.bias.get(),
                                            gb.raw_data()));
 }

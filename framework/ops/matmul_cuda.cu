@@ -79,6 +79,7 @@ void gemm_typed(bool transA, bool transB, int64_t M, int64_t N, int64_t K, doubl
   // C = op(A) op(B) is the column-major C^T (N x M) = op(B)^T op(A)^T: B goes first, and each
   // operand keeps its own transpose flag.
   const T a = T(alpha), b = T(beta);
+  count_cuda_launch();
   CUBLAS_CHECK(cublas_gemm(transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M),
                            int(K), &a, B, l.ldb, A, l.lda, &b, C, l.ldc));
 }

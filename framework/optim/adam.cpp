@@ -1,5 +1,6 @@
 // Adam/AdamW: hyper-parameter checks, zero-initialised moment buffers, per-parameter step
-// counts (saved as "step.<i>") and dispatch to the fused update.
+// counts (saved as "step.<i>") and dispatch to the fused multi-tensor
+// update, one call per group of parameters with equal step counts.
 #include "framework/optim/adam.h"
 
 #include <cmath>
@@ -29,19 +30,24 @@ Adam::Adam(const char* name, bool decoupled_weight_decay, std::vector<Tensor> pa
                weight_decay);
 }
 
-void Adam::update(size_t index, const Tensor& param, const Tensor& grad) {
-  Tensor m = exp_avg_.tensors[index], v = exp_avg_sq_.tensors[index];
-  if (!m.defined()) {
-    m = zeros_like(param);
-    v = zeros_like(param);
+int64_t Adam::group_key(size_t index) const { return param_steps_[index]; }
+
+void Adam::update(const std::vector<size_t>& indices) {
+  std::vector<Tensor> params = params_at(indices), m, v;
+  for (size_t j = 0; j < indices.size(); ++j) {
+    const bool first = !exp_avg_.tensors[indices[j]].defined();
+    m.push_back(first ? zeros_like(params[j]) : exp_avg_.tensors[indices[j]]);
+    v.push_back(first ? zeros_like(params[j]) : exp_avg_sq_.tensors[indices[j]]);
   }
   AdamConfig config = hyper_;
   config.lr = lr();
-  config.step = param_steps_[index] + 1;
-  EFFNET_DISPATCH(param, adam_update, param, grad, m, v, config);
-  exp_avg_.keep(index, m);
-  exp_avg_sq_.keep(index, v);
-  param_steps_[index] = config.step;
+  config.step = param_steps_[indices[0]] + 1;  // shared within the group (group_key)
+  EFFNET_DISPATCH(params[0], adam_update, params, grads_at(indices), m, v, config);
+  for (size_t j = 0; j < indices.size(); ++j) {
+    exp_avg_.keep(indices[j], m[j]);
+    exp_avg_sq_.keep(indices[j], v[j]);
+    param_steps_[indices[j]] = config.step;
+  }
 }
 
 NamedTensors Adam::state() const {

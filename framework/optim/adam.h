@@ -29,7 +29,8 @@ class Adam : public Optimizer {
  protected:
   Adam(const char* name, bool decoupled_weight_decay, std::vector<Tensor> params, double lr, double beta1,
        double beta2, double eps, double weight_decay);
-  void update(size_t index, const Tensor& param, const Tensor& grad) override;
+  void update(const std::vector<size_t>& indices) override;
+  int64_t group_key(size_t index) const override;
 
  private:
   AdamConfig hyper_;  // the hyper-parameters; update() fills in the per-update fields of a copy

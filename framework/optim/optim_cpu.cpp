@@ -1,53 +1,99 @@
-// CPU halves of the optimizer updates: one parallel loop per parameter tensor over the shared
-// per-element formulas of optim_kernels.h (parallel_for: threads, and the AVX2 copy where the CPU
-// has it).
+// CPU halves of the optimizer updates: a whole group of parameter tensors updated by one parallel
+// loop over the shared per-element formulas of optim_kernels.h. The loop runs over the group's
+// elements laid end to end, so that the threads share the work evenly however the sizes vary
+// (a B0 has 213 tensors from 16 to 1.3 M elements), and each stretch through vectorised().
+#include <algorithm>
+
 #include "framework/core/cpu_parallel.h"
 #include "framework/optim/optim_kernels.h"
 
 namespace effnet::cpu {
+namespace {
 
-void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdConfig& config) {
-  optim_math::dispatch_update("SGD", param, config, [&](auto tag, const auto& k) {
+using optim_math::UpdateOperands;
+
+// f(operands of tensor t, first, last) for the part [first, last) of tensor t that falls in
+// [lo, hi) of the concatenation; begin[t] is tensor t's first element in it.
+template <class T, class F>
+inline EFFNET_INLINE void for_each_segment(const std::vector<UpdateOperands<T>>& ops, const std::vector<int64_t>& begin,
+                                    int64_t lo, int64_t hi, F&& f) {
+  size_t t = size_t(std::upper_bound(begin.begin(), begin.end(), lo) - begin.begin()) - 1;
+  for (; t < ops.size() && begin[t] < hi; ++t) {
+    const int64_t first = std::max(lo, begin[t]) - begin[t];
+    const int64_t last = std::min(hi, begin[t] + ops[t].numel) - begin[t];
+    f(ops[t], first, last);
+  }
+}
+
+// The group's operands in T and the running start of each tensor; returns the total length.
+template <class T>
+int64_t gather(const TensorList& params, const TensorList& grads, const TensorList& s0, const TensorList& s1,
+               std::vector<UpdateOperands<T>>& ops, std::vector<int64_t>& begin) {
+  int64_t total = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    ops.push_back(optim_math::operands<T>(params, grads, s0, s1, i));
+    begin.push_back(total);
+    total += ops.back().numel;
+  }
+  return total;
+}
+
+constexpr int64_t kGrain = 32768;  // elements below which one thread does the whole group
+
+}  // namespace
+
+void sgd_update(const TensorList& params, const TensorList& grads, const TensorList& momentum_buffers,
+                const SgdConfig& config) {
+  optim_math::dispatch_update("SGD", params, config, [&](auto tag, const auto& k) {
     using T = decltype(tag);
-    T* p = param.data<T>();
-    const T* g = grad.data<T>();
-    T* buf = k.use_momentum ? momentum_buffer.data<T>() : nullptr;
-    // Two loops, so that each is compiled with the momentum branch resolved.
-    parallel_for(param.numel(), 32768, [&](int64_t lo, int64_t hi) EFFNET_INLINE {
-      if (buf) {
-        for (int64_t i = lo; i < hi; ++i) optim_math::sgd_element(k, p[i], g[i], buf + i);
-      } else {
-        for (int64_t i = lo; i < hi; ++i) optim_math::sgd_element(k, p[i], g[i], static_cast<T*>(nullptr));
-      }
+    std::vector<UpdateOperands<T>> ops;
+    std::vector<int64_t> begin;
+    const int64_t total = gather<T>(params, grads, k.use_momentum ? momentum_buffers : TensorList{}, {}, ops, begin);
+    parallel_for(total, kGrain, [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for_each_segment(ops, begin, lo, hi, [&](const UpdateOperands<T>& o, int64_t a, int64_t b) EFFNET_INLINE {
+        // Two loops, so that each is compiled with the momentum branch resolved.
+        if (o.state0) {
+          for (int64_t i = a; i < b; ++i) optim_math::sgd_element(k, o.param[i], o.grad[i], o.state0 + i);
+        } else {
+          for (int64_t i = a; i < b; ++i) optim_math::sgd_element(k, o.param[i], o.grad[i], static_cast<T*>(nullptr));
+        }
+      });
     });
   });
 }
 
-void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                 const AdamConfig& config) {
-  optim_math::dispatch_update("Adam", param, config, [&](auto tag, const auto& k) {
+void adam_update(const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,
+                 const TensorList& exp_avg_sqs, const AdamConfig& config) {
+  optim_math::dispatch_update("Adam", params, config, [&](auto tag, const auto& k) {
     using T = decltype(tag);
-    T *p = param.data<T>(), *m = exp_avg.data<T>(), *v = exp_avg_sq.data<T>();
-    const T* g = grad.data<T>();
-    parallel_for(param.numel(), 32768, [&](int64_t lo, int64_t hi) EFFNET_INLINE {
-      for (int64_t i = lo; i < hi; ++i) optim_math::adam_element(k, p[i], g[i], m[i], v[i]);
+    std::vector<UpdateOperands<T>> ops;
+    std::vector<int64_t> begin;
+    const int64_t total = gather<T>(params, grads, exp_avgs, exp_avg_sqs, ops, begin);
+    parallel_for(total, kGrain, [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for_each_segment(ops, begin, lo, hi, [&](const UpdateOperands<T>& o, int64_t a, int64_t b) EFFNET_INLINE {
+        for (int64_t i = a; i < b; ++i) optim_math::adam_element(k, o.param[i], o.grad[i], o.state0[i], o.state1[i]);
+      });
     });
   });
 }
 
-void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& momentum_buffer,
-                    const RmspropConfig& config) {
-  optim_math::dispatch_update("RMSprop", param, config, [&](auto tag, const auto& k) {
+void rmsprop_update(const TensorList& params, const TensorList& grads, const TensorList& square_avgs,
+                    const TensorList& momentum_buffers, const RmspropConfig& config) {
+  optim_math::dispatch_update("RMSprop", params, config, [&](auto tag, const auto& k) {
     using T = decltype(tag);
-    T *p = param.data<T>(), *ms = square_avg.data<T>();
-    T* mom = k.use_momentum ? momentum_buffer.data<T>() : nullptr;
-    const T* g = grad.data<T>();
-    parallel_for(param.numel(), 32768, [&](int64_t lo, int64_t hi) EFFNET_INLINE {
-      if (mom) {
-        for (int64_t i = lo; i < hi; ++i) optim_math::rmsprop_element(k, p[i], g[i], ms[i], mom + i);
-      } else {
-        for (int64_t i = lo; i < hi; ++i) optim_math::rmsprop_element(k, p[i], g[i], ms[i], static_cast<T*>(nullptr));
-      }
+    std::vector<UpdateOperands<T>> ops;
+    std::vector<int64_t> begin;
+    const int64_t total =
+        gather<T>(params, grads, square_avgs, k.use_momentum ? momentum_buffers : TensorList{}, ops, begin);
+    parallel_for(total, kGrain, [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for_each_segment(ops, begin, lo, hi, [&](const UpdateOperands<T>& o, int64_t a, int64_t b) EFFNET_INLINE {
+        if (o.state1) {
+          for (int64_t i = a; i < b; ++i) optim_math::rmsprop_element(k, o.param[i], o.grad[i], o.state0[i], o.state1 + i);
+        } else {
+          for (int64_t i = a; i < b; ++i)
+            optim_math::rmsprop_element(k, o.param[i], o.grad[i], o.state0[i], static_cast<T*>(nullptr));
+        }
+      });
     });
   });
 }

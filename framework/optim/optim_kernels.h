@@ -1,10 +1,11 @@
-// Backend entry points of the optimizers (optim_cpu.cpp, optim_cuda.cu): one fused update per
-// parameter tensor, reading the gradient once and writing the parameter and its state buffers
-// once. The per-element formulas live here, shared by both halves, so the CPU loop and the CUDA
+// Backend entry points of the optimizers (optim_cpu.cpp, optim_cuda.cu): one fused multi-tensor
+// update for a whole group of parameters, reading each gradient once and writing each parameter
+// and its state buffers once. The per-element formulas live here, shared by both halves, so the CPU loop and the CUDA
 // kernel cannot drift apart; docs/optimizers.md states them.
 #pragma once
 
 #include <cmath>
+#include <vector>
 
 #include "framework/core/backend.h"
 #include "framework/core/host_device.h"
@@ -124,24 +125,45 @@ EFFNET_HD void rmsprop_element(const RmspropCoeffs<T>& k, T& p, T g, T& ms, T* m
 }
 
 // The dtype dispatch both halves start each update with: f(tag, k), tag a value of the
-// parameter's float type T and k the config's coefficients in T.
+// parameters' float type T and k the config's coefficients in T.
 template <class Config, class F>
-void dispatch_update(const char* name, const Tensor& param, const Config& config, F&& f) {
-  dispatch_float(param.dtype(), name, [&](auto tag) { f(tag, coeffs<decltype(tag)>(config)); });
+void dispatch_update(const char* name, const std::vector<Tensor>& params, const Config& config, F&& f) {
+  dispatch_float(params.at(0).dtype(), name, [&](auto tag) { f(tag, coeffs<decltype(tag)>(config)); });
+}
+
+// Raw pointers of the i-th tensor of each list (null for an empty state list), in T.
+template <class T>
+struct UpdateOperands {
+  T* param;
+  const T* grad;
+  T* state0;
+  T* state1;
+  int64_t numel;
+};
+template <class T>
+UpdateOperands<T> operands(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                           const std::vector<Tensor>& state0, const std::vector<Tensor>& state1, size_t i) {
+  return {params[i].data<T>(), grads[i].data<T>(), state0.empty() ? nullptr : state0[i].data<T>(),
+          state1.empty() ? nullptr : state1[i].data<T>(), params[i].numel()};
 }
 
 }  // namespace optim_math
 
-// momentum_buffer is undefined when the update keeps none (SGD or RMSprop with momentum 0).
+// The tensors of one multi-tensor update: index i of each list belongs to one parameter. All share
+// one dtype and device (and, for the update's config, one step count), so one backend call, and on
+// CUDA one launch per kMaxTensorsPerLaunch tensors, updates them all. A state list is empty when
+// the update keeps no such buffer (SGD or RMSprop with momentum 0).
+using TensorList = std::vector<Tensor>;
 #define EFFNET_OPTIM_BACKEND(X)                                                                                   \
   X(void, sgd_update,                                                                                            \
-    (const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdConfig& config))           \
+    (const TensorList& params, const TensorList& grads, const TensorList& momentum_buffers,                      \
+     const SgdConfig& config))                                                                                   \
   X(void, adam_update,                                                                                           \
-    (const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,                   \
-     const AdamConfig& config))                                                                                  \
+    (const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,                              \
+     const TensorList& exp_avg_sqs, const AdamConfig& config))                                                   \
   X(void, rmsprop_update,                                                                                        \
-    (const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& momentum_buffer,           \
-     const RmspropConfig& config))
+    (const TensorList& params, const TensorList& grads, const TensorList& square_avgs,                           \
+     const TensorList& momentum_buffers, const RmspropConfig& config))
 EFFNET_DECLARE_BACKENDS(EFFNET_OPTIM_BACKEND)
 
 }  // namespace effnet

@@ -1,7 +1,9 @@
-// Optimizer base: parameter checks, the shared step loop, and generic save/restore of the
+// Optimizer base: parameter checks, the shared step loop (parameters grouped for multi-tensor
+// updates), and generic save/restore of the
 // per-parameter state buffers.
 #include "framework/optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/autograd/node.h"
@@ -51,14 +53,43 @@ void Optimizer::step() {
                  ": gradient ", g.str(), " does not match ", param_label(p, i), " ", p.str());
   }
   NoGradGuard no_grad;
+  // Groups in order of first appearance; a model has one or two (dtype, device, key) groups.
+  struct Group {
+    DType dtype;
+    Device device;
+    int64_t key;
+    std::vector<size_t> indices;
+  };
+  std::vector<Group> groups;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
-    Tensor g = p.grad();
-    if (!g.defined()) continue;
-    update(i, p, g);
-    p.bump_version();
+    if (!p.grad().defined()) continue;
+    const int64_t key = group_key(i);
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) {
+      return g.dtype == p.dtype() && g.device == p.device() && g.key == key;
+    });
+    if (it == groups.end()) it = groups.insert(groups.end(), Group{p.dtype(), p.device(), key, {}});
+    it->indices.push_back(i);
+  }
+  for (const Group& g : groups) {
+    update(g.indices);
+    for (size_t i : g.indices) params_[i].bump_version();
   }
   ++step_count_;
+}
+
+std::vector<Tensor> Optimizer::params_at(const std::vector<size_t>& indices) const {
+  std::vector<Tensor> out;
+  out.reserve(indices.size());
+  for (size_t i : indices) out.push_back(params_[i]);
+  return out;
+}
+
+std::vector<Tensor> Optimizer::grads_at(const std::vector<size_t>& indices) const {
+  std::vector<Tensor> out;
+  out.reserve(indices.size());
+  for (size_t i : indices) out.push_back(params_[i].grad());
+  return out;
 }
 
 void Optimizer::zero_grad() {

@@ -2,7 +2,9 @@
 // learning rate, the count of completed steps and the per-parameter state buffers, and it runs
 // the part of a step every optimizer shares: no-grad mode, skipping parameters without a
 // gradient, checking each gradient, and bumping the parameter's version after its in-place update.
-// Subclasses supply only the update of one parameter (one fused kernel launch per tensor).
+// Subclasses supply the update of a group of parameters that share dtype, device and whatever
+// else their update's constants depend on (group_key): one multi-tensor backend call per group,
+// so a whole model usually steps in one call (on CUDA, one launch per 64 tensors).
 //
 // State for checkpoints is a list of named tensors "<buffer>.<parameter index>" ("momentum.3",
 // "exp_avg.3", "exp_avg_sq.3", "square_avg.3", "step.3"). Restoring it into an optimizer built
@@ -68,9 +70,17 @@ class Optimizer {
   };
   StateBuffer& add_state_buffer(const std::string& name);
 
-  // Called for each parameter with a gradient, under NoGradGuard; param and grad share shape,
-  // dtype and device. Must update param (and the buffers) in place; the base bumps the version.
-  virtual void update(size_t index, const Tensor& param, const Tensor& grad) = 0;
+  // Called under NoGradGuard for each group of parameters with a gradient (indices into params(),
+  // in order); within a group the parameters share dtype, device and group_key, and each grad
+  // matches its parameter. Must update the parameters (and buffers) in place; the base bumps the
+  // parameters' versions.
+  virtual void update(const std::vector<size_t>& indices) = 0;
+  // What else a group must share (Adam: the parameter's own step count, which its bias
+  // corrections use; SGD: whether the momentum buffer exists yet). 0 unless overridden.
+  virtual int64_t group_key(size_t /*index*/) const { return 0; }
+  // The lists a backend update takes: params()[i] and its gradient for each index.
+  std::vector<Tensor> params_at(const std::vector<size_t>& indices) const;
+  std::vector<Tensor> grads_at(const std::vector<size_t>& indices) const;
 
   // Splits "exp_avg.3" into ("exp_avg", 3) and checks the index; throws with the optimizer's name.
   std::pair<std::string, size_t> parse_state_name(const std::string& full_name) const;

@@ -1,5 +1,5 @@
 // RMSprop (TF flavour): hyper-parameter checks, state buffers (mean square starting at 1) and
-// dispatch to the fused update.
+// dispatch to the fused multi-tensor update.
 #include "framework/optim/rmsprop.h"
 
 #include <cmath>
@@ -22,18 +22,23 @@ RMSprop::RMSprop(std::vector<Tensor> params, double lr, double rho, double momen
   if (momentum != 0.0) momentum_buffers_ = &add_state_buffer("momentum");
 }
 
-void RMSprop::update(size_t index, const Tensor& param, const Tensor& grad) {
-  Tensor ms = square_avg_.tensors[index], mom;
-  if (!ms.defined()) ms = ones_like(param);  // TF's initial mean square (see rmsprop.h)
-  if (momentum_buffers_) {
-    mom = momentum_buffers_->tensors[index];
-    if (!mom.defined()) mom = zeros_like(param);
+void RMSprop::update(const std::vector<size_t>& indices) {
+  std::vector<Tensor> params = params_at(indices), ms, mom;
+  for (size_t j = 0; j < indices.size(); ++j) {
+    const Tensor& s = square_avg_.tensors[indices[j]];
+    ms.push_back(s.defined() ? s : ones_like(params[j]));  // TF's initial mean square (see rmsprop.h)
+    if (momentum_buffers_) {
+      const Tensor& b = momentum_buffers_->tensors[indices[j]];
+      mom.push_back(b.defined() ? b : zeros_like(params[j]));
+    }
   }
   RmspropConfig config = hyper_;
   config.lr = lr();
-  EFFNET_DISPATCH(param, rmsprop_update, param, grad, ms, mom, config);
-  square_avg_.keep(index, ms);
-  if (mom.defined()) momentum_buffers_->keep(index, mom);
+  EFFNET_DISPATCH(params[0], rmsprop_update, params, grads_at(indices), ms, mom, config);
+  for (size_t j = 0; j < indices.size(); ++j) {
+    square_avg_.keep(indices[j], ms[j]);
+    if (momentum_buffers_) momentum_buffers_->keep(indices[j], mom[j]);
+  }
 }
 
 }  // namespace effnet

@@ -29,7 +29,7 @@ class RMSprop : public Optimizer {
   double weight_decay() const { return hyper_.weight_decay; }
 
  protected:
-  void update(size_t index, const Tensor& param, const Tensor& grad) override;
+  void update(const std::vector<size_t>& indices) override;
 
  private:
   RmspropConfig hyper_;  // the hyper-parameters; update() fills in the per-update fields of a copy

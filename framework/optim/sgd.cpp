@@ -1,4 +1,5 @@
-// SGD: hyper-parameter checks, momentum buffer creation and dispatch to the fused update.
+// SGD: hyper-parameter checks, momentum buffer creation and dispatch to the fused multi-tensor
+// update.
 #include "framework/optim/sgd.h"
 
 #include <cmath>
@@ -21,18 +22,22 @@ SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double dampenin
                ", dampening ", dampening);
 }
 
-void SGD::update(size_t index, const Tensor& param, const Tensor& grad) {
+int64_t SGD::group_key(size_t index) const { return momentum_buffers_.tensors[index].defined() ? 1 : 0; }
+
+void SGD::update(const std::vector<size_t>& indices) {
   SgdConfig config = hyper_;
   config.lr = lr();
-  Tensor buffer;
+  std::vector<Tensor> params = params_at(indices), buffers;
   if (config.momentum != 0.0) {
-    buffer = momentum_buffers_.tensors[index];
-    config.first_step = !buffer.defined();
-    // Uninitialised is fine: the first update writes the buffer without reading it.
-    if (config.first_step) buffer = Tensor::empty(param.shape(), param.dtype(), param.device());
+    // The group shares group_key: every buffer exists, or none does yet. Uninitialised is fine
+    // then: the first update writes the buffer without reading it.
+    config.first_step = !momentum_buffers_.tensors[indices[0]].defined();
+    for (size_t j = 0; j < indices.size(); ++j)
+      buffers.push_back(config.first_step ? Tensor::empty(params[j].shape(), params[j].dtype(), params[j].device())
+                                          : momentum_buffers_.tensors[indices[j]]);
   }
-  EFFNET_DISPATCH(param, sgd_update, param, grad, buffer, config);
-  if (buffer.defined()) momentum_buffers_.keep(index, buffer);
+  EFFNET_DISPATCH(params[0], sgd_update, params, grads_at(indices), buffers, config);
+  for (size_t j = 0; j < buffers.size(); ++j) momentum_buffers_.keep(indices[j], buffers[j]);
 }
 
 }  // namespace effnet

@@ -20,7 +20,8 @@ class SGD : public Optimizer {
   bool nesterov() const { return hyper_.nesterov; }
 
  protected:
-  void update(size_t index, const Tensor& param, const Tensor& grad) override;
+  void update(const std::vector<size_t>& indices) override;
+  int64_t group_key(size_t index) const override;
 
  private:
   SgdConfig hyper_;  // the hyper-parameters; update() fills in the per-update fields of a copy
