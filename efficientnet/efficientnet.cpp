@@ -34,8 +34,9 @@ Tensor EfficientNet::features(const Tensor& x) {
                x.str());
   auto& stem_conv = static_cast<Conv2d&>(stem->at(0));
   auto& stem_bn = static_cast<BatchNorm2d&>(stem->at(1));
-  if (!ConvBnFold::folds(stem_conv, stem_bn, x)) return head->forward(blocks->forward(stem->forward(x)));
-  // Inference: stem and head as folded convolutions with the activation fused (layers/conv_bn_fold.h).
+  // Stem and head as conv -> BN -> activation through ConvBnFold (layers/conv_bn_fold.h): in
+  // inference folded convolutions with the activation fused, in training the activation fused
+  // into the batch norm. The modules' own forward (stem->forward) computes the same unfused.
   Tensor h = blocks->forward(stem_fold_.forward(stem_conv, stem_bn, cfg_.activation, x));
   auto& head_conv = static_cast<Conv2d&>(head->at(0));
   auto& head_bn = static_cast<BatchNorm2d&>(head->at(1));

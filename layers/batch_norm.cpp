@@ -12,12 +12,15 @@ BatchNorm2d::BatchNorm2d(int64_t channels, const BatchNormOptions& opts) : chann
   running_var = register_buffer("running_var", ones({channels}));
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& x) { return forward(x, FusedActivation::None); }
+
+Tensor BatchNorm2d::forward(const Tensor& x, FusedActivation act) {
   EFFNET_CHECK(x.dim() == 4 && x.size(1) == channels_, "BatchNorm2d(", channels_, "): expected (N, ", channels_,
                ", H, W), got ", x.str());
   if (sync_ && is_training())
-    return sync_batch_norm2d(x, weight, bias, running_mean, running_var, true, opts_.momentum, opts_.eps, sync_);
-  return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), opts_.momentum, opts_.eps);
+    return apply_activation(
+        sync_batch_norm2d(x, weight, bias, running_mean, running_var, true, opts_.momentum, opts_.eps, sync_), act);
+  return batch_norm2d(x, weight, bias, running_mean, running_var, is_training(), opts_.momentum, opts_.eps, act);
 }
 
 int64_t set_sync_batch_norm(Module& root, const AllReduceSum& all_reduce_sum) {

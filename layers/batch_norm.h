@@ -4,6 +4,7 @@
 #pragma once
 
 #include "framework/ops/sync_batch_norm.h"
+#include "framework/ops/unary.h"
 #include "layers/module.h"
 
 namespace effnet::nn {
@@ -17,6 +18,8 @@ class BatchNorm2d : public Module {
  public:
   BatchNorm2d(int64_t channels, const BatchNormOptions& opts = {});
   Tensor forward(const Tensor& x) override;
+  // forward then the activation, fused into one op in (unsynchronised) training (batch_norm.h).
+  Tensor forward(const Tensor& x, FusedActivation act);
   std::string type_name() const override { return "BatchNorm2d"; }
   const BatchNormOptions& options() const { return opts_; }
   void set_options(const BatchNormOptions& o) { opts_ = o; }

@@ -27,7 +27,7 @@ Conv2d::Conv2d(const Conv2dOptions& o, Generator& gen) : opts_(o) {
 
 Tensor Conv2d::forward(const Tensor& x) { return forward_with(x, weight, bias); }
 
-Tensor Conv2d::forward_with(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dActivation act) const {
+Tensor Conv2d::forward_with(const Tensor& x, const Tensor& w, const Tensor& b, FusedActivation act) const {
   EFFNET_CHECK(x.dim() == 4 && x.size(1) == opts_.in_channels, "Conv2d(", opts_.in_channels, "->",
                opts_.out_channels, "): expected input (N, ", opts_.in_channels, ", H, W), got ", x.str());
   Conv2dParams p;

@@ -26,7 +26,7 @@ class Conv2d : public Module {
   // This layer's geometry and padding with another weight and bias (same shapes) and an output
   // activation fused into the convolution (inference only: conv2d.h). Batch-norm folding uses it.
   Tensor forward_with(const Tensor& x, const Tensor& w, const Tensor& b,
-                      Conv2dActivation act = Conv2dActivation::None) const;
+                      FusedActivation act = FusedActivation::None) const;
   std::string type_name() const override { return "Conv2d"; }
   const Conv2dOptions& options() const { return opts_; }
   Tensor weight, bias;

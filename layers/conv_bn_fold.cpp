@@ -7,15 +7,15 @@
 
 namespace effnet::nn {
 
-Conv2dActivation fused_activation(Activation a) {
+FusedActivation fused_activation(Activation a) {
   switch (a) {
-    case Activation::Swish: return Conv2dActivation::Silu;
-    case Activation::ReLU6: return Conv2dActivation::Relu6;
-    case Activation::ReLU: return Conv2dActivation::Relu;
-    case Activation::Sigmoid: return Conv2dActivation::Sigmoid;
+    case Activation::Swish: return FusedActivation::Silu;
+    case Activation::ReLU6: return FusedActivation::Relu6;
+    case Activation::ReLU: return FusedActivation::Relu;
+    case Activation::Sigmoid: return FusedActivation::Sigmoid;
     case Activation::Identity: break;
   }
-  return Conv2dActivation::None;
+  return FusedActivation::None;
 }
 
 bool ConvBnFold::folds(const Conv2d& conv, const BatchNorm2d& bn, const Tensor& x) {
@@ -53,9 +53,9 @@ Tensor ConvBnFold::forward(Conv2d& conv, BatchNorm2d& bn, Activation act, const 
                            const Tensor& input_scale) {
   const bool scaled = input_scale.defined();
   if (!folds(conv, bn, x) || (scaled && autograd::needs_grad(input_scale)))
-    return activate(bn.forward(conv.forward(scaled ? mul(x, input_scale) : x)), act);
+    return bn.forward(conv.forward(scaled ? mul(x, input_scale) : x), fused_activation(act));
   auto [w, b] = folded(conv, bn);
-  const Conv2dActivation fused = fused_activation(act);
+  const FusedActivation fused = fused_activation(act);
   const Conv2dOptions& o = conv.options();
   Tensor y;
   if (scaled && o.kernel == 1 && o.stride == 1 && o.groups == 1) {
@@ -65,7 +65,7 @@ Tensor ConvBnFold::forward(Conv2d& conv, BatchNorm2d& bn, Activation act, const 
   } else {
     y = conv.forward_with(scaled ? mul(x, input_scale) : x, w, b, fused);
   }
-  return fused == Conv2dActivation::None ? activate(y, act) : y;
+  return fused == FusedActivation::None ? activate(y, act) : y;
 }
 
 }  // namespace effnet::nn

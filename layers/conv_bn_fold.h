@@ -40,6 +40,6 @@ class ConvBnFold {
 };
 
 // The fused activation for a layer activation, where conv2d has one.
-Conv2dActivation fused_activation(Activation a);
+FusedActivation fused_activation(Activation a);
 
 }  // namespace effnet::nn

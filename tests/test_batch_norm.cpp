@@ -1,10 +1,12 @@
 // batch_norm2d: values against a naive reference (training and eval), the running-statistics
 // update (momentum, unbiased variance, one and two steps), gradient checks in both modes, error
-// messages, and CPU-vs-CUDA agreement including the running statistics.
+// messages, the activation fused into training mode (gradient checks, equality with the separate
+// op, one op each way), and CPU-vs-CUDA agreement including the running statistics.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "framework/core/op_count.h"
 #include "framework/framework.h"
 #include "framework/ops/batch_norm.h"
 #include "tests/testing/compare.h"
@@ -191,6 +193,79 @@ TEST(BatchNorm, FrozenAffineGradientCheck) {
   }
 }
 
+// ---- the fused activation ------------------------------------------------------------------------
+
+namespace {
+const FusedActivation kActivations[] = {FusedActivation::Silu, FusedActivation::Relu6, FusedActivation::Relu,
+                                        FusedActivation::Sigmoid};
+}  // namespace
+
+TEST(BatchNormActivation, TrainingGradientCheck) {
+  // The smooth activations by central differences (the kinks of relu and relu6 would be crossed
+  // by the differences; those are checked against the separate op below).
+  for (FusedActivation act : {FusedActivation::Silu, FusedActivation::Sigmoid}) {
+    for (Shape shape : {Shape{3, 2, 3, 4}, Shape{5, 3, 1, 1}}) {
+      const int64_t C = shape[1];
+      Tensor x = grad_input(shape, -2, 2, 31), w = grad_input({C}, 0.5, 1.5, 32), b = grad_input({C}, -1, 1, 33);
+      Tensor rm = zeros({C}, DType::Float64), rv = ones({C}, DType::Float64);
+      EXPECT_TRUE(gradcheck(
+          [&](const std::vector<Tensor>& in) {
+            return batch_norm2d(in[0], in[1], in[2], rm, rv, true, 0.1, 1e-5, act);
+          },
+          {x, w, b}))
+          << int(act) << " " << shape_str(shape);
+    }
+  }
+}
+
+TEST(BatchNormActivation, EqualsTheSeparateOps) {
+  // Fused vs batch norm then the activation op: the same output and running statistics (the
+  // activation runs on the same rounded value), and the same gradients up to the rounding of
+  // the recomputed normalised value (from the saved float statistics instead of double ones).
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    const double tol = dt == DType::Float64 ? 1e-12 : 1e-5;
+    for (FusedActivation act : kActivations) {
+      for (bool training : {true, false}) {
+        Generator gen(41);
+        const Shape shape{6, 5, 7, 3};
+        Tensor x0 = normal(shape, 0.3, 1.5, gen, dt), w0 = uniform({5}, 0.5, 1.5, gen, dt);
+        Tensor b0 = uniform({5}, -1, 1, gen, dt), gy = normal(shape, 0, 1, gen, dt);
+        auto run = [&](bool fused) {
+          Tensor x = x0.clone().set_requires_grad(true), w = w0.clone().set_requires_grad(true);
+          Tensor b = b0.clone().set_requires_grad(true);
+          Tensor rm = full({5}, 0.2, dt), rv = full({5}, 1.5, dt);
+          Tensor y = fused ? batch_norm2d(x, w, b, rm, rv, training, 0.1, 1e-3, act)
+                           : apply_activation(batch_norm2d(x, w, b, rm, rv, training, 0.1, 1e-3), act);
+          y.backward(gy);
+          return std::vector<Tensor>{y.detach(), x.grad(), w.grad(), b.grad(), rm, rv};
+        };
+        std::vector<Tensor> fused = run(true), separate = run(false);
+        const char* names[] = {"y", "dx", "dweight", "dbias", "running_mean", "running_var"};
+        for (size_t i = 0; i < fused.size(); ++i) {
+          const bool exact = i == 0 || i >= 4;
+          EXPECT_TRUE(all_close(fused[i], separate[i], exact ? 0.0 : tol, exact ? 0.0 : tol,
+                                std::string(names[i]) + " act " + std::to_string(int(act)) + " " +
+                                    dtype_name(dt) + (training ? " train" : " eval")));
+        }
+      }
+    }
+  }
+}
+
+TEST(BatchNormActivation, OneOpEachWayInTraining) {
+  Generator gen(42);
+  Tensor x = normal({4, 3, 5, 5}, 0, 1, gen).set_requires_grad(true);
+  Tensor w = ones({3}).set_requires_grad(true), b = zeros({3}).set_requires_grad(true);
+  Tensor rm = zeros({3}), rv = ones({3});
+  OpCounter forward;
+  Tensor y = batch_norm2d(x, w, b, rm, rv, true, 0.1, 1e-5, FusedActivation::Silu);
+  EXPECT_EQ(forward.counts().ops, 1u);
+  Tensor gy = ones_like(y);
+  OpCounter backward;
+  y.backward(gy);
+  EXPECT_EQ(backward.counts().ops, 1u);
+}
+
 TEST(BatchNorm, EvalBackwardIsScaledGradient) {
   // dx = g * weight / sqrt(running_var + eps), independent of x.
   Tensor x = uniform({2, 2, 2, 2}, -1, 1).to(DType::Float64).set_requires_grad(true);
@@ -267,6 +342,26 @@ TEST(BatchNormCuda, TrainingMatchesCpu) {
         },
         {x, w, b}, bn_tolerance()))
         << shape_str(s);
+  }
+}
+
+TEST(BatchNormCuda, FusedActivationMatchesCpu) {
+  EFFNET_REQUIRE_CUDA();
+  Generator gen(24);
+  for (FusedActivation act : kActivations) {
+    for (Shape s : {Shape{8, 16, 7, 9}, Shape{16, 5, 1, 1}}) {
+      Tensor x = normal(s, 1.0, 2.0, gen).set_requires_grad(true);
+      Tensor w = uniform({s[1]}, 0.5, 1.5, gen).set_requires_grad(true);
+      Tensor b = uniform({s[1]}, -1, 1, gen).set_requires_grad(true);
+      EXPECT_TRUE(cpu_cuda_match(
+          [act](const std::vector<Tensor>& in) {
+            Tensor rm = zeros({in[0].size(1)}, DType::Float32, in[0].device());
+            Tensor rv = ones({in[0].size(1)}, DType::Float32, in[0].device());
+            return batch_norm2d(in[0], in[1], in[2], rm, rv, true, 0.1, 1e-5, act);
+          },
+          {x, w, b}, bn_tolerance()))
+          << shape_str(s) << " act " << int(act);
+    }
   }
 }
 

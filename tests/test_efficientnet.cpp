@@ -1,6 +1,6 @@
 // EfficientNet family: configuration rules, exact parameter counts, shapes, multiply-adds,
 // gradient checks of an MBConv block and of a whole tiny network, one vs two CPU threads, and
-// CPU-vs-CUDA on B0.
+// CPU-vs-CUDA on B0, and the ops one B0 training step dispatches.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -8,6 +8,8 @@
 #include <cmath>
 
 #include "efficientnet/efficientnet.h"
+#include "framework/core/op_count.h"
+#include "framework/optim/sgd.h"
 #include "framework/ops/loss.h"
 #include "tests/testing/compare.h"
 #include "tests/testing/gradient_checker.h"
@@ -162,6 +164,33 @@ TEST(EfficientNet, TinyNetworkGradientCheckEveryParameter) {
 // The CPU kernels split their work, and their floating-point sums, over OpenMP threads: one and
 // two threads must agree up to rounding, or a kernel has a race or a wrong split. (Training
 // amplifies the rounding differences, so whole runs do differ between thread counts.)
+TEST(EfficientNet, B0TrainingStepOps) {
+  // What one training step (forward, loss, backward, SGD step) asks of the backend, the number the
+  // few-launches work is measured by (docs/architecture.md "Counting ops"): 1,084 before it. No
+  // gradient is copied into .grad, the optimizer is one call for all 213 parameters, and every
+  // batch norm carries its swish (33 of the 49: stem, head, expansions, depthwise).
+  Generator g(31), data(32);
+  auto net = make_efficientnet("b0", 10, g);
+  net->train();
+  SGD opt(net->trainable_parameters(), 0.01, 0.9);
+  Tensor x = normal({2, 3, 32, 32}, 0, 1, data);
+  Tensor y = randint(0, 10, {2}, data);
+  OpCounts counts;
+  for (int step = 0; step < 2; ++step) {  // the second step has momentum buffers: the steady state
+    OpCounter counter;
+    opt.zero_grad();
+    cross_entropy(net->forward(x), y).backward();
+    opt.step();
+    counts = counter.counts();
+  }
+  auto count = [&](const char* name) { return counts.by_name.count(name) ? counts.by_name.at(name) : 0; };
+  EXPECT_EQ(count("copy"), 0u);
+  EXPECT_EQ(count("sgd_update"), 1u);
+  EXPECT_EQ(count("batch_norm_train_forward"), 49u);
+  EXPECT_EQ(count("unary"), 32u);  // the squeeze-excitation blocks' swish and sigmoid only
+  EXPECT_LE(counts.ops, 593u) << "measured 593 when this test was written";
+}
+
 TEST(EfficientNet, CpuOneAndTwoThreadsAgree) {
   struct Run {
     Tensor logits;

@@ -1,5 +1,5 @@
 // The inference path: batch norm folded into the preceding convolution and the activation fused
-// into its output pass (layers/conv_bn_fold.h, conv2d.h's Conv2dActivation), checked against the
+// into its output pass (layers/conv_bn_fold.h, conv2d.h's FusedActivation), checked against the
 // unfused ops; and the CPU kernels' instruction-set copies (baseline, AVX2, AVX-512) against the
 // baseline reference on whatever this machine has.
 #include <gtest/gtest.h>
@@ -35,17 +35,17 @@ const std::vector<ConvCase> kConvCases = {
 }  // namespace
 
 TEST(InferenceFold, FusedActivationEqualsSeparateOp) {
-  const std::vector<Conv2dActivation> acts = {Conv2dActivation::None, Conv2dActivation::Silu, Conv2dActivation::Relu6,
-                                              Conv2dActivation::Relu, Conv2dActivation::Sigmoid};
+  const std::vector<FusedActivation> acts = {FusedActivation::None, FusedActivation::Silu, FusedActivation::Relu6,
+                                              FusedActivation::Relu, FusedActivation::Sigmoid};
   for (DType dt : {DType::Float32, DType::Float64}) {
     for (const ConvCase& c : kConvCases) {
       Generator g(3);
       Tensor x = normal(c.x, 0, 2, g).to(dt), w = normal(c.w, 0, 1, g).to(dt);
       Tensor b = c.bias ? normal({c.w[0]}, 0, 1, g).to(dt) : Tensor();
-      for (Conv2dActivation a : acts) {
+      for (FusedActivation a : acts) {
         Conv2dParams fused = c.p;
         fused.activation = a;
-        Tensor want = conv2d_activation(conv2d(x, w, b, c.p), a);  // the separate unary op
+        Tensor want = apply_activation(conv2d(x, w, b, c.p), a);  // the separate unary op
         Tensor got = conv2d(x, w, b, fused);
         // The same formulas on the same values: equal up to the vector copies' rounding.
         EXPECT_TRUE(all_close(got, want, dt == DType::Float32 ? 1e-6 : 1e-14, dt == DType::Float32 ? 1e-6 : 1e-14,
@@ -58,7 +58,7 @@ TEST(InferenceFold, FusedActivationEqualsSeparateOp) {
 TEST(InferenceFold, FusedActivationRefusesAutograd) {
   Tensor x = ones({1, 2, 3, 3}).set_requires_grad(true), w = ones({2, 2, 1, 1});
   Conv2dParams p;
-  p.activation = Conv2dActivation::Silu;
+  p.activation = FusedActivation::Silu;
   EXPECT_THROW(conv2d(x, w, Tensor(), p), Error);
   NoGradGuard no_grad;
   EXPECT_NO_THROW(conv2d(x, w, Tensor(), p));
@@ -80,7 +80,7 @@ TEST(InferenceFold, ScaledInputConvEqualsScalingFirst) {
       Tensor x = normal(c.x, 0, 1, g).to(dt), s = uniform({c.x[0], c.x[1], 1, 1}, 0, 1, g).to(dt);
       Tensor w = normal({c.c_out, c.x[1], 1, 1}, 0, 1, g).to(dt), b = normal({c.c_out}, 0, 1, g).to(dt);
       Conv2dParams p;
-      p.activation = Conv2dActivation::Silu;
+      p.activation = FusedActivation::Silu;
       Tensor want = silu(conv2d(mul(x, s), w, b));
       const double tol = dt == DType::Float32 ? 1e-5 : 1e-13;
       EXPECT_TRUE(all_close(conv2d_scaled_input(x, s, w, b, p), want, tol, tol, c.name));
@@ -221,7 +221,7 @@ TEST(CpuIsa, EveryCopyMatchesTheBaseline) {
     Tensor w = normal({48, 1, 3, 3}, 0, 1, data);
     Conv2dParams dw{1, 1, 1, 1, 48};
     o.t.push_back(conv2d(a, w, Tensor(), dw));
-    dw.activation = Conv2dActivation::Silu;
+    dw.activation = FusedActivation::Silu;
     {
       NoGradGuard no_grad;
       o.t.push_back(conv2d(a, w, Tensor(), dw));

@@ -1,4 +1,5 @@
-// batch_norm2d: validation, the running-statistics contract, autograd nodes and dispatch. Kernels
+// batch_norm2d: validation, the running-statistics contract, autograd nodes and dispatch, and the
+// activation fused into training mode. Kernels
 // live in batch_norm_cpu.cpp and batch_norm_cuda.cu (cuDNN).
 #include "framework/ops/batch_norm.h"
 
@@ -59,15 +60,21 @@ std::vector<Tensor> wanted_grads(const Node& node, const Tensor& like_x, const T
 
 // Training mode: the batch statistics depend on x, so every output element depends on every input
 // element of its channel. Saves x, weight and the batch mean / inverse std of the forward pass.
+// With an activation it saves the bias too, to recompute the activation's input.
 struct BatchNormTrainBackward : Node {
   double eps = 0.0;
+  FusedActivation act = FusedActivation::None;
   std::vector<Tensor> apply(const Tensor& g) override {
-    Tensor x = saved(0), weight = saved(1), mean = saved(2), invstd = saved(3);
+    Tensor x = saved(0), weight = saved(1), mean = saved(2), invstd = saved(3), bias = saved(4);
     std::vector<Tensor> d = wanted_grads(*this, x, weight);
-    EFFNET_DISPATCH(x, batch_norm_train_backward, x, g, weight, mean, invstd, eps, d[0], d[1], d[2]);
+    // The fused backward keeps g·act'(z) in gx between its passes: gx is needed whether wanted or not.
+    Tensor gx = d[0].defined() || act == FusedActivation::None ? d[0] : Tensor::empty(x.shape(), x.dtype(), x.device());
+    EFFNET_DISPATCH(x, batch_norm_train_backward, x, g, weight, bias, mean, invstd, eps, act, gx, d[1], d[2]);
     return d;
   }
-  const char* name() const override { return "BatchNormTrainBackward"; }
+  const char* name() const override {
+    return act == FusedActivation::None ? "BatchNormTrainBackward" : "BatchNormActivationTrainBackward";
+  }
 };
 
 // Eval mode: y = x * (weight * invstd) + (bias - mean * weight * invstd) with constant statistics.
@@ -86,7 +93,7 @@ struct BatchNormEvalBackward : Node {
 }  // namespace
 
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
-                    Tensor& running_var, bool training, double momentum, double eps) {
+                    Tensor& running_var, bool training, double momentum, double eps, FusedActivation act) {
   check_inputs(x, weight, bias, running_mean, running_var, training, momentum, eps);
   const int64_t C = x.size(1);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -95,17 +102,19 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, T
   if (training) {
     Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
     Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
-    EFFNET_DISPATCH(x, batch_norm_train_forward, x, weight, bias, running_mean, running_var, momentum, eps, y,
+    EFFNET_DISPATCH(x, batch_norm_train_forward, x, weight, bias, running_mean, running_var, momentum, eps, act, y,
                     save_mean, save_invstd);
     running_mean.bump_version();
     running_var.bump_version();
     if (record) {
       auto node = std::make_shared<BatchNormTrainBackward>();
       node->eps = eps;
+      node->act = act;
       node->save(x);
       node->save(weight);
       node->save(save_mean);
       node->save(save_invstd);
+      node->save(act == FusedActivation::None ? Tensor() : bias);
       autograd::record(y, node, {&x, &weight, &bias});
     }
     return y;
@@ -125,7 +134,7 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, T
     node->save(weight_grad ? running_mean.detach().clone() : Tensor());
     autograd::record(y, node, {&x, &weight, &bias});
   }
-  return y;
+  return apply_activation(y, act);
 }
 
 }  // namespace effnet

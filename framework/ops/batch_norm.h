@@ -13,12 +13,19 @@
 #pragma once
 
 #include "framework/core/tensor.h"
+#include "framework/ops/unary.h"
 
 namespace effnet {
 
 // x: (N, C, H, W); weight, bias, running_mean, running_var: (C), all of x's dtype and device.
 // momentum in [0, 1]; eps > 0. Training needs more than one value per channel (N*H*W > 1).
+// act: an activation applied to the output, equal to apply_activation(batch_norm2d(...), act). In
+// training it is fused: one op forward and one backward, and the normalised values before the
+// activation are recomputed in backward instead of being kept (one activation-sized tensor less
+// per layer). On CUDA the fused op is cuDNN's batch norm plus one element kernel each way. In eval
+// mode it is the separate op.
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
-                    Tensor& running_var, bool training, double momentum, double eps);
+                    Tensor& running_var, bool training, double momentum, double eps,
+                    FusedActivation act = FusedActivation::None);
 
 }  // namespace effnet

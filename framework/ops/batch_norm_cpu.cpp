@@ -1,9 +1,11 @@
 // CPU kernels of batch_norm2d: the readable reference, over the shared formulas of
 // batch_norm_kernels.h. Training mode computes in double (two-pass statistics: mean, then squared
 // deviations; the normalisation itself), rounding once per output, vectorised across the
-// positions of a block of channels; blocks run in parallel.
+// positions of a block of channels; blocks run in parallel. A fused activation runs on the rounded
+// normalised value in the output pass, and backward recomputes that value to take its derivative.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "framework/ops/batch_norm_kernels.h"
@@ -72,13 +74,36 @@ struct BlockScratch {
 // Fills run[c·hw .. (c+1)·hw) with value: a per-channel quantity expanded over its positions.
 inline void expand(double* run, int64_t c, int64_t hw, double value) { std::fill(run + c * hw, run + (c + 1) * hw, value); }
 
+// The activation of a fused batch norm as a functor on one value (Identity for None), and the
+// gradient through it from its input z; with_activation calls f with the functor, so that each
+// activation gets its own vectorised loop.
+struct Identity {
+  template <class T>
+  EFFNET_INLINE T operator()(T z) const { return z; }
+  template <class T>
+  EFFNET_INLINE T grad(T g, T) const { return g; }
+};
+template <UnaryOp OP>
+struct Act {
+  template <class T>
+  EFFNET_INLINE T operator()(T z) const { return unary_forward<T, OP>(z, T(0), T(0)); }
+  template <class T>
+  EFFNET_INLINE T grad(T g, T z) const { return unary_grad_from_input<T, OP>(g, z); }
+};
+template <class F>
+void with_activation(FusedActivation act, F&& f) {
+  if (act == FusedActivation::None) return f(Identity{});
+  dispatch_fused_activation(act, [&](auto op) { f(Act<decltype(op)::value>{}); });
+}
+
 }  // namespace
 
 void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
-                              Tensor& running_var, double momentum, double eps, Tensor& y, Tensor& save_mean,
-                              Tensor& save_invstd) {
+                              Tensor& running_var, double momentum, double eps, FusedActivation act, Tensor& y,
+                              Tensor& save_mean, Tensor& save_invstd) {
   const Dims d(x);
   dispatch_float(x.dtype(), "batch_norm2d", [&](auto tag) {
+   with_activation(act, [&](auto activation) {
     using scalar_t = decltype(tag);
     const scalar_t* px = x.data<scalar_t>();
     const scalar_t *pw = weight.data<scalar_t>(), *pb = bias.data<scalar_t>();
@@ -110,15 +135,18 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tenso
         expand(scale, c - c0, d.HW, double(pw[c]) * invstd);
         expand(shift, c - c0, d.HW, double(pb[c]));
       }
-      // y in double, rounded once: training-mode BN amplifies every rounding of its input in the
+      // z in double, rounded once: training-mode BN amplifies every rounding of its input in the
       // layers after it (with this pass in float, B3's train logits drifted from PyTorch's by
-      // 1.02e-5 relative, past test_parity_torch's bound of 1e-5; 8.2e-6 this way).
+      // 1.02e-5 relative, past test_parity_torch's bound of 1e-5; 8.2e-6 this way). The activation
+      // then runs on the rounded z in the tensor's type, exactly as the separate op would.
       for (int64_t n = 0; n < d.N; ++n) {
         const scalar_t* xn = xb + n * CHW;
         scalar_t* yn = py + base + n * CHW;
-        for (int64_t j = 0; j < len; ++j) yn[j] = scalar_t(bn_normalise(double(xn[j]), mean[j], scale[j], shift[j]));
+        for (int64_t j = 0; j < len; ++j)
+          yn[j] = activation(scalar_t(bn_normalise(double(xn[j]), mean[j], scale[j], shift[j])));
       }
     });
+   });
   });
 }
 
@@ -161,12 +189,20 @@ void batch_norm_invstd(const Tensor& var, double eps, Tensor& invstd) {
   });
 }
 
-void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& weight, const Tensor& save_mean,
-                               const Tensor& save_invstd, double eps, Tensor& gx, Tensor& gw, Tensor& gb) {
+void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& weight, const Tensor& bias,
+                               const Tensor& save_mean, const Tensor& save_invstd, double eps, FusedActivation act,
+                               Tensor& gx, Tensor& gw, Tensor& gb) {
   const Dims d(x);
   dispatch_float(x.dtype(), "batch_norm2d backward", [&](auto tag) {
+   with_activation(act, [&](auto activation) {
     using scalar_t = decltype(tag);
-    const scalar_t *px = x.data<scalar_t>(), *pg = g.data<scalar_t>(), *pw = weight.data<scalar_t>();
+    constexpr bool fused = !std::is_same_v<decltype(activation), Identity>;
+    const scalar_t *px = x.data<scalar_t>(), *pw = weight.data<scalar_t>();
+    const scalar_t* pbias = fused ? bias.data<scalar_t>() : nullptr;
+    // Fused: the gradient of z, g·act'(z), is written into gx by the first pass and read from
+    // there by the others (the last one overwrites it with dx, element by element).
+    const scalar_t* pg = fused ? gx.data<scalar_t>() : g.data<scalar_t>();
+    const scalar_t* pg_act = g.data<scalar_t>();
     const scalar_t *pm = save_mean.data<scalar_t>(), *pi = save_invstd.data<scalar_t>();
     scalar_t* pgx = gx.defined() ? gx.data<scalar_t>() : nullptr;
     scalar_t* pgw = gw.defined() ? gw.data<scalar_t>() : nullptr;
@@ -179,6 +215,20 @@ void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& w
       double *sum_g = s.run(0), *sum_gxc = s.run(1), *mean = s.run(2), *a = s.run(3), *b = s.run(4);
       for (int64_t c = c0; c < c1; ++c) expand(mean, c - c0, d.HW, double(pm[c]));
       const scalar_t *xb = px + base, *gb_ = pg + base;
+      if constexpr (fused) {
+        // z recomputed as the forward did, from the saved (rounded) statistics: a, b serve as the
+        // scale and shift runs here, before they take their own meaning below.
+        for (int64_t c = c0; c < c1; ++c) {
+          expand(a, c - c0, d.HW, double(pw[c]) * double(pi[c]));
+          expand(b, c - c0, d.HW, double(pbias[c]));
+        }
+        for (int64_t n = 0; n < d.N; ++n) {
+          const scalar_t *xn = xb + n * CHW, *gn = pg_act + base + n * CHW;
+          scalar_t* zn = pgx + base + n * CHW;
+          for (int64_t j = 0; j < len; ++j)
+            zn[j] = activation.grad(gn[j], scalar_t(bn_normalise(double(xn[j]), mean[j], a[j], b[j])));
+        }
+      }
       image_sums(
           d.N, len, sum_g, sum_gxc, [&](int64_t n, int64_t j) EFFNET_INLINE { return double(gb_[n * CHW + j]); },
           [&](int64_t n, int64_t j) EFFNET_INLINE {
@@ -204,6 +254,7 @@ void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& w
           dn[j] = scalar_t(a[j] * double(gn[j]) + b[j] * (double(xn[j]) - mean[j]) + sum_g[j]);
       }
     });
+   });
   });
 }
 

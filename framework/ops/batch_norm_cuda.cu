@@ -5,6 +5,8 @@
 // cuDNN path passes momentum straight through). cuDNN has no eval-mode backward, so that one uses
 // own kernels over the formulas of batch_norm_kernels.h that the CPU calls, in double like the
 // CPU: a block per channel for the weight/bias reductions and an element functor for dx.
+// A fused activation is one element kernel after cuDNN forward (in place) and one before its
+// backward (the gradient of the normalised value, recomputed from x and the batch statistics).
 #include <climits>
 
 #include "framework/core/cuda_launch.cuh"
@@ -111,11 +113,24 @@ struct EvalInputGrad {
   }
 };
 
+// g·act'(z) of a fused activation, z recomputed from x and the saved batch statistics.
+template <UnaryOp OP>
+struct ActivationInputGrad {
+  const float *x, *g, *mean, *invstd, *weight, *bias;
+  float* gz;
+  int64_t C, HW;
+  __device__ void operator()(int64_t i) const {
+    const int64_t c = (i / HW) % C;
+    const float z = bn_normalise(x[i], mean[c], weight[c] * invstd[c], bias[c]);
+    gz[i] = unary_grad_from_input<float, OP>(g[i], z);
+  }
+};
+
 }  // namespace
 
 void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
-                              Tensor& running_var, double momentum, double eps, Tensor& y, Tensor& save_mean,
-                              Tensor& save_invstd) {
+                              Tensor& running_var, double momentum, double eps, FusedActivation act, Tensor& y,
+                              Tensor& save_mean, Tensor& save_invstd) {
   check_eps(eps);
   BnDescs d(x);
   const float one = 1.0f, zero = 0.0f;
@@ -124,6 +139,8 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tenso
       cuda::cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x.get(), x.data<float>(), d.x.get(), y.data<float>(),
       d.channel.get(), weight.data<float>(), bias.data<float>(), momentum, running_mean.data<float>(),
       running_var.data<float>(), eps, save_mean.data<float>(), save_invstd.data<float>()));
+  // The activation in place on cuDNN's output (one element kernel; not fused into cuDNN's pass).
+  dispatch_fused_activation(act, [&](auto op) { unary(decltype(op)::value, UnaryArgs{}, y, y); });
 }
 
 void batch_norm_eval_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
@@ -143,10 +160,21 @@ void batch_norm_invstd(const Tensor& var, double eps, Tensor& invstd) {
   cuda::for_each(var.numel(), Invstd{var.data<float>(), invstd.data<float>(), eps});
 }
 
-void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& weight, const Tensor& save_mean,
-                               const Tensor& save_invstd, double eps, Tensor& gx, Tensor& gw, Tensor& gb) {
+void batch_norm_train_backward(const Tensor& x, const Tensor& g_act, const Tensor& weight, const Tensor& bias,
+                               const Tensor& save_mean, const Tensor& save_invstd, double eps, FusedActivation act,
+                               Tensor& gx, Tensor& gw, Tensor& gb) {
   check_eps(eps);
   BnDescs d(x);
+  // With an activation, cuDNN's backward gets the gradient of its output z first.
+  Tensor g = g_act;
+  dispatch_fused_activation(act, [&](auto op) {
+    const int64_t C = x.size(1), HW = x.size(2) * x.size(3);
+    g = Tensor::empty(x.shape(), x.dtype(), x.device());
+    cuda::for_each(x.numel(), ActivationInputGrad<decltype(op)::value>{
+                                  x.data<float>(), g_act.data<float>(), save_mean.data<float>(),
+                                  save_invstd.data<float>(), weight.data<float>(), bias.data<float>(),
+                                  g.data<float>(), C, HW});
+  });
   // cuDNN always writes all three gradients: unwanted ones go to scratch from the allocator.
   Tensor dx = gx.defined() ? gx : Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor dw = gw.defined() ? gw : Tensor::empty(weight.shape(), weight.dtype(), weight.device());

@@ -9,6 +9,7 @@
 #include "framework/core/backend.h"
 #include "framework/core/host_device.h"
 #include "framework/core/tensor.h"
+#include "framework/ops/unary_kernels.h"
 
 namespace effnet {
 
@@ -32,21 +33,24 @@ EFFNET_HD T bn_eval_input_grad(T g, double k) {
   return T(k * double(g));
 }
 
-// batch_norm_train_forward: batch statistics -> y, save_mean, save_invstd = bn_invstd(biased var);
-// running stats updated. batch_norm_invstd: bn_invstd per channel (what eval-mode backward keeps).
-// batch_norm_train_backward: the full training-mode backward with the saved batch statistics.
+// batch_norm_train_forward: batch statistics -> y = act(z) with z the normalised x, save_mean,
+// save_invstd = bn_invstd(biased var); running stats updated. batch_norm_invstd: bn_invstd per
+// channel (what eval-mode backward keeps). batch_norm_train_backward: the full training-mode
+// backward with the saved batch statistics; with an activation, g is the gradient of act(z) and
+// z is recomputed from x, the statistics, weight and bias (so z is never stored), and gx must be
+// defined (it holds g·act'(z) between the two passes).
 // batch_norm_eval_backward: gx = bn_eval_input_grad, and the weight and bias gradients.
 #define EFFNET_BATCH_NORM_BACKEND(X)                                                                              \
   X(void, batch_norm_train_forward,                                                                              \
     (const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean, Tensor& running_var,       \
-     double momentum, double eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd))                             \
+     double momentum, double eps, FusedActivation act, Tensor& y, Tensor& save_mean, Tensor& save_invstd))       \
   X(void, batch_norm_eval_forward,                                                                               \
     (const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,                       \
      const Tensor& running_var, double eps, Tensor& y))                                                          \
   X(void, batch_norm_invstd, (const Tensor& var, double eps, Tensor& invstd))                                   \
   X(void, batch_norm_train_backward,                                                                             \
-    (const Tensor& x, const Tensor& g, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd, \
-     double eps, Tensor& gx, Tensor& gw, Tensor& gb))                                                            \
+    (const Tensor& x, const Tensor& g, const Tensor& weight, const Tensor& bias, const Tensor& save_mean,        \
+     const Tensor& save_invstd, double eps, FusedActivation act, Tensor& gx, Tensor& gw, Tensor& gb))            \
   X(void, batch_norm_eval_backward,                                                                              \
     (const Tensor& x, const Tensor& g, const Tensor& weight, const Tensor& mean, const Tensor& invstd,           \
      Tensor& gx, Tensor& gw, Tensor& gb))

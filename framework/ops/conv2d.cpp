@@ -79,27 +79,16 @@ struct Conv2dBackward : Node {
 
 }  // namespace
 
-Tensor conv2d_activation(const Tensor& y, Conv2dActivation a) {
-  switch (a) {
-    case Conv2dActivation::Silu: return silu(y);
-    case Conv2dActivation::Relu6: return relu6(y);
-    case Conv2dActivation::Relu: return relu(y);
-    case Conv2dActivation::Sigmoid: return sigmoid(y);
-    case Conv2dActivation::None: break;
-  }
-  return y;
-}
-
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
   Conv2dGeometry g = check_and_plan(x, w, bias, p);
-  const bool fused = p.activation != Conv2dActivation::None;
+  const bool fused = p.activation != FusedActivation::None;
   EFFNET_CHECK(!fused || !autograd::needs_grad({&x, &w, &bias}),
                "conv2d: a fused activation is for inference only; input, weight or bias requires grad");
   if (fused && x.is_cuda()) {
-    g.activation = Conv2dActivation::None;
+    g.activation = FusedActivation::None;
     Tensor y = Tensor::empty({g.n, g.c_out, g.ho, g.wo}, x.dtype(), x.device());
     EFFNET_DISPATCH(x, conv2d_forward, x, w, bias, y, g);
-    return conv2d_activation(y, p.activation);  // not fused on CUDA
+    return apply_activation(y, p.activation);  // not fused on CUDA
   }
   Tensor y = Tensor::empty({g.n, g.c_out, g.ho, g.wo}, x.dtype(), x.device());
   EFFNET_DISPATCH(x, conv2d_forward, x, w, bias, y, g);

@@ -9,23 +9,18 @@
 #include <cstdint>
 
 #include "framework/core/tensor.h"
+#include "framework/ops/unary.h"
 
 namespace effnet {
-
-// An activation applied to the output in the convolution's own output pass (after the bias), for
-// inference: the CPU kernels apply it while each chunk of output is still in cache, which saves a
-// whole pass over the activations; on CUDA it is the separate unary op. Not differentiable.
-enum class Conv2dActivation { None, Silu, Relu6, Relu, Sigmoid };
-
-// The activation as its own (differentiable) unary op on y: what a fused activation computes, and
-// CUDA's way of computing it.
-Tensor conv2d_activation(const Tensor& y, Conv2dActivation a);
 
 struct Conv2dParams {
   int64_t stride_h = 1, stride_w = 1;
   int64_t pad_h = 0, pad_w = 0;  // zeros added on both sides
   int64_t groups = 1;
-  Conv2dActivation activation = Conv2dActivation::None;  // only where no gradient is needed
+  // An activation applied to the output in the convolution's own output pass (after the bias), for
+  // inference: the CPU kernels apply it while each chunk of output is still in cache, which saves
+  // a whole pass over the activations; on CUDA it is the separate unary op. Not differentiable.
+  FusedActivation activation = FusedActivation::None;
 };
 
 // x: (N, Cin, H, W); w: (Cout, Cin/groups, kh, kw); bias: (Cout) or an undefined Tensor().

@@ -27,7 +27,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
     algorithm_for<T>(g).forward(x.data<T>(), w.data<T>(), pb, y.data<T>(), g);
     // The GEMM and channels-last algorithms apply the activation in their output pass; the
     // plane-wise depthwise one leaves it to one pass here.
-    if (g.depthwise() && !channels_last(g) && g.activation != Conv2dActivation::None)
+    if (g.depthwise() && !channels_last(g) && g.activation != FusedActivation::None)
       bias_activation<T>(y.data<T>(), nullptr, g.n * g.c_out, g.ho * g.wo, g.c_out, g.activation);
   });
 }

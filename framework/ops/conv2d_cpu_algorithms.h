@@ -59,7 +59,7 @@ inline std::vector<Span> column_spans(const Conv2dGeometry& g) {
 // channel-major chunk, runs = Cout of nb·Ho·Wo). Bias null: none. The activation formulas are
 // unary_kernels.h's, the ones the separate ops and the CUDA kernels use.
 template <class T>
-void bias_activation(T* y, const T* bias, int64_t runs, int64_t len, int64_t c_out, Conv2dActivation act);
+void bias_activation(T* y, const T* bias, int64_t runs, int64_t len, int64_t c_out, FusedActivation act);
 
 // The pointwise (1x1, stride 1, unpadded, one group) forward of x · scale[n, c], scale (N, Cin):
 // conv2d_scaled_input (conv2d.h), in conv2d_cpu_gemm.cpp.

@@ -111,7 +111,7 @@ void depthwise_cl_walk(const T* src, const T* w, const T* bias, T* dst, const Co
         }
       });
       // The fused activation while the image's output is in cache, before it goes back to NCHW.
-      if (gather && g.activation != Conv2dActivation::None)
+      if (gather && g.activation != FusedActivation::None)
         bias_activation<T>(dst_t, nullptr, 1, dst_pixels * C, 1, g.activation);
       transpose_serial(dst_t, dst + n * C * dst_pixels, dst_pixels, C);
     }

@@ -27,19 +27,19 @@ struct Act {
 }  // namespace
 
 template <class T>
-void bias_activation(T* y, const T* bias, int64_t runs, int64_t len, int64_t c_out, Conv2dActivation act) {
+void bias_activation(T* y, const T* bias, int64_t runs, int64_t len, int64_t c_out, FusedActivation act) {
   switch (act) {
-    case Conv2dActivation::None:
+    case FusedActivation::None:
       if (bias) runs_loop(y, bias, runs, len, c_out, [](T v) EFFNET_INLINE { return v; });
       return;
-    case Conv2dActivation::Silu: return runs_loop(y, bias, runs, len, c_out, Act<T, UnaryOp::Silu>{});
-    case Conv2dActivation::Relu6: return runs_loop(y, bias, runs, len, c_out, Act<T, UnaryOp::Relu6>{});
-    case Conv2dActivation::Relu: return runs_loop(y, bias, runs, len, c_out, Act<T, UnaryOp::Relu>{});
-    case Conv2dActivation::Sigmoid: return runs_loop(y, bias, runs, len, c_out, Act<T, UnaryOp::Sigmoid>{});
+    case FusedActivation::Silu: return runs_loop(y, bias, runs, len, c_out, Act<T, UnaryOp::Silu>{});
+    case FusedActivation::Relu6: return runs_loop(y, bias, runs, len, c_out, Act<T, UnaryOp::Relu6>{});
+    case FusedActivation::Relu: return runs_loop(y, bias, runs, len, c_out, Act<T, UnaryOp::Relu>{});
+    case FusedActivation::Sigmoid: return runs_loop(y, bias, runs, len, c_out, Act<T, UnaryOp::Sigmoid>{});
   }
 }
 
-template void bias_activation<float>(float*, const float*, int64_t, int64_t, int64_t, Conv2dActivation);
-template void bias_activation<double>(double*, const double*, int64_t, int64_t, int64_t, Conv2dActivation);
+template void bias_activation<float>(float*, const float*, int64_t, int64_t, int64_t, FusedActivation);
+template void bias_activation<double>(double*, const double*, int64_t, int64_t, int64_t, FusedActivation);
 
 }  // namespace effnet::cpu::conv2d_detail

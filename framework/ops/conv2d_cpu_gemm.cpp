@@ -167,7 +167,7 @@ template <class T>
 void forward_gemm(const T* x, const T* w, const T* bias, T* y, const Conv2dGeometry& g) {
   if (is_dense(g)) {  // Y (N, Cout) = X (N, Cin) · Wᵀ
     parallel_gemm(false, true, g.n, g.c_out, g.c_in, T(1), x, g.c_in, w, g.c_in, T(0), y, g.c_out);
-    if (bias || g.activation != Conv2dActivation::None) {
+    if (bias || g.activation != FusedActivation::None) {
       // (N, Cout) rows: channel c is column c, so the runs are single values.
       bias_activation(y, bias, g.n * g.c_out, 1, g.c_out, g.activation);
     }
@@ -181,7 +181,7 @@ void forward_gemm(const T* x, const T* w, const T* bias, T* y, const Conv2dGeome
       for (int64_t grp = 0; grp < g.groups; ++grp)
         parallel_gemm(false, false, cg_out, L, k, T(1), w + grp * cg_out * k, k, cols + grp * k * L, L, T(0),
                       yt + grp * cg_out * L, L);
-      if (bias || g.activation != Conv2dActivation::None) bias_activation(yt, bias, g.c_out, L, g.c_out, g.activation);
+      if (bias || g.activation != FusedActivation::None) bias_activation(yt, bias, g.c_out, L, g.c_out, g.activation);
       if (nb > 1) channels_to_images(yt, y, n0, nb, g.c_out, howo);
     }
   }
@@ -289,7 +289,7 @@ void forward_pointwise_scaled(const T* x, const T* scale, const T* w, const T* b
     }
     T* yt = nb == 1 ? y + n0 * g.c_out * howo : chunks.chan.get();
     parallel_gemm(false, false, g.c_out, L, g.c_in, T(1), wk, g.c_in, cols, L, T(0), yt, L);
-    if (bias || g.activation != Conv2dActivation::None) bias_activation(yt, bias, g.c_out, L, g.c_out, g.activation);
+    if (bias || g.activation != FusedActivation::None) bias_activation(yt, bias, g.c_out, L, g.c_out, g.activation);
     if (nb > 1) channels_to_images(yt, y, n0, nb, g.c_out, howo);
   }
 }

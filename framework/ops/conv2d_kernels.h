@@ -18,7 +18,7 @@ struct Conv2dGeometry {
   int64_t c_out = 0, kh = 0, kw = 0;      // weight: (c_out, c_in / groups, kh, kw)
   int64_t ho = 0, wo = 0;                 // output spatial size
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, groups = 1;
-  Conv2dActivation activation = Conv2dActivation::None;  // CPU forward only (conv2d.h)
+  FusedActivation activation = FusedActivation::None;  // CPU forward only (conv2d.h)
 
   int64_t c_in_per_group() const { return c_in / groups; }
   int64_t c_out_per_group() const { return c_out / groups; }

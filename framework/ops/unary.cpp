@@ -91,4 +91,15 @@ Tensor relu(const Tensor& x) { return run_unary(UnaryOp::Relu, {}, x); }
 Tensor relu6(const Tensor& x) { return run_unary(UnaryOp::Relu6, {}, x); }
 Tensor silu(const Tensor& x) { return run_unary(UnaryOp::Silu, {}, x); }
 
+Tensor apply_activation(const Tensor& y, FusedActivation a) {
+  switch (a) {
+    case FusedActivation::Silu: return silu(y);
+    case FusedActivation::Relu6: return relu6(y);
+    case FusedActivation::Relu: return relu(y);
+    case FusedActivation::Sigmoid: return sigmoid(y);
+    case FusedActivation::None: break;
+  }
+  return y;
+}
+
 }  // namespace effnet

@@ -27,4 +27,11 @@ Tensor relu6(const Tensor& x);  // min(max(x, 0), 6)
 Tensor silu(const Tensor& x);
 inline Tensor swish(const Tensor& x) { return silu(x); }
 
+// An activation computed inside the op that produces its input (conv2d's output pass, batch
+// norm's), so that the activation never makes a pass of its own over memory: none, or one of the
+// activations above. apply_activation is the same as its own (differentiable) op: what a fused
+// activation must equal, and the fallback where a backend does not fuse it.
+enum class FusedActivation { None, Silu, Relu6, Relu, Sigmoid };
+Tensor apply_activation(const Tensor& y, FusedActivation a);
+
 }  // namespace effnet

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "framework/core/backend.h"
 #include "framework/core/hd_math.h"
 #include "framework/core/host_device.h"
 #include "framework/core/tensor.h"
+#include "framework/ops/unary.h"
 
 namespace effnet {
 
@@ -77,6 +79,28 @@ EFFNET_HD T unary_backward_element(T g, T s, T a, T b) {
     T sg = stable_sigmoid(s);
     return g * sg * (T(1) + s * (T(1) - sg));
   }
+}
+
+// The unary op of a fused activation (unary.h): f(std::integral_constant<UnaryOp, op>{}), or
+// nothing for FusedActivation::None.
+template <class F>
+void dispatch_fused_activation(FusedActivation a, F&& f) {
+  switch (a) {
+    case FusedActivation::None: return;
+    case FusedActivation::Silu: return f(std::integral_constant<UnaryOp, UnaryOp::Silu>{});
+    case FusedActivation::Relu6: return f(std::integral_constant<UnaryOp, UnaryOp::Relu6>{});
+    case FusedActivation::Relu: return f(std::integral_constant<UnaryOp, UnaryOp::Relu>{});
+    case FusedActivation::Sigmoid: return f(std::integral_constant<UnaryOp, UnaryOp::Sigmoid>{});
+  }
+}
+
+// g · f'(z) from the activation's input z, for the ops that fuse an activation and recompute z in
+// backward instead of saving it (batch norm): the op's own backward formula, given y = f(z)
+// where it reads the output.
+template <class T, UnaryOp OP>
+EFFNET_HD T unary_grad_from_input(T g, T z) {
+  const T s = unary_backward_reads_output(OP) ? unary_forward<T, OP>(z, T(0), T(0)) : z;
+  return unary_backward_element<T, OP>(g, s, T(0), T(0));
 }
 
 // unary_backward: dx = g · f'(x), computed from `saved`: y when unary_backward_reads_output(op),
