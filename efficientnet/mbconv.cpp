@@ -31,8 +31,11 @@ Tensor MBConv::forward(const Tensor& x) {
   // Each conv -> BN (-> act) folds into one convolution in inference (layers/conv_bn_fold.h).
   if (expand_conv) h = expand_fold_.forward(*expand_conv, *expand_bn, opts_.activation, h);
   h = depthwise_fold_.forward(*depthwise_conv, *depthwise_bn, opts_.activation, h);
-  // The squeeze-excitation gate scales the projection's input; folded, inside the convolution.
-  const Tensor gate = se ? se->gate(h) : Tensor();
+  // Squeeze-excitation: in inference its gate scales the projection's input inside the folded
+  // convolution; otherwise it is one op of its own (framework/ops/squeeze_excitation.h).
+  Tensor gate;
+  if (se && ConvBnFold::folds(*project_conv, *project_bn, h)) gate = se->gate(h);
+  else if (se) h = se->forward(h);
   h = project_fold_.forward(*project_conv, *project_bn, Activation::Identity, h, gate);
   if (skip_) h = add(drop_connect->forward(h), x);
   return h;

@@ -1,8 +1,11 @@
 // Squeeze-and-excitation (see squeeze_excitation.h).
 #include "layers/squeeze_excitation.h"
 
+#include "layers/conv_bn_fold.h"
+
 #include "framework/ops/binary.h"
 #include "framework/ops/pooling.h"
+#include "framework/ops/squeeze_excitation.h"
 #include "framework/ops/unary.h"
 
 namespace effnet::nn {
@@ -18,6 +21,9 @@ Tensor SqueezeExcitation::gate(const Tensor& x) {
   return sigmoid(expand->forward(s));
 }
 
-Tensor SqueezeExcitation::forward(const Tensor& x) { return mul(x, gate(x)); }  // broadcast over H, W
+// One op each way (framework/ops/squeeze_excitation.h); equal to mul(x, gate(x)).
+Tensor SqueezeExcitation::forward(const Tensor& x) {
+  return squeeze_excitation(x, reduce->weight, reduce->bias, expand->weight, expand->bias, fused_activation(act_));
+}
 
 }  // namespace effnet::nn

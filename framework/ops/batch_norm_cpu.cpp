@@ -74,28 +74,6 @@ struct BlockScratch {
 // Fills run[c·hw .. (c+1)·hw) with value: a per-channel quantity expanded over its positions.
 inline void expand(double* run, int64_t c, int64_t hw, double value) { std::fill(run + c * hw, run + (c + 1) * hw, value); }
 
-// The activation of a fused batch norm as a functor on one value (Identity for None), and the
-// gradient through it from its input z; with_activation calls f with the functor, so that each
-// activation gets its own vectorised loop.
-struct Identity {
-  template <class T>
-  EFFNET_INLINE T operator()(T z) const { return z; }
-  template <class T>
-  EFFNET_INLINE T grad(T g, T) const { return g; }
-};
-template <UnaryOp OP>
-struct Act {
-  template <class T>
-  EFFNET_INLINE T operator()(T z) const { return unary_forward<T, OP>(z, T(0), T(0)); }
-  template <class T>
-  EFFNET_INLINE T grad(T g, T z) const { return unary_grad_from_input<T, OP>(g, z); }
-};
-template <class F>
-void with_activation(FusedActivation act, F&& f) {
-  if (act == FusedActivation::None) return f(Identity{});
-  dispatch_fused_activation(act, [&](auto op) { f(Act<decltype(op)::value>{}); });
-}
-
 }  // namespace
 
 void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
@@ -196,7 +174,7 @@ void batch_norm_train_backward(const Tensor& x, const Tensor& g, const Tensor& w
   dispatch_float(x.dtype(), "batch_norm2d backward", [&](auto tag) {
    with_activation(act, [&](auto activation) {
     using scalar_t = decltype(tag);
-    constexpr bool fused = !std::is_same_v<decltype(activation), Identity>;
+    constexpr bool fused = !std::is_same_v<decltype(activation), NoActivation>;
     const scalar_t *px = x.data<scalar_t>(), *pw = weight.data<scalar_t>();
     const scalar_t* pbias = fused ? bias.data<scalar_t>() : nullptr;
     // Fused: the gradient of z, g·act'(z), is written into gx by the first pass and read from

@@ -103,6 +103,28 @@ EFFNET_HD T unary_grad_from_input(T g, T z) {
   return unary_backward_element<T, OP>(g, s, T(0), T(0));
 }
 
+// A fused activation as a functor on one value, and the gradient through it from its input z:
+// NoActivation for FusedActivation::None, Activation<OP> for the others. with_activation(a, f)
+// calls f with the functor, so that each activation gets a loop (or kernel) of its own.
+struct NoActivation {
+  template <class T>
+  EFFNET_HD T operator()(T z) const { return z; }
+  template <class T>
+  EFFNET_HD T grad(T g, T /*z*/) const { return g; }
+};
+template <UnaryOp OP>
+struct Activation {
+  template <class T>
+  EFFNET_HD T operator()(T z) const { return unary_forward<T, OP>(z, T(0), T(0)); }
+  template <class T>
+  EFFNET_HD T grad(T g, T z) const { return unary_grad_from_input<T, OP>(g, z); }
+};
+template <class F>
+void with_activation(FusedActivation a, F&& f) {
+  if (a == FusedActivation::None) return f(NoActivation{});
+  dispatch_fused_activation(a, [&](auto op) { f(Activation<decltype(op)::value>{}); });
+}
+
 // unary_backward: dx = g · f'(x), computed from `saved`: y when unary_backward_reads_output(op),
 // else x.
 #define EFFNET_UNARY_BACKEND(X)                                                    \
