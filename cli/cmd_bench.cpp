@@ -55,9 +55,11 @@ int cmd_bench(int argc, char** argv, const Hooks&) {
       .option("warmup", "-1", "untimed steps first (-1: 5 on cuda, 2 on cpu)", Range::at_least(-1))
       .option("iters", "-1", "timed steps (-1: 20 on cuda, 5 on cpu)", Range::at_least(-1))
       .flag("train", "time training steps (default: inference)")
-      .flag("ops", "also list the ops of one step by backend function, on stderr");
+      .flag("ops", "also list the ops of one step by backend function, on stderr")
+      .flag("nondeterministic", "GPU: allow cuDNN algorithms that are not bit-reproducible");
   if (!args.parse(argc, argv, 2)) return 0;
   Device dev = Device::parse(args.str("device"));
+  cuda::set_deterministic_algorithms(!args.on("nondeterministic"));
   EFFNET_CHECK(!dev.is_cuda() || cuda::available(), "bench: --device cuda but no GPU is visible");
   const bool train = args.on("train"), on_gpu = dev.is_cuda();
   const int64_t batch = args.integer("batch"), size = args.integer("image-size"), classes = args.integer("classes");

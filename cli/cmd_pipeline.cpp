@@ -13,8 +13,8 @@ namespace {
 // its resumption.
 // sync-bn is left out here because it means something only under mpirun, where the training
 // loop records it (with the world size) in the checkpoints' settings.
-const std::set<std::string> kRuntimeKeys = {"config",     "out",        "data",   "device",
-                                            "workers",    "log-every",  "eval-batch", "sync-bn"};
+const std::set<std::string> kRuntimeKeys = {"config",    "out",        "data",       "device",          "workers",
+                                            "log-every", "eval-batch", "sync-bn",    "nondeterministic"};
 
 void declare(Args& args) {
   args.option("config", "", "a 'key = value' file of these options (without the dashes); the command line wins")

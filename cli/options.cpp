@@ -1,6 +1,8 @@
 // The subcommands' shared option groups (see options.h).
 #include "cli/options.h"
 
+#include "framework/core/context.h"
+
 namespace effnet::cli {
 
 void add_training_options(Args& args) {
@@ -23,7 +25,9 @@ void add_training_options(Args& args) {
       .option("device", "auto", "auto (cuda when a GPU is visible) | cpu | cuda")
       .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)", kWorkersRange)
       .option("log-every", "20", "batches between log lines when stdout is not a terminal (0: none)", Range::at_least(0))
-      .flag("sync-bn", "under mpirun: batch-norm statistics over all ranks' batches (default: each rank its own)");
+      .flag("sync-bn", "under mpirun: batch-norm statistics over all ranks' batches (default: each rank its own)")
+      .flag("nondeterministic", "GPU: allow cuDNN algorithms that are faster but not bit-reproducible (default: "
+                                "deterministic, which exact resumption relies on)");
 }
 
 app::TrainingSetup training_setup_from(const Args& args, const Hooks& hooks) {
@@ -43,6 +47,7 @@ app::TrainingSetup training_setup_from(const Args& args, const Hooks& hooks) {
   t.log_every = args.integer("log-every");
   t.after_step = hooks.after_step;
   t.sync_bn = args.on("sync-bn");
+  cuda::set_deterministic_algorithms(!args.on("nondeterministic"));
   return s;
 }
 

@@ -9,6 +9,7 @@
 #include "apps/metrics_log.h"
 #include "framework/core/dtype.h"
 #include "framework/core/parse_number.h"
+#include "framework/core/tensor.h"
 #include "framework/data/dataset.h"
 #include "tests/testing/errors.h"
 #include "tests/testing/files.h"
@@ -50,7 +51,10 @@ TEST(ParseNumber, ReadersNameTheFieldAndWhereItIs) {
 
   EXPECT_ERROR_HAS(Device::parse("cuda:x"), "unknown device 'cuda:x'");
   EXPECT_ERROR_HAS(Device::parse("cuda:-1"), "unknown device 'cuda:-1'");
-  EXPECT_EQ(Device::parse("cuda:1"), Device::cuda(1));
+  EXPECT_EQ(Device::parse("cuda:0"), Device::cuda(0));
+  EXPECT_EQ(Device::parse("cuda"), Device::cuda(0));
+  EXPECT_ERROR_HAS(Device::parse("cuda:1"), "one GPU", "CUDA_VISIBLE_DEVICES=1");
+  EXPECT_ERROR_HAS(Tensor::empty({2}, DType::Float32, Device::cuda(1)), "cuda:1", "CUDA_VISIBLE_DEVICES");
 }
 
 }  // namespace

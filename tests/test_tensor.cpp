@@ -276,3 +276,12 @@ TEST(HostAllocator, CachesAWorkingSetLargerThanOneGiB) {
   EXPECT_EQ(cpu_cached_bytes(), before) << "every block came back from the cache";
   for (void* p : blocks) cpu_free(p);
 }
+
+TEST(Context, DeterministicAlgorithmsByDefaultAndSwitchable) {
+  // On by default (exact resumption relies on it); --nondeterministic turns it off.
+  EXPECT_TRUE(cuda::deterministic_algorithms());
+  cuda::set_deterministic_algorithms(false);
+  EXPECT_FALSE(cuda::deterministic_algorithms());
+  cuda::set_deterministic_algorithms(true);
+  EXPECT_TRUE(cuda::deterministic_algorithms());
+}

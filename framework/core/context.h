@@ -10,6 +10,14 @@ int device_count();
 // Waits until all queued GPU work is done (no-op without CUDA).
 void synchronize();
 
+// Whether the GPU may only use algorithms that give the same bits on every run (on by default,
+// PyTorch's use_deterministic_algorithms, which resuming a run bit-identically relies on): cuDNN
+// convolution algorithms are then chosen among those cuDNN marks deterministic (its atomics-based
+// backward algorithms are passed over). Turn off for speed (`--nondeterministic`). The CPU
+// backend is deterministic either way.
+void set_deterministic_algorithms(bool on);
+bool deterministic_algorithms();
+
 }  // namespace effnet::cuda
 
 #ifdef EFFNET_WITH_CUDA

@@ -51,7 +51,8 @@ struct Device {
 
   static Device cpu() { return {DeviceType::CPU, 0}; }
   static Device cuda(int i = 0) { return {DeviceType::CUDA, i}; }
-  // "cpu", "cuda", "cuda:1"; throws on anything else.
+  // "cpu", "cuda", "cuda:0"; throws on anything else, with its own message for cuda:N, N > 0
+  // (one GPU per process: CUDA_VISIBLE_DEVICES chooses it).
   static Device parse(const std::string& s);
 };
 

@@ -38,13 +38,20 @@ Device Device::parse(const std::string& s) {
   if (s == "cuda") return cuda(0);
   if (s.rfind("cuda:", 0) == 0) {
     const std::optional<int64_t> index = parse_int64(s.substr(5));
-    if (index && *index >= 0 && *index < 1024) return cuda(int(*index));
+    if (index && *index == 0) return cuda(0);
+    // One GPU per process: the context, the allocator and the loader's stream all live on the
+    // first visible device, so another index would mix devices. The launcher picks the GPU.
+    if (index && *index > 0 && *index < 1024)
+      EFFNET_THROW("device '", s, "': each effnet process uses one GPU, its first visible one (cuda or cuda:0); "
+                   "choose which with CUDA_VISIBLE_DEVICES=", *index, " (docs/distributed.md)");
   }
   EFFNET_THROW("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
 }
 
 // ---- Storage --------------------------------------------------------------------------------------
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+  EFFNET_CHECK(device.is_cpu() || device.index == 0, "a tensor on ", device.str(),
+               ": each effnet process uses one GPU, cuda:0 (choose it with CUDA_VISIBLE_DEVICES)");
   data_ = device.is_cuda() ? cuda::allocate(nbytes) : cpu_allocate(nbytes);
 }
 

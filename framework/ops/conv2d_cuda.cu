@@ -4,7 +4,10 @@
 // Per shape configuration a ConvPlan holds the descriptors and, chosen on first use by cuDNN's
 // heuristics (cudnnGet*Algorithm_v7: no benchmarking, so no host synchronisation and no memory
 // taken behind the allocator's back), one algorithm per direction with its workspace size. Plans
-// are cached for the life of the process. Workspaces come from the caching allocator.
+// are cached for the life of the process. Workspaces come from the caching allocator. With
+// cuda::deterministic_algorithms() (the default) only algorithms cuDNN reports as deterministic
+// are taken, and the fallbacks are deterministic ones (BWD_DATA_ALGO_1, BWD_FILTER_ALGO_1; the
+// _0 algorithms accumulate with atomics); a change of the setting re-chooses.
 //
 // Math type: CUDNN_FMA_MATH, not CUDNN_DEFAULT_MATH. On Ampere and newer, DEFAULT permits TF32
 // tensor-core kernels for float32 data (10-bit mantissa products), which would break agreement
@@ -63,6 +66,7 @@ int to_int(int64_t v, const char* what) {
 template <class Algo>
 struct ChosenAlgo {
   bool chosen = false;
+  bool deterministic = false;  // chosen under deterministic_algorithms()
   Algo algo{};
   size_t workspace_bytes = 0;
 };
@@ -96,20 +100,29 @@ struct ConvPlan {
 };
 
 // Takes the heuristics' fastest algorithm that succeeds in plain float32 FMA math within the
-// workspace cap; `fallback` (an implicit-GEMM algorithm that supports every configuration and
-// needs little workspace) when none qualifies.
+// workspace cap (and is deterministic when that is asked for); `fallback` (a deterministic
+// implicit-GEMM algorithm that supports every configuration and needs little workspace) when none
+// qualifies.
 template <class Perf, class Algo, class WorkspaceFn>
 void choose(ChosenAlgo<Algo>& out, const Perf* perf, int returned, Algo fallback, WorkspaceFn workspace_size) {
+  const bool deterministic = cuda::deterministic_algorithms();
   out.algo = fallback;
   for (int i = 0; i < returned; ++i) {
     if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType == kMathType &&
-        perf[i].memory <= kMaxWorkspaceBytes) {
+        perf[i].memory <= kMaxWorkspaceBytes && (!deterministic || perf[i].determinism == CUDNN_DETERMINISTIC)) {
       out.algo = perf[i].algo;
       break;
     }
   }
   CUDNN_CHECK(workspace_size(out.algo, &out.workspace_bytes));
   out.chosen = true;
+  out.deterministic = deterministic;
+}
+
+// Whether a direction's algorithm must be (re)chosen: never chosen, or under the other setting.
+template <class Algo>
+bool stale(const ChosenAlgo<Algo>& c) {
+  return !c.chosen || c.deterministic != cuda::deterministic_algorithms();
 }
 
 class PlanCache {
@@ -122,7 +135,7 @@ class PlanCache {
     if (it == plans_.end()) it = plans_.emplace(g.key(), std::make_unique<ConvPlan>(g)).first;
     ConvPlan& p = *it->second;
     cudnnHandle_t h = cuda::cudnn();
-    if (need_fwd && !p.fwd.chosen) {
+    if (need_fwd && stale(p.fwd)) {
       cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
       int returned = 0;
       CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x.get(), p.w.get(), p.conv.get(), p.y.get(),
@@ -133,24 +146,24 @@ class PlanCache {
                                                               bytes);
              });
     }
-    if (need_bwd_data && !p.bwd_data.chosen) {
+    if (need_bwd_data && stale(p.bwd_data)) {
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
       int returned = 0;
       CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w.get(), p.y.get(), p.conv.get(), p.x.get(),
                                                               CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, perf));
-      choose(p.bwd_data, perf, returned, CUDNN_CONVOLUTION_BWD_DATA_ALGO_0,
+      choose(p.bwd_data, perf, returned, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
              [&](cudnnConvolutionBwdDataAlgo_t a, size_t* bytes) {
                return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w.get(), p.y.get(), p.conv.get(), p.x.get(),
                                                                    a, bytes);
              });
     }
-    if (need_bwd_filter && !p.bwd_filter.chosen) {
+    if (need_bwd_filter && stale(p.bwd_filter)) {
       cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
       int returned = 0;
       CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x.get(), p.y.get(), p.conv.get(), p.w.get(),
                                                                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
                                                                 perf));
-      choose(p.bwd_filter, perf, returned, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0,
+      choose(p.bwd_filter, perf, returned, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1,
              [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* bytes) {
                return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x.get(), p.y.get(), p.conv.get(),
                                                                      p.w.get(), a, bytes);
