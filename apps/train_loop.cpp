@@ -44,10 +44,25 @@ std::string first_non_finite_tensor(const nn::Module& net) {
 }
 
 // One step's results, kept on the device until the loop reads them back.
+// A step whose loss and correct count wait on the device (row `index` of the buffers below).
 struct PendingStep {
-  Tensor loss, predicted, labels;
   int64_t step = 0;   // optimizer step, 1-based
   int64_t batch = 0;  // batch of the epoch, 1-based
+  int64_t images = 0;
+};
+
+// Where the pending steps' numbers gather on the training device, one row per step, so that a
+// read-back is two copies however many steps it covers (the labels are never copied back).
+struct PendingBuffers {
+  Tensor losses;  // (rows) in the loss's dtype
+  Tensor counts;  // (rows, 4) int64: count_correct_into's counters
+  void ensure(int64_t rows, const Tensor& loss) {
+    if (losses.defined() && losses.size(0) == rows && losses.dtype() == loss.dtype() &&
+        losses.device() == loss.device())
+      return;
+    losses = Tensor::empty({rows}, loss.dtype(), loss.device());
+    counts = Tensor::empty({rows, 4}, DType::Int64, loss.device());
+  }
 };
 
 struct EpochTally {
@@ -197,6 +212,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
                   (long long)opts.epochs);
     Progress progress(label, batches, terminal, quiet ? 0 : opts.log_every);
     std::vector<PendingStep> pending;
+    PendingBuffers buffers;
     EpochTally tally;
     // A loss as text; NaN without the sign glibc prints for some NaNs ("-nan").
     auto loss_text = [](double x) { return std::isnan(x) ? std::string("nan") : std::to_string(x); };
@@ -212,13 +228,23 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     auto read_back = [&] {
       std::vector<double> sums;
       sums.reserve(3 * pending.size());
-      for (PendingStep& p : pending) {
-        const double loss = double(p.loss.to_vector<float>()[0]);  // one 4-byte copy, no dtype kernel
-        const std::vector<int64_t> pred = p.predicted.to_vector<int64_t>();
-        const std::vector<int64_t> truth = p.labels.to_vector<int64_t>();
-        int64_t correct = 0;
-        for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == truth[i];
-        sums.insert(sums.end(), {loss * double(pred.size()), double(correct), double(pred.size())});
+      const int64_t n = int64_t(pending.size());
+      if (n > 0) {
+        // Two copies for all pending steps (the first waits for the GPU).
+        const Tensor l = buffers.losses.slice(0, n);
+        std::vector<double> losses;
+        if (l.dtype() == DType::Float32) {
+          const std::vector<float> f = l.to_vector<float>();  // read as stored: no dtype kernel on the device
+          losses.assign(f.begin(), f.end());
+        } else {
+          losses = l.to_vector<double>();
+        }
+        const std::vector<int64_t> counts = buffers.counts.slice(0, n).to_vector<int64_t>();
+        for (int64_t k = 0; k < n; ++k) {
+          const std::vector<int64_t> c(counts.begin() + 4 * k, counts.begin() + 4 * (k + 1));
+          const double images = double(pending[size_t(k)].images);
+          sums.insert(sums.end(), {losses[size_t(k)] * images, double(correct_of(c, net.config().num_classes)), images});
+        }
       }
       if (distributed && !sums.empty()) {
         Tensor t = from_vector(sums, {int64_t(sums.size())});
@@ -254,8 +280,14 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
       loss.backward();
       if (reducer) reducer->finish();  // every rank now holds the averaged gradients
       optimizer->step();
-      pending.push_back({loss.detach(), argmax(logits.detach(), 1), b.labels, optimizer->step_count(),
-                         ++batch_in_epoch});
+      {
+        NoGradGuard no_grad;
+        buffers.ensure(read_every, loss);
+        const int64_t k = int64_t(pending.size());
+        buffers.losses.slice(k, k + 1).copy_(loss.detach().reshape({1}));
+        count_correct_into(logits.detach(), b.labels, buffers.counts.slice(k, k + 1).reshape({4}));
+      }
+      pending.push_back({optimizer->step_count(), ++batch_in_epoch, b.labels.size(0)});
       if (int64_t(pending.size()) >= read_every) read_back();
       if (opts.after_step) opts.after_step({opts.stage, epoch, batch_in_epoch, optimizer->step_count()});
     }

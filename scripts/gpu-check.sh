@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for the lent GPU machine (H100/H200, sm_90): build for sm_90, run the whole test
 # suite (CUDA tests included), then the benchmarks side by side with PyTorch's anchor script,
-# and print a short table last. Expects .gpu/ from scripts/gpu-carry.sh to be carried along.
+# and print a short table last (img/s and peak MiB beside PyTorch's, ops and CUDA launches per step). Expects .gpu/ from scripts/gpu-carry.sh to be carried along.
 # Full logs go to $OUT (the device tool returns them) or ./gpu-out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,12 +43,12 @@ python3 - "$BENCH" "$OUT/torch_gpu.json" <<'PY'
 import json, sys, os
 ours = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 torch = json.load(open(sys.argv[2])) if os.path.exists(sys.argv[2]) else []
-print(f"\n{'model':6} {'img':>4} {'batch':>5} {'mode':6} {'effnet img/s':>13} {'torch img/s':>12} {'ratio':>6} {'effnet MiB':>11} {'torch MiB':>10}")
+print(f"\n{'model':6} {'img':>4} {'batch':>5} {'mode':6} {'effnet img/s':>13} {'torch img/s':>12} {'ratio':>6} {'effnet MiB':>11} {'torch MiB':>10} {'ops':>5} {'launches':>8}")
 for r in ours:
     if r.get("error"):
         print(f"{r['model']:6} {r['img']:>4}  failed"); continue
     t = next((x for x in torch if x["model"] == r["model"] and x["img"] == r["img"] and x["train"] == r["train"] and not x["amp"]), None)
     ti = t["img_per_s"] if t else float("nan"); tm = t["peak_mem_MiB"] if t else float("nan")
-    print(f"{r['model']:6} {r['img']:>4} {r['batch']:>5} {'train' if r['train'] else 'infer':6} {r['img_per_s']:>13.1f} {ti:>12.1f} {r['img_per_s']/ti if t else float('nan'):>6.2f} {r['peak_mem_MiB']:>11.1f} {tm:>10.1f}")
+    print(f"{r['model']:6} {r['img']:>4} {r['batch']:>5} {'train' if r['train'] else 'infer':6} {r['img_per_s']:>13.1f} {ti:>12.1f} {r['img_per_s']/ti if t else float('nan'):>6.2f} {r['peak_mem_MiB']:>11.1f} {tm:>10.1f} {r.get('ops_per_iter', -1):>5} {r.get('cuda_launches_per_iter', -1):>8}")
 PY
 grep -E "tests passed|tests failed" "$OUT/ctest.log"

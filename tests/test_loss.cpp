@@ -127,6 +127,25 @@ TEST(Accuracy, CountsArgmaxMatches) {
   EXPECT_EQ(count_correct(zeros({0, 3}), Tensor::empty({0}, DType::Int64)), 0);
 }
 
+TEST(Accuracy, CountsIntoABufferRowWithoutReadingBack) {
+  // What the training loop does per step: counters into one row of a (steps, 4) buffer, all rows
+  // read back at once, then checked by correct_of.
+  Tensor x = from_vector<float>({0, 1, 5, 3, 3, 0, -1, 2, 0, 9, 8, 7}, {4, 3});
+  Tensor rows = full({2, 4}, -5.0, DType::Int64);
+  count_correct_into(x, labels_of({2, 0, 1, 1}), rows.slice(0, 1).reshape({4}));
+  count_correct_into(x, labels_of({0, 1, 0, 1}), rows.slice(1, 2).reshape({4}));
+  const std::vector<int64_t> v = rows.to_vector<int64_t>();
+  EXPECT_EQ(v, (std::vector<int64_t>{3, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(correct_of({3, 0, 0, 0}, 3), 3);
+  // A GPU's record of a bad label, as correct_of reads it back.
+  std::string m = error_of([&] { correct_of({1, 2, 7, 5}, 3); });
+  EXPECT_NE(m.find("label 7 at row 5 is outside [0, 3)"), std::string::npos) << m;
+  m = error_of([&] { count_correct_into(x, labels_of({0, 1, 0, 1}), zeros({4})); });
+  EXPECT_NE(m.find("int64 [4]"), std::string::npos) << m;
+  m = error_of([&] { count_correct_into(x, labels_of({0, 1, 9, 1}), rows.slice(0, 1).reshape({4})); });
+  EXPECT_NE(m.find("label 9"), std::string::npos) << m;  // the CPU checks at once
+}
+
 TEST(Accuracy, NotDifferentiableAndNoGraph) {
   Tensor x = grad_input({3, 4});
   Generator g(1);
@@ -155,6 +174,9 @@ TEST_P(CrossEntropyCuda, CudaMatchesCpu) {
   EXPECT_TRUE(cpu_cuda_match([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], in[1], c.eps); },
                              {x, y}, opts));
   EXPECT_EQ(count_correct(x.detach().to(Device::cuda()), y.to(Device::cuda())), count_correct(x.detach(), y));
+  Tensor counters = Tensor::empty({4}, DType::Int64, Device::cuda());
+  count_correct_into(x.detach().to(Device::cuda()), y.to(Device::cuda()), counters);
+  EXPECT_EQ(correct_of(counters.to_vector<int64_t>(), c.C), count_correct(x.detach(), y));
   check_label_errors();  // nothing recorded
 }
 

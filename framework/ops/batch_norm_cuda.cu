@@ -8,6 +8,9 @@
 // A fused activation is one element kernel after cuDNN forward (in place) and one before its
 // backward (the gradient of the normalised value, recomputed from x and the batch statistics).
 #include <climits>
+#include <map>
+#include <memory>
+#include <mutex>
 
 #include "framework/core/cuda_launch.cuh"
 #include "framework/ops/batch_norm_kernels.h"
@@ -31,16 +34,27 @@ class TensorDesc {
 };
 
 // The NCHW descriptor of x and the derived (1, C, 1, 1) descriptor of the per-channel tensors.
+// Made once per input shape (bn_descs) and kept for the life of the process, like conv2d's plans:
+// a training step then creates and destroys no descriptors.
 struct BnDescs {
   TensorDesc x, channel;
   explicit BnDescs(const Tensor& t) {
-    EFFNET_CHECK(t.dtype() == DType::Float32, "batch_norm2d (CUDA): float32 expected, got ", t.str());
-    EFFNET_CHECK(t.numel() <= INT_MAX, "batch_norm2d (CUDA): input too large for cuDNN: ", t.str());
     CUDNN_CHECK(cudnnSetTensor4dDescriptor(x.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(t.size(0)),
                                            int(t.size(1)), int(t.size(2)), int(t.size(3))));
     CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(channel.get(), x.get(), CUDNN_BATCHNORM_SPATIAL));
   }
 };
+
+const BnDescs& bn_descs(const Tensor& t) {
+  EFFNET_CHECK(t.dtype() == DType::Float32, "batch_norm2d (CUDA): float32 expected, got ", t.str());
+  EFFNET_CHECK(t.numel() <= INT_MAX, "batch_norm2d (CUDA): input too large for cuDNN: ", t.str());
+  static std::mutex mu;
+  static std::map<Shape, std::unique_ptr<BnDescs>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(t.shape());
+  if (it == cache.end()) it = cache.emplace(t.shape(), std::make_unique<BnDescs>(t)).first;
+  return *it->second;
+}
 
 void check_eps(double eps) {
   EFFNET_CHECK(eps >= CUDNN_BN_MIN_EPSILON, "batch_norm2d (CUDA): eps ", eps, " is below cuDNN's minimum ",
@@ -132,7 +146,7 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tenso
                               Tensor& running_var, double momentum, double eps, FusedActivation act, Tensor& y,
                               Tensor& save_mean, Tensor& save_invstd) {
   check_eps(eps);
-  BnDescs d(x);
+  const BnDescs& d = bn_descs(x);
   const float one = 1.0f, zero = 0.0f;
   count_cuda_launch();
   CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
@@ -146,7 +160,7 @@ void batch_norm_train_forward(const Tensor& x, const Tensor& weight, const Tenso
 void batch_norm_eval_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                              const Tensor& running_var, double eps, Tensor& y) {
   check_eps(eps);
-  BnDescs d(x);
+  const BnDescs& d = bn_descs(x);
   const float one = 1.0f, zero = 0.0f;
   count_cuda_launch();
   CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
@@ -164,7 +178,7 @@ void batch_norm_train_backward(const Tensor& x, const Tensor& g_act, const Tenso
                                const Tensor& save_mean, const Tensor& save_invstd, double eps, FusedActivation act,
                                Tensor& gx, Tensor& gw, Tensor& gb) {
   check_eps(eps);
-  BnDescs d(x);
+  const BnDescs& d = bn_descs(x);
   // With an activation, cuDNN's backward gets the gradient of its output z first.
   Tensor g = g_act;
   dispatch_fused_activation(act, [&](auto op) {

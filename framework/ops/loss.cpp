@@ -71,10 +71,28 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
   return out;
 }
 
-int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+void count_correct_into(const Tensor& logits, const Tensor& labels, Tensor counters) {
   check_inputs("count_correct", logits, labels);
+  EFFNET_CHECK(counters.defined() && counters.shape() == Shape{4} && counters.dtype() == DType::Int64 &&
+                   counters.device() == logits.device(),
+               "count_correct_into: counters must be int64 [4] on ", logits.device().str(), ", got ",
+               counters.defined() ? counters.str() : "an undefined tensor");
   if (!logits.is_cuda()) check_labels_cpu("count_correct", labels, logits.size(1));
-  return EFFNET_DISPATCH(logits, count_correct, logits, labels);
+  EFFNET_DISPATCH(logits, count_correct, logits, labels, counters);
+  counters.bump_version();
+}
+
+int64_t correct_of(const std::vector<int64_t>& counters, int64_t classes) {
+  EFFNET_CHECK(counters.size() == 4, "correct_of: 4 counters expected, got ", counters.size());
+  EFFNET_CHECK(counters[1] == 0, "count_correct: label ", counters[2], " at row ", counters[3], " is outside [0, ",
+               classes, ") (", counters[1], " bad label(s))");
+  return counters[0];
+}
+
+int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+  Tensor counters = Tensor::empty({4}, DType::Int64, logits.device());
+  count_correct_into(logits, labels, counters);
+  return correct_of(counters.to_vector<int64_t>(), logits.size(1));  // waits for the GPU
 }
 
 double accuracy(const Tensor& logits, const Tensor& labels) {

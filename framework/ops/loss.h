@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "framework/core/tensor.h"
 
@@ -25,6 +26,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
 // Rows whose argmax (first index on ties) equals the label; not differentiable. Reads the result
 // back to the host, so it waits for the GPU. Bad labels throw on both backends.
 int64_t count_correct(const Tensor& logits, const Tensor& labels);
+// The same without waiting: writes counters (int64 [4] on the logits' device) = [correct rows,
+// labels outside [0, C), the first such label, its row], for a caller that gathers many batches'
+// counts on the GPU and reads them back at once; correct_of(those values, C) then checks them
+// (throwing on a bad label as count_correct does) and returns the count. On the CPU a bad label
+// throws at once.
+void count_correct_into(const Tensor& logits, const Tensor& labels, Tensor counters);
+int64_t correct_of(const std::vector<int64_t>& counters, int64_t classes);
 // count_correct / N (N > 0).
 double accuracy(const Tensor& logits, const Tensor& labels);
 

@@ -37,12 +37,14 @@ EFFNET_HD double cross_entropy_grad(const CrossEntropyGradCoeffs& k, double x, d
 
 // cross_entropy_forward: row_loss[n] = cross_entropy_row_loss(lse_n, ...), lse[n] saved for the
 // backward; cross_entropy_backward: dx[n, c] = cross_entropy_grad(...), g a 1-element tensor.
+// count_correct: writes counters (int64 (4) on the logits' device) = [rows whose argmax is the
+// label, labels outside [0, C), the first such label, its row], without waiting for the GPU.
 #define EFFNET_LOSS_BACKEND(X)                                                                                 \
   X(void, cross_entropy_forward,                                                                               \
     (const Tensor& logits, const Tensor& labels, double eps, Tensor& row_loss, Tensor& lse))                   \
   X(void, cross_entropy_backward,                                                                              \
     (const Tensor& logits, const Tensor& labels, const Tensor& lse, const Tensor& g, double eps, Tensor& dx)) \
-  X(int64_t, count_correct, (const Tensor& logits, const Tensor& labels))
+  X(void, count_correct, (const Tensor& logits, const Tensor& labels, Tensor& counters))
 EFFNET_DECLARE_BACKENDS(EFFNET_LOSS_BACKEND)
 
 // The CUDA half's deferred label check (no CPU half: the CPU checks labels before the kernels).
