@@ -205,9 +205,10 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
   CUDNN_CHECK(cudnnConvolutionForward(cuda::cudnn(), &one, p.x.get(), x.raw_data(), p.w.get(), w.raw_data(),
                                       p.conv.get(), p.fwd.algo, ptr(ws), p.fwd.workspace_bytes, &zero, p.y.get(),
                                       y.raw_data()));
-  if (bias.defined())
+  if (bias.defined()) {
     count_cuda_launch();
     CUDNN_CHECK(cudnnAddTensor(cuda::cudnn(), &one, p.bias.get(), bias.raw_data(), &one, p.y.get(), y.raw_data()));
+  }
 }
 
 void conv2d_backward_input(const Tensor& gy, const Tensor& w, Tensor& gx, const Conv2dGeometry& g) {
