@@ -4,12 +4,19 @@
 
 namespace effnet {
 
-namespace op_count_detail {
+namespace {
 thread_local OpCounter* t_innermost = nullptr;
 }
 
-OpCounter::OpCounter() : outer_(op_count_detail::t_innermost) { op_count_detail::t_innermost = this; }
-OpCounter::~OpCounter() { op_count_detail::t_innermost = outer_; }
+OpCounter::OpCounter() : outer_(t_innermost) { t_innermost = this; }
+OpCounter::~OpCounter() { t_innermost = outer_; }
+
+void count_op(const char* name) {
+  if (OpCounter* c = t_innermost) op_count_detail::record_op(c, name);
+}
+void count_cuda_launch() {
+  if (OpCounter* c = t_innermost) op_count_detail::record_launch(c);
+}
 
 namespace op_count_detail {
 

@@ -5,8 +5,8 @@
 // counts the same ops, so the count is measured on machines without a GPU too.
 //
 // Counting is off unless an OpCounter is alive on the calling thread (the ops of worker threads
-// such as the data loader's are not counted): then each op costs one thread-local load and a
-// branch. Counters nest; each sees the ops of its own lifetime.
+// such as the data loader's are not counted): then each op costs a call, a thread-local load
+// and a branch. Counters nest; each sees the ops of its own lifetime.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,6 @@ struct OpCounts {
 
 class OpCounter;
 namespace op_count_detail {
-extern thread_local OpCounter* t_innermost;
 void record_op(OpCounter* c, const char* name);
 void record_launch(OpCounter* c);
 }  // namespace op_count_detail
@@ -45,13 +44,11 @@ class OpCounter {
   OpCounter* outer_;
 };
 
-// Called by EFFNET_DISPATCH and copy_bytes.
-inline void count_op(const char* name) {
-  if (OpCounter* c = op_count_detail::t_innermost) op_count_detail::record_op(c, name);
-}
+// Called by EFFNET_DISPATCH and copy_bytes; out of line, so that the thread-local chain is only
+// touched inside op_count.cpp (an extern thread_local read inline from every op's translation
+// unit tripped UBSan's null check in the sanitizer build).
+void count_op(const char* name);
 // Called by the CUDA launch helpers and around library compute calls.
-inline void count_cuda_launch() {
-  if (OpCounter* c = op_count_detail::t_innermost) op_count_detail::record_launch(c);
-}
+void count_cuda_launch();
 
 }  // namespace effnet
