@@ -44,7 +44,8 @@ std::string first_non_finite_tensor(const nn::Module& net) {
 }
 
 // One step's results, kept on the device until the loop reads them back.
-// A step whose loss and correct count wait on the device (row `index` of the buffers below).
+// A step whose loss and correct count wait on the device (the row of the buffers below at its
+// position in the pending list).
 struct PendingStep {
   int64_t step = 0;   // optimizer step, 1-based
   int64_t batch = 0;  // batch of the epoch, 1-based
