@@ -17,6 +17,7 @@ void check_pseudolabel_options(const PseudolabelOptions& o) {
   EFFNET_CHECK(o.temperature > 0, "pseudolabel: --temperature must be positive, got ", o.temperature);
   EFFNET_CHECK(o.threshold >= 0 && o.threshold < 1, "pseudolabel: --threshold must lie in [0, 1), got ", o.threshold);
   EFFNET_CHECK(o.limit >= 0 && o.run.batch > 0, "pseudolabel: --limit must be >= 0 and --batch > 0");
+  EFFNET_CHECK(o.per_class_cap >= 0, "pseudolabel: --per-class-cap must be >= 0 (0: none), got ", o.per_class_cap);
 }
 
 PseudolabelRecord run_pseudolabel(const PseudolabelOptions& o, const data::Dataset& ds) {
@@ -32,8 +33,11 @@ PseudolabelRecord run_pseudolabel(const PseudolabelOptions& o, const data::Datas
   const bool measured = ds.labeled();  // the images carry their true labels
 
   const std::vector<float> probs = run_inference(m, ds, indices, o.run, "pseudolabel");
+  const std::vector<float> sharpened = sharpen(probs, classes, o.temperature);
+  const std::vector<double> thresholds = o.adaptive ? adaptive_thresholds(sharpened, classes, o.threshold)
+                                                    : std::vector<double>(size_t(classes), o.threshold);
   const std::vector<PseudoLabel> kept =
-      select_confident(sharpen(probs, classes, o.temperature), classes, o.threshold);
+      cap_per_class(select_confident(sharpened, classes, thresholds), classes, o.per_class_cap);
 
   std::vector<data::LabelRow> rows;
   rows.reserve(kept.size());
@@ -55,11 +59,15 @@ PseudolabelRecord run_pseudolabel(const PseudolabelOptions& o, const data::Datas
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   if (!o.run.quiet) {
-    std::printf("pseudolabel: kept %lld of %lld images (sharpened with T = %g, confidence > %g) -> %s\n",
-                (long long)r.kept, (long long)n, o.temperature, o.threshold, o.out_csv.c_str());
-    std::printf("  %-3s %-14s %8s%s\n", "#", "class", "kept", measured ? "  precision" : "");
+    std::printf("pseudolabel: kept %lld of %lld images (sharpened with T = %g, confidence > %g%s%s) -> %s\n",
+                (long long)r.kept, (long long)n, o.temperature, o.threshold,
+                o.adaptive ? ", adapted per class" : "",
+                o.per_class_cap > 0 ? (", at most " + std::to_string(o.per_class_cap) + " per class").c_str() : "",
+                o.out_csv.c_str());
+    std::printf("  %-3s %-14s %9s %8s%s\n", "#", "class", "threshold", "kept", measured ? "  precision" : "");
     for (int64_t c = 0; c < classes; ++c) {
-      std::printf("  %-3lld %-14s %8lld", (long long)c, m.classes[size_t(c)].c_str(), (long long)r.per_class[size_t(c)]);
+      std::printf("  %-3lld %-14s %9.4f %8lld", (long long)c, m.classes[size_t(c)].c_str(), thresholds[size_t(c)],
+                  (long long)r.per_class[size_t(c)]);
       if (measured && r.per_class[size_t(c)] > 0)
         std::printf("  %8.2f%%", 100.0 * double(r.correct_per_class[size_t(c)]) / double(r.per_class[size_t(c)]));
       std::printf("\n");

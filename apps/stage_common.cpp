@@ -43,6 +43,7 @@ TrainData stage_train_data(const data::Dataset& ds, const Split& split, const We
   td.train_transform = td.eval_transform;
   td.train_transform.flip_prob = setup.flip;
   td.train_transform.crop_padding = int(setup.crop_padding);
+  td.train_transform.erase_prob = setup.erase;
   return td;
 }
 
@@ -107,6 +108,11 @@ Settings training_settings(const TrainingSetup& s) {
     out.emplace_back("warmup_epochs", num(sched.warmup_epochs));
     out.emplace_back("min_lr", num(sched.min_lr));
   }
+  // Recipe options added later are listed only when on, so that runs from before them still
+  // resume (their settings compare equal).
+  if (s.erase > 0) out.emplace_back("erase", num(s.erase));
+  if (t.label_smoothing > 0) out.emplace_back("label_smoothing", num(t.label_smoothing));
+  if (t.ema_decay > 0) out.emplace_back("ema", num(t.ema_decay));
   out.emplace_back("batch", std::to_string(t.batch));
   out.emplace_back("epochs", std::to_string(t.epochs));
   out.emplace_back("patience", std::to_string(t.patience));

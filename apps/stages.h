@@ -25,6 +25,7 @@ struct TrainingSetup {
   int64_t image_size = 0;  // 0: the model's resolution
   double flip = 0.5;       // horizontal flip probability
   int64_t crop_padding = 0;
+  double erase = 0;        // random-erasing probability (data::Transform::erase_prob)
   TrainOptions train;
 };
 
@@ -85,6 +86,8 @@ struct PseudolabelOptions {
   std::string checkpoint;
   std::string out_csv;             // file,label,confidence
   double temperature = 0.5, threshold = 0.8;
+  bool adaptive = false;           // per-class thresholds from `threshold` (adaptive_thresholds)
+  int64_t per_class_cap = 0;       // > 0: at most this many labels per class, the most confident
   int64_t limit = 0;               // > 0: only the first `limit` images (sorted file order)
   InferenceSetup run;
 };

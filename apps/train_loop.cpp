@@ -109,6 +109,10 @@ void check_train_options(const TrainOptions& o) {
   EFFNET_CHECK(o.batch >= 1 && o.eval_batch >= 1, o.stage, ": batch sizes must be positive");
   EFFNET_CHECK(o.patience >= 0, o.stage, ": patience must be >= 0 (0: never stop early), got ", o.patience);
   EFFNET_CHECK(o.workers >= 0, o.stage, ": workers must be >= 0, got ", o.workers);
+  EFFNET_CHECK(o.label_smoothing >= 0 && o.label_smoothing < 1, o.stage, ": label smoothing must be in [0, 1), got ",
+               o.label_smoothing);
+  EFFNET_CHECK(o.ema_decay >= 0 && o.ema_decay < 1, o.stage,
+               ": the weight average's decay must be in [0, 1) (0: none), got ", o.ema_decay);
   check_optimizer_spec(o.optimizer);
   check_schedule_spec(o.schedule);
 }
@@ -136,6 +140,9 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   net.to(opts.device);
   net.freeze_backbone(opts.head_only);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(opts.optimizer, net.trainable_parameters());
+  // The average covers every weight and running statistic (frozen ones stay equal to theirs).
+  std::unique_ptr<ExponentialMovingAverage> ema;
+  if (opts.ema_decay > 0) ema = std::make_unique<ExponentialMovingAverage>(net.state(), opts.ema_decay);
   std::unique_ptr<dist::GradientReducer> reducer;
   if (distributed) {
     broadcast_state(net);
@@ -177,7 +184,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     for (const std::string& d : diffs) listed += "\n  " + d;
     EFFNET_CHECK(diffs.empty(), opts.out_dir, " holds a ", opts.stage, " run with other settings:", listed,
                  "\nuse another output folder, or delete this one to start over");
-    state = load_checkpoint(r.last_path, net, optimizer.get());
+    state = load_checkpoint(r.last_path, net, optimizer.get(), ema.get());
     default_generator().set_state(rank_seed(state.rng_seed, rank), state.rng_offset);
     if (fs::exists(metrics_csv))
       for (const EpochMetrics& m : read_metrics_csv(metrics_csv))
@@ -277,10 +284,11 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
       optimizer->set_lr(schedule->lr_at(optimizer->step_count()));
       optimizer->zero_grad();
       Tensor logits = net.forward(b.images);
-      Tensor loss = cross_entropy(logits, b.labels);
+      Tensor loss = cross_entropy(logits, b.labels, opts.label_smoothing);
       loss.backward();
       if (reducer) reducer->finish();  // every rank now holds the averaged gradients
       optimizer->step();
+      if (ema) ema->update();
       {
         NoGradGuard no_grad;
         buffers.ensure(read_every, loss);
@@ -294,6 +302,8 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     }
     read_back();
     const double train_seconds = seconds_since(t0);
+    // Validation, and best.h5, see the averaged weights in the model's place until swapped back.
+    if (ema) ema->swap();
     // Per-rank statistics differ between ranks; validation and the checkpoints use rank 0's.
     if (distributed && !opts.sync_bn) broadcast_buffers(net);
 
@@ -331,10 +341,11 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
     // and the repeat writes the same files again.
     // Rank 0 alone writes: the other ranks hold the same weights and optimizer state.
     if (m.best && main_rank) save_checkpoint(r.best_path, net, meta, nullptr, state);
+    if (ema) ema->swap();  // the trained weights again, for last.h5 and the next epoch
     m.seconds = seconds_since(t0);
     r.history.push_back(m);
     if (main_rank) write_metrics(opts.out_dir, r.history);
-    if (main_rank) save_checkpoint(r.last_path, net, meta, optimizer.get(), state);
+    if (main_rank) save_checkpoint(r.last_path, net, meta, optimizer.get(), state, ema.get());
 
     char summary[320];
     std::snprintf(summary, sizeof summary,

@@ -59,6 +59,10 @@ struct TrainOptions {
   OptimizerSpec optimizer;             // sgd, lr 0.005, momentum 0.9, weight decay 1e-4
   ScheduleSpec schedule;               // constant
   bool head_only = false;              // backbone frozen (EfficientNet::freeze_backbone)
+  double label_smoothing = 0;          // cross-entropy against (1 - eps)·one-hot + eps/C (PyTorch's)
+  // > 0: an exponential moving average of the weights with this decay (ExponentialMovingAverage)
+  // is what validation measures and best.h5 holds; last.h5 keeps both the weights and the average.
+  double ema_decay = 0;
   // Data parallelism (under mpirun, docs/distributed.md): batch statistics over all ranks'
   // batches instead of each rank's own (ops/sync_batch_norm.h). No effect in one process.
   bool sync_bn = false;
@@ -94,7 +98,7 @@ struct TrainResult {
 void check_train_options(const TrainOptions& opts);
 
 // Trains `net` (built, initialised and on the CPU or already on opts.device) and leaves it on
-// opts.device holding the best weights. `meta` is written into the checkpoints (its resolution
+// opts.device holding the best weights (the best average's, with ema_decay). `meta` is written into the checkpoints (its resolution
 // should be the training image size). The caller seeds the default generator before building the
 // model; a resumed run restores it from last.h5.
 TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainData& td, const TrainOptions& opts);

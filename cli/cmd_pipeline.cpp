@@ -30,6 +30,9 @@ void declare(Args& args) {
       .option("split-seed", "0", "fine-tune: split seed when the data has no labeled_order.csv", kSplitSeedRange)
       .option("temperature", "0.5", "pseudo-label: sharpening temperature T", kTemperatureRange)
       .option("threshold", "0.8", "pseudo-label: keep images whose sharpened confidence exceeds this", kThresholdRange)
+      .flag("adaptive-threshold", "pseudo-label: per-class thresholds from --threshold (FlexMatch's mapping)")
+      .option("per-class-cap", "0", "pseudo-label: at most N images per class, the most confident (0: no cap)",
+              Range::at_least(0))
       .option("pseudo-limit", "0", "pseudo-label: only the first N unlabeled images (0: all)", Range::at_least(0))
       .option("retrain-epochs", "15", "retrain: maximum epochs", kEpochsRange)
       .option("retrain-patience", "5", "retrain: early-stopping patience in epochs (0: none)", kPatienceRange)
@@ -82,6 +85,8 @@ int cmd_pipeline(int argc, char** argv, const Hooks& hooks) {
   o.pseudolabel.temperature = args.number("temperature");
   o.pseudolabel.threshold = args.number("threshold");
   o.pseudolabel.limit = args.integer("pseudo-limit");
+  o.pseudolabel.adaptive = args.on("adaptive-threshold");
+  o.pseudolabel.per_class_cap = args.integer("per-class-cap");
 
   o.retrain.val = args.number("retrain-val");
   o.retrain.split_seed = uint32_t(args.integer("retrain-split-seed"));

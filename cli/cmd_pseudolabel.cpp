@@ -17,6 +17,10 @@ int cmd_pseudolabel(int argc, char** argv, const Hooks&) {
   args.option("out", "", "output CSV (required)")
       .option("temperature", "0.5", "sharpening temperature T", kTemperatureRange)
       .option("threshold", "0.8", "keep images whose sharpened top probability is greater than this", kThresholdRange)
+      .flag("adaptive-threshold", "per-class thresholds from --threshold, lower for the classes the model is less\n"
+                                  "      sure of (FlexMatch's mapping, over the whole set)")
+      .option("per-class-cap", "0", "keep at most N images per class, the most confident (0: no cap)",
+              Range::at_least(0))
       .option("limit", "0", "only the first N images in file-name order (0: all)", Range::at_least(0));
   if (!args.parse(argc, argv, 2)) return 0;
   const ImageInputs in = image_inputs_from(args, inputs);
@@ -25,6 +29,8 @@ int cmd_pseudolabel(int argc, char** argv, const Hooks&) {
   o.out_csv = args.str("out");
   o.temperature = args.number("temperature");
   o.threshold = args.number("threshold");
+  o.adaptive = args.on("adaptive-threshold");
+  o.per_class_cap = args.integer("per-class-cap");
   o.limit = args.integer("limit");
   o.run = inference_setup_from(args);
   EFFNET_CHECK(!o.out_csv.empty(), "pseudolabel: an output file is required (--out)");

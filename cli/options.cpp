@@ -19,6 +19,13 @@ void add_training_options(Args& args) {
       .option("step-epochs", "10", "step: epochs between decays", Range::above(0))
       .option("gamma", "0.1", "step: decay factor", Range::between(0, 1))
       .option("min-lr", "0", "cosine: final learning rate", Range::at_least(0))
+      .option("label-smoothing", "0", "cross-entropy label smoothing eps (PyTorch's: targets (1 - eps) one-hot + eps / C)",
+              Range::from_below(0, 1))
+      .option("ema", "0", "decay of an exponential moving average of the weights, which validation, best.h5 and\n"
+                          "      pseudo-labelling use (e.g. 0.99; warms up as min(decay, (1 + t) / (10 + t)); 0: none)",
+              Range::from_below(0, 1))
+      .option("erase", "0", "probability of random erasing: a rectangle of 2-33 % of the image, aspect 0.3-3.3, set to\n"
+                            "      the mean (0 after normalisation), as torchvision's RandomErasing", Range::between(0, 1))
       .option("batch", "128", "training batch size (per rank under mpirun: the global batch is N x this)", kBatchRange)
       .option("eval-batch", "0", "evaluation batch size (0: twice the training batch)", Range::between(0, kMaxBatch))
       .option("seed", "0", "seed of the initialisation, batch order, augmentation and dropout", Range::at_least(0))
@@ -35,10 +42,13 @@ app::TrainingSetup training_setup_from(const Args& args, const Hooks& hooks) {
   s.image_size = args.integer("image-size");
   s.flip = args.number("flip");
   s.crop_padding = args.integer("crop-padding");
+  s.erase = args.number("erase");
   app::TrainOptions& t = s.train;
   t.optimizer = {args.str("optimizer"), args.number("lr"), args.number("momentum"), args.number("weight-decay")};
   t.schedule = {args.str("schedule"), args.number("warmup-epochs"), args.number("step-epochs"), args.number("gamma"),
                 args.number("min-lr")};
+  t.label_smoothing = args.number("label-smoothing");
+  t.ema_decay = args.number("ema");
   t.batch = args.integer("batch");
   t.eval_batch = args.integer("eval-batch") > 0 ? args.integer("eval-batch") : 2 * t.batch;
   t.seed = uint64_t(args.integer("seed"));

@@ -4,6 +4,7 @@
 // (unknown model, missing files, empty class, weights of another architecture).
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -23,6 +24,7 @@
 #include "framework/data/image.h"
 #include "framework/framework.h"
 #include "tests/testing/errors.h"
+#include "weights/hdf5.h"
 #include "tests/testing/files.h"
 
 using namespace effnet;
@@ -98,6 +100,45 @@ TEST(SelectConfident, SharpeningThenThresholdOnHandComputedRows) {
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_EQ(kept[0].row, 0);
   EXPECT_NEAR(kept[0].confidence, 0.49 / 0.54, 1e-6);
+}
+
+TEST(AdaptiveThresholds, FlexMatchMappingOnHandCountedRows) {
+  const std::vector<float> probs = {
+      0.90f, 0.10f,  // class 0 above 0.8
+      0.95f, 0.05f,  // class 0 above
+      0.85f, 0.15f,  // class 0 above
+      0.10f, 0.90f,  // class 1 above
+      0.30f, 0.70f,  // under the threshold (top: class 1)
+      0.60f, 0.40f,  // under (top: class 0)
+  };
+  // sigma = [3, 1], 2 rows unused, so beta = sigma / max(3, 2) = [1, 1/3] and T_c = beta / (2 - beta) * 0.8.
+  const std::vector<double> t = adaptive_thresholds(probs, 2, 0.8);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_DOUBLE_EQ(t[0], 0.8);
+  EXPECT_NEAR(t[1], (1.0 / 3.0) / (2.0 - 1.0 / 3.0) * 0.8, 1e-15);  // 0.16
+  std::vector<PseudoLabel> kept = select_confident(probs, 2, t);
+  std::vector<int64_t> rows;
+  for (const PseudoLabel& k : kept) rows.push_back(k.row);
+  EXPECT_EQ(rows, (std::vector<int64_t>{0, 1, 2, 3, 4})) << "row 4 (class 1 at 0.7) passes the lowered threshold";
+  // FlexMatch's warm-up: while most rows are under the threshold, they set the scale.
+  const std::vector<double> early = adaptive_thresholds({0.9f, 0.1f, 0.6f, 0.4f, 0.6f, 0.4f, 0.4f, 0.6f}, 2, 0.8);
+  EXPECT_NEAR(early[0], (1.0 / 3.0) / (2.0 - 1.0 / 3.0) * 0.8, 1e-15);  // sigma 1 of max(1, 3 unused)
+  EXPECT_DOUBLE_EQ(early[1], 0.0);
+  EXPECT_ERROR_HAS(adaptive_thresholds({0.5f, 0.5f}, 2, 1.0), "threshold must lie in [0, 1)");
+  EXPECT_ERROR_HAS(select_confident(probs, 2, std::vector<double>{0.8}), "1 thresholds for 2 classes");
+}
+
+TEST(CapPerClass, KeepsTheMostConfidentInRowOrder) {
+  const std::vector<PseudoLabel> kept = {{0, 0, 0.90}, {1, 0, 0.95}, {2, 0, 0.85}, {3, 1, 0.90}, {4, 1, 0.70},
+                                         {5, 0, 0.90}};
+  std::vector<int64_t> rows;
+  for (const PseudoLabel& k : cap_per_class(kept, 2, 2)) rows.push_back(k.row);
+  // Class 0: 0.95 (row 1), then 0.90 at rows 0 and 5: the lower row wins the tie. Class 1 has 2.
+  EXPECT_EQ(rows, (std::vector<int64_t>{0, 1, 3, 4}));
+  EXPECT_EQ(cap_per_class(kept, 2, 0).size(), kept.size()) << "0: no cap";
+  EXPECT_EQ(cap_per_class(kept, 2, 100).size(), kept.size());
+  EXPECT_ERROR_HAS(cap_per_class(kept, 2, -1), "cap must be >= 0");
+  EXPECT_ERROR_HAS(cap_per_class({{0, 5, 0.9}}, 2, 1), "label 5 outside [0, 2)");
 }
 
 TEST(PseudoLabelCounts, PerClassAndPrecision) {
@@ -534,6 +575,68 @@ TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {
   o.optimizer.lr = 0.5;
   o.settings = {{"test", "other"}};
   EXPECT_ERROR_HAS(train_model(*net, meta, td, o), "holds a finetune run with other settings", "test: head-only -> other");
+}
+
+namespace {
+// The datasets of `group` in a weights file or checkpoint, by name, as stored.
+std::map<std::string, std::vector<double>> tensors_in(const fs::path& file, const std::string& group) {
+  h5::File f = h5::File::open(file.string());
+  std::map<std::string, std::vector<double>> out;
+  const std::string prefix = group == "/" ? "/" : group + "/";
+  for (const std::string& name : f.datasets(group)) {
+    const Tensor t = f.read_as_stored(prefix + name);
+    if (t.dtype() != DType::Int64) out[name] = t.to(DType::Float64).to_vector<double>();
+  }
+  return out;
+}
+struct Crash {};
+}  // namespace
+
+// With a weight average (and label smoothing), validation and best.h5 see the average while
+// last.h5 keeps the trained weights and the average; a run interrupted mid-epoch resumes to the
+// same weights and average, bit for bit, as one that ran straight through.
+TEST(TrainLoop, WeightAverageIsValidatedSavedAndResumedExactly) {
+  fs::path dir = test_temp_dir();
+  const data::Dataset ds = dark_and_bright(24);
+  const TrainData td = train_data_over(ds, 20);  // 2 steps per epoch
+  auto run = [&](const fs::path& out, int64_t epochs, int64_t crash_at_step) {
+    manual_seed(5);
+    auto net = make_efficientnet("b0", 2);
+    TrainOptions o = quiet_options(out, epochs, 8);
+    o.ema_decay = 0.9;
+    o.label_smoothing = 0.1;
+    o.patience = 0;
+    o.settings = {{"test", "ema"}};
+    if (crash_at_step > 0)
+      o.after_step = [=](const StepEvent& e) {
+        if (e.step == crash_at_step) throw Crash{};
+      };
+    train_model(*net, meta_at_16(*net), td, o);
+  };
+  // One epoch: it is the best, so best.h5 holds exactly last.h5's average, which differs from the
+  // trained weights.
+  run(dir / "one", 1, 0);
+  const auto best = tensors_in(dir / "one" / "best.h5", "/");
+  const auto trained = tensors_in(dir / "one" / "last.h5", "/");
+  const auto average = tensors_in(dir / "one" / "last.h5", "/ema");
+  ASSERT_EQ(average.size(), best.size());
+  EXPECT_EQ(best, average);
+  EXPECT_NE(trained.at("classifier.weight"), average.at("classifier.weight"));
+  EXPECT_EQ(h5::File::open((dir / "one" / "last.h5").string()).attr_int("updates", "/ema"), 2);
+
+  run(dir / "straight", 3, 0);
+  EXPECT_THROW(run(dir / "resumed", 3, 4), Crash);  // in epoch 2: last.h5 is epoch 1's
+  run(dir / "resumed", 3, 0);
+  EXPECT_EQ(tensors_in(dir / "resumed" / "last.h5", "/"), tensors_in(dir / "straight" / "last.h5", "/"));
+  EXPECT_EQ(tensors_in(dir / "resumed" / "last.h5", "/ema"), tensors_in(dir / "straight" / "last.h5", "/ema"));
+  EXPECT_EQ(tensors_in(dir / "resumed" / "best.h5", "/"), tensors_in(dir / "straight" / "best.h5", "/"));
+
+  TrainOptions bad = quiet_options(dir / "bad", 1, 8);
+  bad.ema_decay = 1.0;
+  EXPECT_ERROR_HAS(check_train_options(bad), "decay must be in [0, 1)");
+  bad.ema_decay = 0;
+  bad.label_smoothing = 1.0;
+  EXPECT_ERROR_HAS(check_train_options(bad), "label smoothing must be in [0, 1)");
 }
 
 // NaN in a running variance: training mode normalises with the batch's statistics, so the training

@@ -451,6 +451,54 @@ TEST(Transforms, AugmentDrawsAreDeterministicAndCoverTheirRange) {
   EXPECT_TRUE(draw_augment(7, 3, 0, 1.0, 0).flip);
 }
 
+TEST(Transforms, EraseDrawsFollowTorchvisionsRangesAndLeaveFlipsAndCropsAlone) {
+  // Each rectangle lies strictly inside the image, with 2-33 % of its area (up to rounding) and an
+  // aspect ratio in [0.3, 3.3] (up to rounding); p decides how often; the same sample and epoch
+  // give the same rectangle, another epoch another one.
+  int erased = 0, differs = 0;
+  for (uint64_t s = 0; s < 2000; ++s) {
+    const EraseDraw e = draw_erase(7, 3, s, 0.5, 32, 32);
+    const EraseDraw again = draw_erase(7, 3, s, 0.5, 32, 32);
+    EXPECT_EQ(e.top, again.top);
+    EXPECT_EQ(e.left, again.left);
+    EXPECT_EQ(e.erase_h, again.erase_h);
+    EXPECT_EQ(e.erase_w, again.erase_w);
+    if (e.erase_h == 0) continue;
+    erased++;
+    EXPECT_TRUE(e.erase_h < 32 && e.erase_w < 32 && e.top >= 0 && e.left >= 0 && e.top + e.erase_h <= 32 &&
+                e.left + e.erase_w <= 32)
+        << e.erase_h << "x" << e.erase_w << " at " << e.top << "," << e.left;
+    const double area = double(e.erase_h) * e.erase_w / (32.0 * 32.0);
+    EXPECT_GE(area, 0.02 * 0.8);
+    EXPECT_LE(area, 0.33 * 1.25);
+    const double aspect = double(e.erase_h) / e.erase_w;
+    EXPECT_GE(aspect, 0.3 / 1.5);
+    EXPECT_LE(aspect, 3.3 * 1.5);
+    const EraseDraw other = draw_erase(7, 4, s, 0.5, 32, 32);
+    differs += other.top != e.top || other.erase_h != e.erase_h || other.left != e.left;
+  }
+  EXPECT_GT(erased, 900);
+  EXPECT_LT(erased, 1100);
+  EXPECT_GT(differs, erased / 2);
+  EXPECT_EQ(draw_erase(7, 3, 0, 0.0, 32, 32).erase_h, 0);
+  int always = 0;
+  for (uint64_t s = 0; s < 100; ++s) always += draw_erase(7, 3, s, 1.0, 32, 32).erase_h > 0;
+  EXPECT_GE(always, 95) << "p = 1 erases unless 10 tries miss";
+  for (uint64_t s = 0; s < 100; ++s) {  // erasing draws from its own streams
+    const AugmentDraw d = draw_augment(7, 3, s, 0.5, 2);
+    const AugmentDraw again = draw_augment(7, 3, s, 0.5, 2);
+    EXPECT_EQ(d.flip, again.flip);
+    EXPECT_EQ(d.top, again.top);
+  }
+  std::vector<float> img(2 * 3 * 4, 1.0f);
+  erase_rect(img.data(), 2, 3, 4, 1, 2, 2, 2);
+  for (int c = 0; c < 2; ++c)
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 4; ++x)
+        EXPECT_EQ(img[size_t((c * 3 + y) * 4 + x)], (y >= 1 && x >= 2) ? 0.0f : 1.0f) << c << "," << y << "," << x;
+  EXPECT_ERROR_HAS(erase_rect(img.data(), 2, 3, 4, 2, 2, 2, 2), "does not fit a 3x4 image");
+}
+
 TEST(Transforms, PipelineComposesTheSteps) {
   Image img = pattern_image(5, 4, 3);
   Transform t;
@@ -467,6 +515,17 @@ TEST(Transforms, PipelineComposesTheSteps) {
     crop_with_padding(b.data(), 3, 6, 7, 2, d.top, d.left, want.data());
     if (d.flip) flip_horizontal(want.data(), 3, 6, 7);
     normalize(want.data(), 3, 6, 7, kImageNetMean.data(), kImageNetStd.data());
+    EXPECT_EQ(got, want) << "sample " << sample;
+  }
+  t.erase_prob = 1.0;  // erasing comes last, after normalisation (the erased pixels are the mean)
+  for (uint64_t sample = 0; sample < 6; ++sample) {
+    std::vector<float> got(3 * 6 * 7), want(3 * 6 * 7);
+    t.apply(img, 11, 2, sample, got.data());
+    Transform no_erase = t;
+    no_erase.erase_prob = 0;
+    no_erase.apply(img, 11, 2, sample, want.data());
+    const EraseDraw e = draw_erase(11, 2, sample, 1.0, 6, 7);
+    if (e.erase_h > 0) erase_rect(want.data(), 3, 6, 7, e.top, e.left, e.erase_h, e.erase_w);
     EXPECT_EQ(got, want) << "sample " << sample;
   }
   Transform plain;  // no resize, no randomness: just scale and normalise

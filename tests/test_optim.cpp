@@ -1,7 +1,8 @@
 // Optimizers and learning-rate schedules: each update against steps worked out by hand (float64,
 // CPU), skipping and zero_grad, exact checkpoint resume, argument errors, schedule values, and
 // CPU-vs-CUDA agreement of the fused update kernels, and the multi-tensor update: one backend call
-// per group of parameters, equal to updating each parameter on its own.
+// per group of parameters, equal to updating each parameter on its own. The weight average (ema.h)
+// likewise: its warm-up, updates, swap and state against hand-computed values.
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "framework/core/op_count.h"
 #include "framework/framework.h"
 #include "framework/optim/adam.h"
+#include "framework/optim/ema.h"
 #include "framework/optim/lr_schedule.h"
 #include "framework/optim/rmsprop.h"
 #include "framework/optim/sgd.h"
@@ -521,6 +523,74 @@ TEST(Optimizer, OneUpdateCallPerDtypeAndDevice) {
   }
 }
 
+// ---- weight average -------------------------------------------------------------------------------
+
+TEST(WeightAverage, WarmUpThenTheGivenDecay) {
+  ExponentialMovingAverage ema({{"w", param({1.0})}}, 0.9);
+  EXPECT_DOUBLE_EQ(ema.decay_at(0), 0.1);        // (1 + 0) / (10 + 0)
+  EXPECT_DOUBLE_EQ(ema.decay_at(1), 2.0 / 11.0);
+  EXPECT_DOUBLE_EQ(ema.decay_at(80), 0.9);       // 81 / 90 = 0.9 exactly: the cap
+  EXPECT_DOUBLE_EQ(ema.decay_at(1000), 0.9);
+  EXPECT_ERROR_HAS(ExponentialMovingAverage({{"w", param({1.0})}}, 1.0), "decay must be in [0, 1)");
+  EXPECT_ERROR_HAS(ExponentialMovingAverage({{"n", from_vector<int64_t>({1}, {1})}}, 0.5), "'n' is not a float tensor");
+  EXPECT_ERROR_HAS(ExponentialMovingAverage({{"a", param({1.0})}, {"b", ones({1})}}, 0.5), "one dtype and device");
+}
+
+TEST(WeightAverage, UpdatesAsHandComputedAndSwapsInPlace) {
+  Tensor a = param({1.0, -2.0}), b = param({4.0});
+  ExponentialMovingAverage ema({{"a", a}, {"b", b}}, 0.5);
+  // Starts as a copy; the sources then move, and each update blends with decay_t.
+  a.detach().copy_(from_vector<double>({3.0, 2.0}, {2}));
+  b.detach().copy_(from_vector<double>({0.0}, {1}));
+  OpCounter counter;
+  ema.update();  // decay_0 = 0.1: avg = 0.1 avg + 0.9 x
+  EXPECT_EQ(counter.counts().by_name.at("ema_update"), 1u) << "one backend call for both tensors";
+  expect_values(ema.averages()[0].second, {0.1 * 1 + 0.9 * 3, 0.1 * -2 + 0.9 * 2}, "a after one update");
+  expect_values(ema.averages()[1].second, {0.1 * 4 + 0.9 * 0}, "b after one update");
+  ema.update();  // decay_1 = 2/11, then capped at 0.5 from t = 8 on
+  const double d1 = 2.0 / 11.0;
+  expect_values(ema.averages()[0].second, {d1 * 2.8 + (1 - d1) * 3, d1 * 1.6 + (1 - d1) * 2}, "a after two");
+  EXPECT_EQ(ema.updates(), 2);
+
+  const std::vector<double> avg_a = ema.averages()[0].second.to_vector<double>();
+  const uint64_t version = a.version();
+  ema.swap();  // the model's handle now holds the average, the average the trained values
+  expect_values(a, avg_a, "source after swap");
+  expect_values(ema.averages()[0].second, {3.0, 2.0}, "average after swap");
+  EXPECT_GT(a.version(), version) << "a swap must invalidate caches built from the weights";
+  ema.swap();
+  expect_values(a, {3.0, 2.0}, "source after swapping back");
+  expect_values(ema.averages()[0].second, avg_a, "average after swapping back");
+}
+
+TEST(WeightAverage, StateRestoresExactlyAndMismatchesChangeNothing) {
+  Tensor a = param({1.0, 2.0});
+  ExponentialMovingAverage ema({{"a", a}}, 0.99);
+  for (int i = 0; i < 3; ++i) {
+    a.detach().add_(ones_like(a));
+    ema.update();
+  }
+  Tensor b = param({1.0, 2.0});
+  ExponentialMovingAverage resumed({{"a", b}}, 0.99);
+  resumed.load_state({{"a", ema.averages()[0].second.clone()}}, ema.updates());
+  EXPECT_EQ(resumed.updates(), 3);
+  b.detach().copy_(a);
+  a.detach().add_(ones_like(a));
+  b.detach().add_(ones_like(b));
+  ema.update();
+  resumed.update();  // the same decay_3, so the same values to the bit
+  EXPECT_EQ(resumed.averages()[0].second.to_vector<double>(), ema.averages()[0].second.to_vector<double>());
+
+  const std::vector<double> before = resumed.averages()[0].second.to_vector<double>();
+  EXPECT_ERROR_HAS(resumed.load_state({{"a", from_vector<double>({1, 2, 3}, {3})}}, 1), "'a' has shape");
+  EXPECT_ERROR_HAS(resumed.load_state({{"z", from_vector<double>({1, 2}, {2})}}, 1), "no value for 'a'");
+  EXPECT_ERROR_HAS(resumed.load_state({}, 1), "0 tensors given for 1");
+  EXPECT_ERROR_HAS(resumed.load_state({{"a", b}, {"a", b}}, 1), "'a' is given twice");
+  EXPECT_ERROR_HAS(resumed.load_state({{"a", b}}, -1), "negative");
+  EXPECT_EQ(resumed.averages()[0].second.to_vector<double>(), before);
+  EXPECT_EQ(resumed.updates(), 4);
+}
+
 // ---- CPU vs CUDA ----------------------------------------------------------------------------------
 
 namespace {
@@ -590,6 +660,34 @@ TEST(RMSprop, CudaMatchesCpu) {
   EFFNET_REQUIRE_CUDA();
   check_cuda_matches_cpu([](std::vector<Tensor> p) { return std::make_unique<RMSprop>(p, 0.016, 0.9, 0.9, 1e-3, 1e-5); });
   check_cuda_matches_cpu([](std::vector<Tensor> p) { return std::make_unique<RMSprop>(p, 0.016, 0.9, 0.0); });
+}
+
+TEST(WeightAverage, CudaMatchesCpu) {
+  EFFNET_REQUIRE_CUDA();
+  // As for the optimizers: more tensors than one launch takes and one longer than a pass covers.
+  Generator gen(12);
+  std::vector<Shape> shapes = {{600, 700}, {3}};
+  for (int i = 0; i < 66; ++i) shapes.push_back({int64_t(1 + i % 9)});
+  NamedTensors cpu, gpu;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    Tensor t = normal(shapes[i], 0, 1, gen);
+    cpu.emplace_back(std::to_string(i), t.clone());
+    gpu.emplace_back(std::to_string(i), t.to(Device::cuda()));
+  }
+  ExponentialMovingAverage cpu_ema(cpu, 0.9), gpu_ema(gpu, 0.9);
+  for (int step = 0; step < 4; ++step) {
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      Tensor x = normal(shapes[i], 0, 1, gen);
+      cpu[i].second.copy_(x);
+      gpu[i].second.copy_(x);
+    }
+    cpu_ema.update();
+    gpu_ema.update();
+  }
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    EXPECT_TRUE(gpu_ema.averages()[i].second.is_cuda());
+    EXPECT_TRUE(all_close(gpu_ema.averages()[i].second, cpu_ema.averages()[i].second, 1e-6, 1e-6, "average " + std::to_string(i)));
+  }
 }
 
 TEST(Optimizer, StateMovesBetweenDevicesCuda) {

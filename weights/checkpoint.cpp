@@ -6,7 +6,7 @@
 namespace effnet {
 
 void save_checkpoint(const std::string& path, const nn::Module& model, const WeightsMeta& meta,
-                     const Optimizer* optimizer, const TrainingState& s) {
+                     const Optimizer* optimizer, const TrainingState& s, const ExponentialMovingAverage* ema) {
   h5::write_atomically(path, [&](h5::File& f) {
     write_meta(f, meta);
     write_tensors(f, model);
@@ -16,6 +16,12 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const Wei
       f.set_attr("lr", optimizer->lr(), "/optimizer");
       f.set_attr("step_count", optimizer->step_count(), "/optimizer");
       for (const auto& [name, t] : optimizer->state()) f.write("/optimizer/" + name, t);
+    }
+    if (ema) {
+      f.create_group("/ema");
+      f.set_attr("decay", ema->decay(), "/ema");
+      f.set_attr("updates", ema->updates(), "/ema");
+      for (const auto& [name, t] : ema->averages()) f.write("/ema/" + name, t);
     }
     f.create_group("/training");
     f.set_attr("stage", s.stage, "/training");
@@ -58,7 +64,8 @@ bool is_checkpoint(const std::string& path) {
   }
 }
 
-TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimizer* optimizer) {
+TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimizer* optimizer,
+                              ExponentialMovingAverage* ema) {
   h5::File f = h5::File::open(path);
   read_meta(f);
   TrainingState s = read_state(f);
@@ -85,6 +92,26 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimi
     }
     optimizer->set_step_count(steps);
     optimizer->set_lr(lr);
+  }
+  if (ema) {
+    // Read before the model's tensors change, like the optimizer state: a bad average leaves the
+    // model as it was. (The optimizer has been restored by then; the caller discards both on error.)
+    EFFNET_CHECK(f.has("/ema"), path, ": checkpoint holds no weight average (was it trained without --ema?)");
+    const double decay = f.attr_double("decay", "/ema");
+    EFFNET_CHECK(decay == ema->decay(), path, ": its weight average has decay ", decay, ", not ", ema->decay());
+    const size_t stored = f.datasets("/ema").size();
+    EFFNET_CHECK(stored == ema->averages().size(), path, ": its weight average holds ", stored, " tensors, the model ",
+                 ema->averages().size());
+    NamedTensors averages;
+    for (const auto& [name, avg] : ema->averages()) {
+      EFFNET_CHECK(f.has("/ema/" + name), path, ": the weight average has no '", name, "'");
+      averages.emplace_back(name, f.read_as_stored("/ema/" + name));
+    }
+    try {
+      ema->load_state(averages, f.attr_int("updates", "/ema"));
+    } catch (const Error& e) {
+      EFFNET_THROW(path, ": weight average does not fit: ", e.what());
+    }
   }
   weights.commit();
   return s;

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "framework/optim/ema.h"
 #include "framework/optim/optimizer.h"
 #include "weights/model_io.h"
 
@@ -22,16 +23,20 @@ struct TrainingState {
   std::string config;               // the run's configuration, as text
 };
 
-// Optimizer may be null (a model-only checkpoint, e.g. the best weights).
+// Optimizer may be null (a model-only checkpoint, e.g. the best weights); so may the weight
+// average (stored under /ema with its update count and decay when given).
 void save_checkpoint(const std::string& path, const nn::Module& model, const WeightsMeta& meta,
-                     const Optimizer* optimizer, const TrainingState& state);
+                     const Optimizer* optimizer, const TrainingState& state,
+                     const ExponentialMovingAverage* ema = nullptr);
 
 // Reads the training state; throws if the file is not a checkpoint.
 TrainingState read_training_state(const std::string& path);
 bool is_checkpoint(const std::string& path);
 
 // Restores model tensors (strictly), and the optimizer state and step count when `optimizer` is
-// given (the file must then hold optimizer state of the same type). Returns the training state.
-TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimizer* optimizer);
+// given (the file must then hold optimizer state of the same type), and the weight average when
+// `ema` is given (the file must hold one, of the same decay). Returns the training state.
+TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimizer* optimizer,
+                              ExponentialMovingAverage* ema = nullptr);
 
 }  // namespace effnet

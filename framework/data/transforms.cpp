@@ -124,6 +124,40 @@ AugmentDraw draw_augment(uint64_t seed, uint64_t epoch, uint64_t sample, double 
   return d;
 }
 
+void erase_rect(float* chw, int channels, int h, int w, int top, int left, int rect_h, int rect_w) {
+  EFFNET_CHECK(top >= 0 && left >= 0 && rect_h >= 0 && rect_w >= 0 && top + rect_h <= h && left + rect_w <= w,
+               "erase_rect: ", rect_h, "x", rect_w, " at (", top, ", ", left, ") does not fit a ", h, "x", w, " image");
+  for (int c = 0; c < channels; ++c)
+    for (int y = top; y < top + rect_h; ++y) std::fill_n(chw + (size_t(c) * h + y) * w + left, rect_w, 0.0f);
+}
+
+EraseDraw draw_erase(uint64_t seed, uint64_t epoch, uint64_t sample, double p, int h, int w) {
+  EraseDraw d;
+  if (p <= 0.0) return d;
+  const uint64_t counter = (epoch << 40) | (sample << 2) | 3;
+  // Number j of this sample's erasing draws: its own key, the same counter.
+  auto uniform = [&](int j, double lo, double hi) {
+    return philox::sample_uniform<double>(seed ^ (0x9E3779B97F4A7C15ull * uint64_t(j + 1)), counter, lo, hi);
+  };
+  if (uniform(0, 0.0, 1.0) >= p) return d;
+  const double area = double(h) * double(w);
+  const double log_lo = std::log(0.3), log_hi = std::log(3.3);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const int j = 1 + 4 * attempt;
+    const double erase_area = area * uniform(j, 0.02, 0.33);
+    const double aspect = std::exp(uniform(j + 1, log_lo, log_hi));
+    const int eh = int(std::lround(std::sqrt(erase_area * aspect)));
+    const int ew = int(std::lround(std::sqrt(erase_area / aspect)));
+    if (eh < 1 || ew < 1 || eh >= h || ew >= w) continue;  // torchvision: must be strictly inside
+    d.erase_h = eh;
+    d.erase_w = ew;
+    d.top = std::min(h - eh, int(uniform(j + 2, 0.0, double(h - eh + 1))));
+    d.left = std::min(w - ew, int(uniform(j + 3, 0.0, double(w - ew + 1))));
+    return d;
+  }
+  return d;
+}
+
 void Transform::apply(const Image& img, uint64_t seed, uint64_t epoch, uint64_t sample, float* out) const {
   const int oh = out_height(img.height), ow = out_width(img.width);
   const bool resize = oh != img.height || ow != img.width;
@@ -148,6 +182,10 @@ void Transform::apply(const Image& img, uint64_t seed, uint64_t epoch, uint64_t 
   }
   if (draw.flip) flip_horizontal(out, 3, oh, ow);
   if (normalize) ::effnet::data::normalize(out, 3, oh, ow, mean.data(), std.data());
+  if (erase_prob > 0.0) {
+    const EraseDraw e = draw_erase(seed, epoch, sample, erase_prob, oh, ow);
+    if (e.erase_h > 0) erase_rect(out, 3, oh, ow, e.top, e.left, e.erase_h, e.erase_w);
+  }
 }
 
 }  // namespace effnet::data

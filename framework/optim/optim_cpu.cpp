@@ -98,4 +98,19 @@ void rmsprop_update(const TensorList& params, const TensorList& grads, const Ten
   });
 }
 
+// The averages take the params' place and the sources the grads': one read of each source.
+void ema_update(const TensorList& averages, const TensorList& sources, const EmaConfig& config) {
+  optim_math::dispatch_update("weight average", averages, config, [&](auto tag, const auto& k) {
+    using T = decltype(tag);
+    std::vector<UpdateOperands<T>> ops;
+    std::vector<int64_t> begin;
+    const int64_t total = gather<T>(averages, sources, {}, {}, ops, begin);
+    parallel_for(total, kGrain, [&](int64_t lo, int64_t hi) EFFNET_INLINE {
+      for_each_segment(ops, begin, lo, hi, [&](const UpdateOperands<T>& o, int64_t a, int64_t b) EFFNET_INLINE {
+        for (int64_t i = a; i < b; ++i) optim_math::ema_element(k, o.param[i], o.grad[i]);
+      });
+    });
+  });
+}
+
 }  // namespace effnet::cpu

@@ -53,6 +53,12 @@ struct RmspropStep {
   __device__ void operator()(T& p, T g, T* ms, T* mom) const { optim_math::rmsprop_element(k, p, g, *ms, mom); }
 };
 
+template <class T>
+struct EmaStep {
+  optim_math::EmaCoeffs<T> k;
+  __device__ void operator()(T& avg, T x, T*, T*) const { optim_math::ema_element(k, avg, x); }
+};
+
 // Launches `step` over the group, kMaxTensorsPerLaunch tensors at a time.
 template <class T, class Step>
 void launch_update(const TensorList& params, const TensorList& grads, const TensorList& s0, const TensorList& s1,
@@ -100,6 +106,14 @@ void rmsprop_update(const TensorList& params, const TensorList& grads, const Ten
     using T = decltype(tag);
     launch_update<T>(params, grads, square_avgs, k.use_momentum ? momentum_buffers : TensorList{},
                      RmspropStep<T>{k});
+  });
+}
+
+// The averages take the params' place and the sources the grads'.
+void ema_update(const TensorList& averages, const TensorList& sources, const EmaConfig& config) {
+  optim_math::dispatch_update("weight average", averages, config, [&](auto tag, const auto& k) {
+    using T = decltype(tag);
+    launch_update<T>(averages, sources, {}, {}, EmaStep<T>{k});
   });
 }
 

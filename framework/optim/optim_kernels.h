@@ -38,6 +38,11 @@ struct RmspropConfig {
   double lr = 0;
 };
 
+// A weight average's update (ema.h): the weight its sources get this time, 1 - decay_t.
+struct EmaConfig {
+  double weight = 0;
+};
+
 namespace optim_math {
 
 template <class T>
@@ -124,6 +129,23 @@ EFFNET_HD void rmsprop_element(const RmspropCoeffs<T>& k, T& p, T g, T& ms, T* m
   p -= delta;
 }
 
+template <class T>
+struct EmaCoeffs {
+  T weight;
+};
+
+template <class T>
+EmaCoeffs<T> coeffs(const EmaConfig& c) {
+  return {T(c.weight)};
+}
+
+// One element of the exponential moving average, in PyTorch's lerp form (timm's ModelEmaV2 uses
+// avg.lerp_(x, 1 - decay)): avg += w·(x - avg), which is decay·avg + (1 - decay)·x.
+template <class T>
+EFFNET_HD void ema_element(const EmaCoeffs<T>& k, T& avg, T x) {
+  avg += k.weight * (x - avg);
+}
+
 // The dtype dispatch both halves start each update with: f(tag, k), tag a value of the
 // parameters' float type T and k the config's coefficients in T.
 template <class Config, class F>
@@ -163,7 +185,8 @@ using TensorList = std::vector<Tensor>;
      const TensorList& exp_avg_sqs, const AdamConfig& config))                                                   \
   X(void, rmsprop_update,                                                                                        \
     (const TensorList& params, const TensorList& grads, const TensorList& square_avgs,                           \
-     const TensorList& momentum_buffers, const RmspropConfig& config))
+     const TensorList& momentum_buffers, const RmspropConfig& config))                                          \
+  X(void, ema_update, (const TensorList& averages, const TensorList& sources, const EmaConfig& config))
 EFFNET_DECLARE_BACKENDS(EFFNET_OPTIM_BACKEND)
 
 }  // namespace effnet
