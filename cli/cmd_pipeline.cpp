@@ -1,4 +1,5 @@
 // `effnet pipeline`: the whole recipe (apps/pipeline.h) from a config file and flags.
+#include <optional>
 #include <set>
 
 #include "apps/pipeline.h"
@@ -56,13 +57,13 @@ void apply_config_file(Args& args) {
 
 }  // namespace
 
-int cmd_pipeline(int argc, char** argv, const Hooks& hooks) {
+std::optional<app::PipelineOptions> pipeline_options(int argc, char** argv, const Hooks& hooks) {
   Args args("pipeline",
             "Fine-tune -> pseudo-label -> retrain -> predict in one output folder, from one config file (key = value\n"
             "lines naming these options) and/or flags. Resumable: run the same command again after an interruption.\n"
             "Prints the results table and writes OUT/results.json, OUT/results.md and OUT/report.html.");
   declare(args);
-  if (!args.parse(argc, argv, 2)) return 0;
+  if (!args.parse(argc, argv, 2)) return std::nullopt;
   apply_config_file(args);
 
   app::PipelineOptions o;
@@ -100,7 +101,12 @@ int cmd_pipeline(int argc, char** argv, const Hooks& hooks) {
 
   for (const auto& [k, v] : args.values())
     if (!kRuntimeKeys.count(k)) o.identity.emplace_back(k, v);
-  app::run_pipeline(o);
+  return o;
+}
+
+int cmd_pipeline(int argc, char** argv, const Hooks& hooks) {
+  const std::optional<app::PipelineOptions> o = pipeline_options(argc, argv, hooks);
+  if (o) app::run_pipeline(*o);
   return 0;
 }
 

@@ -27,6 +27,7 @@ const Command kCommands[] = {
     {"retrain", "train further on labeled + pseudo-labeled images", cmd_retrain},
     {"predict", "classify a folder of images (CSV); accuracy and confusion matrix with labels", cmd_predict},
     {"pipeline", "fine-tune -> pseudo-label -> retrain -> predict, resumable, with a results table and report.html", cmd_pipeline},
+    {"sweep", "pipelines over a grid of options x seeds, resumable: one table of mean +- sd (CSV, Markdown, HTML)", cmd_sweep},
 };
 
 void usage() {

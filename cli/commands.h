@@ -3,6 +3,9 @@
 // (apps/) and calls it; none holds work of its own.
 #pragma once
 
+#include <optional>
+
+#include "apps/pipeline.h"
 #include "apps/train_loop.h"
 
 namespace effnet::cli {
@@ -26,5 +29,10 @@ int cmd_pseudolabel(int argc, char** argv, const Hooks& hooks);
 int cmd_retrain(int argc, char** argv, const Hooks& hooks);
 int cmd_predict(int argc, char** argv, const Hooks& hooks);
 int cmd_pipeline(int argc, char** argv, const Hooks& hooks);
+int cmd_sweep(int argc, char** argv, const Hooks& hooks);
+
+// `effnet pipeline ARGS` parsed (config file applied, every value checked) into the pipeline's
+// options; nullopt after --help. The sweep parses each of its runs through it before any runs.
+std::optional<app::PipelineOptions> pipeline_options(int argc, char** argv, const Hooks& hooks);
 
 }  // namespace effnet::cli

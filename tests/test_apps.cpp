@@ -19,6 +19,7 @@
 #include "apps/splits.h"
 #include "apps/stage_record.h"
 #include "apps/stages.h"
+#include "apps/sweep.h"
 #include "apps/train_loop.h"
 #include "framework/data/dataset.h"
 #include "framework/data/image.h"
@@ -163,6 +164,75 @@ TEST(PseudoLabelList, RoundTrips) {
     EXPECT_EQ(back[i].label, rows[i].label);
     EXPECT_NEAR(back[i].confidence, rows[i].confidence, 1e-6);
   }
+}
+
+// ---- sweep --------------------------------------------------------------------------------------
+
+TEST(Sweep, GridTextPointsAndFolders) {
+  const std::vector<GridAxis> axes = parse_grid("  lr=0.001,0.01   --model=b0,lite0 head-only=true ");
+  ASSERT_EQ(axes.size(), 3u);
+  EXPECT_EQ(axes[1].key, "model");
+  EXPECT_EQ(axes[1].values, (std::vector<std::string>{"b0", "lite0"}));
+  const std::vector<GridPoint> points = grid_points(axes);
+  ASSERT_EQ(points.size(), 4u);  // the first axis slowest
+  EXPECT_EQ(point_label(points[0]), "lr=0.001 model=b0 head-only=true");
+  EXPECT_EQ(point_label(points[1]), "lr=0.001 model=lite0 head-only=true");
+  EXPECT_EQ(point_label(points[2]), "lr=0.01 model=b0 head-only=true");
+  EXPECT_EQ(point_folder(points[3]), "lr-0.01_model-lite0_head-only-true");
+  EXPECT_EQ(point_folder({{"weights", "/opt/w x.h5"}}), "weights--opt-w-x.h5");
+  EXPECT_EQ(grid_points({}).size(), 1u);
+  EXPECT_EQ(point_label(grid_points({})[0]), "base");
+  EXPECT_EQ(parse_seeds("0,1,2"), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_ERROR_HAS(parse_grid("lr"), "'lr' is not KEY=VALUE");
+  EXPECT_ERROR_HAS(parse_grid("lr=0.1,"), "has an empty value");
+  EXPECT_ERROR_HAS(parse_grid("lr=0.1 lr=0.2"), "'lr' is given twice");
+  EXPECT_ERROR_HAS(parse_grid("lr=0.1,0.1"), "lists '0.1' twice");
+  EXPECT_ERROR_HAS(parse_grid("seed=1,2"), "use --seeds");
+  EXPECT_ERROR_HAS(parse_seeds("0,x"), "'x' is not a non-negative integer");
+  EXPECT_ERROR_HAS(parse_seeds("1,1"), "1 is given twice");
+  EXPECT_ERROR_HAS(parse_seeds("-1"), "not a non-negative integer");
+}
+
+TEST(Sweep, MeanSdAndTablesOverSeeds) {
+  const MeanSd m = mean_sd({0.90, 0.92, 0.94});
+  EXPECT_NEAR(m.mean, 0.92, 1e-15);
+  EXPECT_NEAR(m.sd, 0.02, 1e-15);  // sample sd: sqrt((0.02^2 + 0 + 0.02^2) / 2)
+  EXPECT_EQ(mean_sd({0.5}).sd, 0.0);
+  EXPECT_EQ(mean_sd({}).n, 0);
+
+  const std::vector<GridAxis> axes = parse_grid("lr=0.01,0.02");
+  std::vector<SweepRun> runs;
+  for (int64_t seed : {0, 1})
+    for (const GridPoint& p : grid_points(axes)) {
+      SweepRun r;
+      r.point = p;
+      r.seed = seed;
+      r.finetune_val = 0.8 + 0.01 * double(seed);
+      r.finetune_test = 0.7;
+      r.pseudo_kept = 100 + 10 * seed;
+      r.pseudo_precision = -1;  // no true labels: shown as "-"
+      r.retrain_val = 0.85;
+      r.test = p[0].second == "0.01" ? 0.90 + 0.02 * double(seed) : 0.5;
+      r.seconds = 120;
+      runs.push_back(r);
+    }
+  const std::string csv = render_sweep_csv(axes, runs);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "lr,seed,finetune_val,finetune_test,pseudo_kept,pseudo_precision,retrain_val,test,seconds");
+  EXPECT_NE(csv.find("\n0.02,1,0.810000,0.700000,110,-1.000000,0.850000,0.500000,120.0\n"), std::string::npos) << csv;
+  const std::string md = render_sweep_markdown(runs);
+  // One row per point, its seeds gathered, in the order the points first ran.
+  EXPECT_NE(md.find("| lr=0.01 | 0,1 | 80.50 ± 0.71 | 70.00 ± 0.00 | 105 ± 7 | - | 85.00 ± 0.00 | **91.00 ± 1.41** | "
+                    "2.0 min |"),
+            std::string::npos)
+      << md;
+  EXPECT_LT(md.find("lr=0.01 |"), md.find("lr=0.02 |"));
+  EXPECT_NE(md.find("**50.00 ± 0.00**"), std::string::npos) << md;
+  const std::string html = render_sweep_html("a <sweep>", runs);
+  EXPECT_NE(html.find("<title>a &lt;sweep&gt;</title>"), std::string::npos);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("<td>91.00 ± 1.41</td>"), std::string::npos) << html;
+  EXPECT_EQ(html.find("<script"), std::string::npos);
 }
 
 // ---- splits -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 // CPU only; about a minute and a half on two cores.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -200,6 +201,45 @@ TEST(PipelineEndToEnd, SkipBadImagesWorksWithThePreparedLayout) {
   const std::string predictions = read_file(root / "out" / "predict" / "predictions.csv");
   EXPECT_EQ(std::count(predictions.begin(), predictions.end(), '\n'), 1 + 7) << predictions;
   EXPECT_EQ(predictions.find("00001.png"), std::string::npos) << predictions;
+}
+
+// `effnet sweep`: 2 learning rates x 2 seeds of a shortened tiny recipe, every run in its own
+// folder, one table; run again, every pipeline is found done and the tables come out the same.
+// A bad grid value fails before any run.
+TEST(PipelineEndToEnd, SweepRunsTheGridTimesSeedsAndResumes) {
+  const fs::path root = test_temp_dir();
+  make_shapes_dataset(root / "data", 12, 16, 16);
+  std::string conf = kConfig;
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"batch = 32", "batch = 8"},
+                                 {"finetune-epochs = 20", "finetune-epochs = 2"},
+                                 {"retrain-epochs = 3", "retrain-epochs = 1"}}) {
+    ASSERT_NE(conf.find(from), std::string::npos) << from;
+    conf.replace(conf.find(from), from.size(), to);
+  }
+  write_file(root / "tiny.conf", conf);
+  const std::string sweep = "sweep --config '" + (root / "tiny.conf").string() + "' --data '" +
+                            (root / "data").string() + "' --out '" + (root / "sweep").string() +
+                            "' --seeds 0,1 --device cpu --log-every 0 --grid ";
+  ASSERT_EQ(run_effnet(sweep + "lr=0.01,0.02", root / "s1.log"), 0) << read_file(root / "s1.log");
+  EXPECT_NE(read_file(root / "s1.log").find("sweep run 4/4: lr=0.02, seed 1"), std::string::npos);
+  for (const char* run : {"lr-0.01/seed-0", "lr-0.01/seed-1", "lr-0.02/seed-0", "lr-0.02/seed-1"})
+    EXPECT_TRUE(fs::exists(root / "sweep" / run / "results.json")) << run;
+  EXPECT_NE(read_file(root / "sweep" / "lr-0.02" / "seed-1" / "pipeline.conf").find("seed = 1"), std::string::npos);
+  const std::string csv = read_file(root / "sweep" / "sweep.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5) << csv;  // header + 4 runs
+  const std::string md = read_file(root / "sweep" / "sweep.md");
+  EXPECT_NE(md.find("| lr=0.01 | 0,1 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| lr=0.02 | 0,1 |"), std::string::npos) << md;
+  EXPECT_TRUE(fs::exists(root / "sweep" / "sweep.html"));
+
+  ASSERT_EQ(run_effnet(sweep + "lr=0.01,0.02", root / "s2.log"), 0) << read_file(root / "s2.log");
+  EXPECT_NE(read_file(root / "s2.log").find("already done"), std::string::npos);
+  EXPECT_EQ(read_file(root / "sweep" / "sweep.md"), md) << "a resumed sweep reads every record back";
+
+  EXPECT_EQ(run_effnet(sweep + "'lr=0.01 learning-rate=2'", root / "s3.log"), 1);
+  EXPECT_NE(read_file(root / "s3.log").find("unknown option --learning-rate"), std::string::npos)
+      << read_file(root / "s3.log");
+  EXPECT_FALSE(fs::exists(root / "sweep" / "lr-0.01_learning-rate-2"));
 }
 
 TEST(PipelineEndToEnd, BadConfigurationsFailBeforeWork) {
