@@ -78,9 +78,18 @@ PipelineResults run_pipeline(const PipelineOptions& o) {
   const DataLayout& d = o.data;
   EFFNET_CHECK(!d.unlabeled.empty(), "pipeline: the data folder has no unlabeled/ folder");
   EFFNET_CHECK(!d.test.empty() && !d.test_labels.empty(), "pipeline: the data folder needs test/ and test_labels.csv");
+  EFFNET_CHECK(o.rounds >= 1, "pipeline: --rounds must be at least 1, got ", o.rounds);
   const fs::path out(o.out_dir);
   const std::string fdir = (out / "finetune").string(), pdir = (out / "pseudolabel").string();
   const std::string rdir = (out / "retrain").string(), tdir = (out / "predict").string();
+  // Round k's folders: round 1 keeps the plain names.
+  auto round_dir = [&](const std::string& base, int64_t k) {
+    return k == 1 ? (out / base).string() : (out / (base + "-" + std::to_string(k))).string();
+  };
+  const int64_t stages = 2 + 2 * o.rounds;
+  auto title = [&](int64_t stage, const std::string& what) {
+    return "stage " + std::to_string(stage) + "/" + std::to_string(stages) + ": " + what;
+  };
 
   // The stages' options, tied together; everything is checked before any work.
   const LabeledSource labeled_source{d.labeled, d.order_csv, d.classes_file, o.skip_bad_images};
@@ -112,7 +121,7 @@ PipelineResults run_pipeline(const PipelineOptions& o) {
   Images test_images([&] { return load_test(d.test, d.test_labels, o.skip_bad_images); });
 
   PipelineResults res;
-  res.finetune = run_or_resume<FinetuneStageRecord>(fdir, "stage 1/4: fine-tune", [&] {
+  res.finetune = run_or_resume<FinetuneStageRecord>(fdir, title(1, "fine-tune").c_str(), [&] {
     FinetuneStageRecord r;
     r.training = run_finetune(fo, labeled.get());
     PredictOptions p = test;
@@ -122,15 +131,31 @@ PipelineResults run_pipeline(const PipelineOptions& o) {
     r.test = run_predict(p, test_images.get());
     return r;
   });
-  po.checkpoint = res.finetune.training.best_checkpoint;
-  res.pseudolabel = run_or_resume<PseudolabelRecord>(pdir, "stage 2/4: pseudo-label",
-                                                     [&] { return run_pseudolabel(po, unlabeled.get()); });
-  ro.checkpoint = res.finetune.training.best_checkpoint;
-  res.retrain = run_or_resume<TrainingRecord>(rdir, "stage 3/4: retrain",
-                                              [&] { return run_retrain(ro, labeled.get(), unlabeled.get()); });
-  res.predict = run_or_resume<PredictRecord>(tdir, "stage 4/4: predict", [&] {
+  // Each round labels with the model before it (round 1: the fine-tuned one) and trains it further.
+  std::string model_so_far = res.finetune.training.best_checkpoint;
+  for (int64_t k = 1; k <= o.rounds; ++k) {
+    const std::string round = o.rounds > 1 ? " (round " + std::to_string(k) + " of " + std::to_string(o.rounds) + ")" : "";
+    po.checkpoint = model_so_far;
+    po.out_csv = (fs::path(round_dir("pseudolabel", k)) / "pseudo_labels.csv").string();
+    const PseudolabelRecord p = run_or_resume<PseudolabelRecord>(
+        round_dir("pseudolabel", k), title(2 * k, "pseudo-label" + round).c_str(),
+        [&] { return run_pseudolabel(po, unlabeled.get()); });
+    ro.checkpoint = model_so_far;
+    ro.pseudo_csv = po.out_csv;
+    ro.setup.train.out_dir = round_dir("retrain", k);
+    const TrainingRecord t = run_or_resume<TrainingRecord>(round_dir("retrain", k), title(2 * k + 1, "retrain" + round).c_str(),
+                                                           [&] { return run_retrain(ro, labeled.get(), unlabeled.get()); });
+    if (k == 1) {
+      res.pseudolabel = p;
+      res.retrain = t;
+    } else {
+      res.later_rounds.push_back({p, t});
+    }
+    model_so_far = t.best_checkpoint;
+  }
+  res.predict = run_or_resume<PredictRecord>(tdir, title(stages, "predict").c_str(), [&] {
     PredictOptions p = test;
-    p.checkpoint = res.retrain.best_checkpoint;
+    p.checkpoint = model_so_far;
     p.out_csv = (fs::path(tdir) / "predictions.csv").string();
     PredictRecord r = run_predict(p, test_images.get());
     if (dist::is_main()) write_confusion_csv((fs::path(tdir) / "confusion.csv").string(), r.confusion, r.classes);
@@ -140,7 +165,7 @@ PipelineResults run_pipeline(const PipelineOptions& o) {
   res.title = "effnet pipeline: " + model + " (" + o.out_dir + ")";
   res.model = model;
   res.device = fo.setup.train.device.str();
-  res.classes = res.retrain.classes;
+  res.classes = res.final_retrain().classes;
   res.settings = format_settings(o.identity);
   if (dist::is_main()) {
     write_file_atomic((out / "results.md").string(), render_markdown(res));

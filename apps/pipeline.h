@@ -2,6 +2,8 @@
 //   OUT/finetune/     best.h5, last.h5, metrics.csv/json, test_predictions.csv, done.txt
 //   OUT/pseudolabel/  pseudo_labels.csv, done.txt
 //   OUT/retrain/      best.h5, last.h5, metrics.csv/json, done.txt
+//   OUT/pseudolabel-K/, OUT/retrain-K/  the same for round K = 2..N with --rounds N (the round
+//                     before's retrained model labels the unlabeled images again and trains on)
 //   OUT/predict/      predictions.csv, confusion.csv, done.txt
 //   OUT/pipeline.conf the run's settings; OUT/results.{json,md}; OUT/report.html
 // Each stage runs through one step: when OUT/<stage>/done.txt holds its record (stage_record.h)
@@ -26,6 +28,7 @@ struct PipelineOptions {
   FinetuneOptions finetune;
   PseudolabelOptions pseudolabel;
   RetrainOptions retrain;
+  int64_t rounds = 1;          // pseudo-label + retrain rounds (self-training)
   InferenceSetup inference;    // pseudo-labelling and the test-set predictions
   // What identifies the run: written to OUT/pipeline.conf, compared when the folder is used again.
   Settings identity;

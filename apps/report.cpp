@@ -213,11 +213,19 @@ std::string render_report(const PipelineResults& d) {
     h += "</div>\n";
   };
   stage_charts("fine-tune", d.finetune.training.history);
-  stage_charts("retrain", d.retrain.history);
-  const PseudolabelRecord& p = d.pseudolabel;
-  if (!p.per_class.empty()) {
-    h += "<h2>Pseudo-labels per class</h2>\n<div class=\"charts\">";
-    h += svg_bar_chart("pseudo-labels kept per class", d.classes, p.per_class, p.correct_per_class);
+  // Each round: its learning curves and what it pseudo-labelled per class (correct part inside).
+  std::vector<std::pair<const PseudolabelRecord*, const TrainingRecord*>> rounds = {{&d.pseudolabel, &d.retrain}};
+  for (const SelfTrainingRound& k : d.later_rounds) rounds.emplace_back(&k.pseudolabel, &k.retrain);
+  for (size_t k = 0; k < rounds.size(); ++k) {
+    const std::string round = rounds.size() > 1 ? " (round " + std::to_string(k + 1) + ")" : "";
+    stage_charts(("retrain" + round).c_str(), rounds[k].second->history);
+  }
+  for (size_t k = 0; k < rounds.size(); ++k) {
+    const PseudolabelRecord& p = *rounds[k].first;
+    if (p.per_class.empty()) continue;
+    const std::string round = rounds.size() > 1 ? " (round " + std::to_string(k + 1) + ")" : "";
+    h += "<h2>Pseudo-labels per class" + round + "</h2>\n<div class=\"charts\">";
+    h += svg_bar_chart("pseudo-labels kept per class" + round, d.classes, p.per_class, p.correct_per_class);
     h += "</div>\n";
   }
   const auto& before = d.finetune.test.confusion;

@@ -136,12 +136,11 @@ SweepRun sweep_run_of(const GridPoint& point, int64_t seed, const PipelineResult
   s.seed = seed;
   s.finetune_val = r.finetune.training.best_val_accuracy;
   s.finetune_test = r.finetune.test.accuracy;
-  s.pseudo_kept = r.pseudolabel.kept;
-  s.pseudo_precision = r.pseudolabel.precision;
-  s.retrain_val = r.retrain.best_val_accuracy;
+  s.pseudo_kept = r.final_pseudolabel().kept;
+  s.pseudo_precision = r.final_pseudolabel().precision;
+  s.retrain_val = r.final_retrain().best_val_accuracy;
   s.test = r.predict.accuracy;
-  s.seconds = r.finetune.training.seconds + r.finetune.test.seconds + r.pseudolabel.seconds + r.retrain.seconds +
-              r.predict.seconds;
+  s.seconds = total_seconds(r);
   return s;
 }
 

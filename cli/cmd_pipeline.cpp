@@ -35,6 +35,8 @@ void declare(Args& args) {
       .option("per-class-cap", "0", "pseudo-label: at most N images per class, the most confident (0: no cap)",
               Range::at_least(0))
       .option("pseudo-limit", "0", "pseudo-label: only the first N unlabeled images (0: all)", Range::at_least(0))
+      .option("rounds", "1", "self-training rounds: each pseudo-labels again with the model before it and retrains",
+              Range::between(1, 100))
       .option("retrain-epochs", "15", "retrain: maximum epochs", kEpochsRange)
       .option("retrain-patience", "5", "retrain: early-stopping patience in epochs (0: none)", kPatienceRange)
       .option("retrain-val", "0.25", "retrain: validation share of labeled + pseudo-labeled images", kValidationRange)
@@ -89,6 +91,7 @@ std::optional<app::PipelineOptions> pipeline_options(int argc, char** argv, cons
   o.pseudolabel.adaptive = args.on("adaptive-threshold");
   o.pseudolabel.per_class_cap = args.integer("per-class-cap");
 
+  o.rounds = args.integer("rounds");
   o.retrain.val = args.number("retrain-val");
   o.retrain.split_seed = uint32_t(args.integer("retrain-split-seed"));
   o.retrain.setup = setup;

@@ -242,6 +242,32 @@ TEST(PipelineEndToEnd, SweepRunsTheGridTimesSeedsAndResumes) {
   EXPECT_FALSE(fs::exists(root / "sweep" / "lr-0.01_learning-rate-2"));
 }
 
+// --rounds 2: the second round pseudo-labels with the first round's retrained model and trains it
+// further, in folders of its own; the results list both rounds and a rerun finds every stage done.
+TEST(PipelineEndToEnd, SecondRoundLabelsWithTheRetrainedModel) {
+  const fs::path root = test_temp_dir();
+  make_shapes_dataset(root / "data", 12, 16, 16);
+  write_file(root / "tiny.conf", kConfig);
+  const std::string cmd = "pipeline --config '" + (root / "tiny.conf").string() + "' --data '" +
+                          (root / "data").string() + "' --out '" + (root / "out").string() +
+                          "' --finetune-epochs 2 --retrain-epochs 1 --batch 8 --rounds 2";
+  ASSERT_EQ(run_effnet(cmd, root / "r1.log"), 0) << read_file(root / "r1.log");
+  const std::string log = read_file(root / "r1.log");
+  EXPECT_NE(log.find("stage 4/6: pseudo-label (round 2 of 2)"), std::string::npos) << log;
+  EXPECT_NE(log.find("from " + (root / "out" / "retrain" / "best.h5").string()), std::string::npos)
+      << "round 2 starts from round 1's model\n" << log;
+  for (const char* f : {"pseudolabel-2/pseudo_labels.csv", "retrain-2/best.h5", "retrain-2/done.txt", "predict/done.txt"})
+    EXPECT_TRUE(fs::exists(root / "out" / f)) << f;
+  const std::string json = read_file(root / "out" / "results.json");
+  EXPECT_EQ(json_number(json, "rounds"), 2) << json;
+  EXPECT_NE(json.find("\"round_pseudo_kept\": ["), std::string::npos) << json;
+  EXPECT_NE(read_file(root / "out" / "results.md").find("| retrain (round 2) |"), std::string::npos);
+  ASSERT_EQ(run_effnet(cmd, root / "r2.log"), 0) << read_file(root / "r2.log");
+  const std::string again = read_file(root / "r2.log");
+  EXPECT_EQ(again.find("epoch 1/"), std::string::npos) << "nothing trains again\n" << again;
+  EXPECT_EQ(read_file(root / "out" / "results.json"), json);
+}
+
 TEST(PipelineEndToEnd, BadConfigurationsFailBeforeWork) {
   const fs::path root = test_temp_dir();
   make_shapes_dataset(root / "data", 2, 2, 2);
