@@ -596,6 +596,45 @@ TEST_F(Weights, CheckpointOptimizerStateThatDoesNotFitChangesNothing) {
   EXPECT_EQ(head_only.step_count(), 0);
 }
 
+TEST_F(Weights, CheckpointWeightAverageRoundTripsAndMismatchesChangeNothing) {
+  auto a = random_model(1);
+  SGD sgd(a->parameters(), 0.1, 0.9);
+  ExponentialMovingAverage ema(a->state(), 0.9);
+  for (const auto& batch : batches(2)) {
+    train_step(*a, sgd, batch);
+    ema.update();
+  }
+  save_checkpoint(path("ckpt.h5"), *a, meta_for(small_config()), &sgd, TrainingState{}, &ema);
+  {
+    auto b = random_model(2);
+    SGD sgd_b(b->parameters(), 0.1, 0.9);
+    ExponentialMovingAverage ema_b(b->state(), 0.9);
+    load_checkpoint(path("ckpt.h5"), *b, &sgd_b, &ema_b);
+    EXPECT_EQ(ema_b.updates(), 2);
+    for (size_t i = 0; i < ema.averages().size(); ++i)
+      EXPECT_EQ(ema_b.averages()[i].second.to_vector<float>(), ema.averages()[i].second.to_vector<float>())
+          << ema.averages()[i].first;
+    expect_state(*b, snapshot(*a));  // the model tensors are the trained ones, not the average
+  }
+  // Another decay, or a checkpoint without an average: refused, and nothing is changed.
+  auto b = random_model(2);
+  auto before = snapshot(*b);
+  SGD sgd_b(b->parameters(), 0.1, 0.9);
+  ExponentialMovingAverage other(b->state(), 0.99);
+  const std::vector<float> avg_before = other.averages()[0].second.to_vector<float>();
+  EXPECT_HAS(error_of([&] { load_checkpoint(path("ckpt.h5"), *b, &sgd_b, &other); }),
+             "its weight average has decay 0.9, not 0.99");
+  expect_state(*b, before);
+  EXPECT_EQ(sgd_b.step_count(), 0);
+  EXPECT_TRUE(sgd_b.state().empty());
+  EXPECT_EQ(other.updates(), 0);
+  EXPECT_EQ(other.averages()[0].second.to_vector<float>(), avg_before);
+  save_checkpoint(path("plain.h5"), *a, meta_for(small_config()), &sgd, TrainingState{});
+  EXPECT_HAS(error_of([&] { load_checkpoint(path("plain.h5"), *b, &sgd_b, &other); }), "holds no weight average");
+  expect_state(*b, before);
+  EXPECT_EQ(sgd_b.step_count(), 0);
+}
+
 TEST_F(Weights, ModelOnlyCheckpoint) {
   auto a = random_model(1);
   TrainingState s;

@@ -72,6 +72,27 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimi
   // Everything is read and checked first; the optimizer's load_state is all-or-nothing, and the
   // model tensors are copied in only after it succeeded.
   StagedTensors weights = stage_tensors(f, model);
+  // The weight average is read and checked before the optimizer is restored, and put in place
+  // after it, so that any failure leaves model, optimizer and average as they were.
+  NamedTensors averages;
+  int64_t ema_updates = 0;
+  if (ema) {
+    EFFNET_CHECK(f.has("/ema"), path, ": checkpoint holds no weight average (was it trained without --ema?)");
+    const double decay = f.attr_double("decay", "/ema");
+    EFFNET_CHECK(decay == ema->decay(), path, ": its weight average has decay ", decay, ", not ", ema->decay());
+    ema_updates = f.attr_int("updates", "/ema");
+    EFFNET_CHECK(ema_updates >= 0, path, ": weight average update count ", ema_updates, " is negative");
+    const size_t stored = f.datasets("/ema").size();
+    EFFNET_CHECK(stored == ema->averages().size(), path, ": its weight average holds ", stored, " tensors, the model ",
+                 ema->averages().size());
+    for (const auto& [name, avg] : ema->averages()) {
+      EFFNET_CHECK(f.has("/ema/" + name), path, ": the weight average has no '", name, "'");
+      Tensor t = f.read_as_stored("/ema/" + name);
+      EFFNET_CHECK(t.shape() == avg.shape(), path, ": weight average '", name, "' has shape ", shape_str(t.shape()),
+                   ", the model's ", shape_str(avg.shape()));
+      averages.emplace_back(name, t);
+    }
+  }
   if (optimizer) {
     EFFNET_CHECK(f.has("/optimizer"), path, ": checkpoint holds no optimizer state");
     std::string type = f.attr_string("type", "/optimizer");
@@ -93,26 +114,7 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimi
     optimizer->set_step_count(steps);
     optimizer->set_lr(lr);
   }
-  if (ema) {
-    // Read before the model's tensors change, like the optimizer state: a bad average leaves the
-    // model as it was. (The optimizer has been restored by then; the caller discards both on error.)
-    EFFNET_CHECK(f.has("/ema"), path, ": checkpoint holds no weight average (was it trained without --ema?)");
-    const double decay = f.attr_double("decay", "/ema");
-    EFFNET_CHECK(decay == ema->decay(), path, ": its weight average has decay ", decay, ", not ", ema->decay());
-    const size_t stored = f.datasets("/ema").size();
-    EFFNET_CHECK(stored == ema->averages().size(), path, ": its weight average holds ", stored, " tensors, the model ",
-                 ema->averages().size());
-    NamedTensors averages;
-    for (const auto& [name, avg] : ema->averages()) {
-      EFFNET_CHECK(f.has("/ema/" + name), path, ": the weight average has no '", name, "'");
-      averages.emplace_back(name, f.read_as_stored("/ema/" + name));
-    }
-    try {
-      ema->load_state(averages, f.attr_int("updates", "/ema"));
-    } catch (const Error& e) {
-      EFFNET_THROW(path, ": weight average does not fit: ", e.what());
-    }
-  }
+  if (ema) ema->load_state(averages, ema_updates);  // checked above: cannot fail now
   weights.commit();
   return s;
 }
