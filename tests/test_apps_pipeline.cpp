@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -250,7 +251,8 @@ TEST(PipelineEndToEnd, SecondRoundLabelsWithTheRetrainedModel) {
   write_file(root / "tiny.conf", kConfig);
   const std::string cmd = "pipeline --config '" + (root / "tiny.conf").string() + "' --data '" +
                           (root / "data").string() + "' --out '" + (root / "out").string() +
-                          "' --finetune-epochs 2 --retrain-epochs 1 --batch 8 --rounds 2";
+                          "' --finetune-epochs 2 --retrain-epochs 1 --batch 8 --rounds 2 --adaptive-threshold"
+                          " --per-class-cap 3";
   ASSERT_EQ(run_effnet(cmd, root / "r1.log"), 0) << read_file(root / "r1.log");
   const std::string log = read_file(root / "r1.log");
   EXPECT_NE(log.find("stage 4/6: pseudo-label (round 2 of 2)"), std::string::npos) << log;
@@ -262,6 +264,18 @@ TEST(PipelineEndToEnd, SecondRoundLabelsWithTheRetrainedModel) {
   EXPECT_EQ(json_number(json, "rounds"), 2) << json;
   EXPECT_NE(json.find("\"round_pseudo_kept\": ["), std::string::npos) << json;
   EXPECT_NE(read_file(root / "out" / "results.md").find("| retrain (round 2) |"), std::string::npos);
+  // The pseudo-label options reach the stage: per-class thresholds, and at most 3 per class.
+  EXPECT_NE(log.find("confidence > 0.8, adapted per class, at most 3 per class"), std::string::npos) << log;
+  const std::string per_class = json.substr(json.find("\"pseudo_per_class\": ["));
+  const std::string list = per_class.substr(per_class.find('[') + 1, per_class.find(']') - per_class.find('[') - 1);
+  std::stringstream items(list);
+  std::string item;
+  int classes_seen = 0;
+  while (std::getline(items, item, ',')) {
+    EXPECT_LE(std::stoi(item), 3) << list;
+    classes_seen++;
+  }
+  EXPECT_EQ(classes_seen, 4) << list;
   ASSERT_EQ(run_effnet(cmd, root / "r2.log"), 0) << read_file(root / "r2.log");
   const std::string again = read_file(root / "r2.log");
   EXPECT_EQ(again.find("epoch 1/"), std::string::npos) << "nothing trains again\n" << again;
