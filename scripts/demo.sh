@@ -2,7 +2,8 @@
 # The README's first command: the semi-supervised pipeline on Fashion-MNIST with 5,000 labels.
 # Set-up, build of the effnet command, `effnet prepare fashion-mnist`, then `effnet pipeline`:
 #   with a usable GPU  configs/fmnist-gpu.conf  (the PyTorch reference recipe, ../shared/anchors)
-#   without one        configs/fmnist-cpu.conf  (the same recipe made light for 2 CPU cores)
+#   without one        configs/fmnist-cpu.conf  (fine-tunes the ImageNet Lite0 weights that setup.sh converts;
+#                      configs/fmnist-scratch-cpu.conf is the reference recipe from scratch, made light)
 # and the results table at the end. Resumable: run it again after an interruption.
 # Overrides: BUILD_DIR (build, or build-cpu without a GPU), DATA (data/fmnist), OUT (runs/fmnist-gpu or runs/fmnist-cpu),
 # CONFIG (a config file), EFFNET_CUDA=ON|OFF (default: ON when nvidia-smi sees a GPU); extra arguments go to `effnet pipeline`
