@@ -15,8 +15,9 @@ namespace effnet::app {
 
 namespace {
 
-// This process's rows: all of them, or its contiguous share when data-parallel.
-std::vector<float> predict_rows(EfficientNet& net, const data::Dataset& ds, const std::vector<int64_t>& indices,
+// One pass over the images: this process's rows (all of them, or its contiguous share when
+// data-parallel).
+std::vector<float> predict_pass(EfficientNet& net, const data::Dataset& ds, const std::vector<int64_t>& indices,
                                 const data::Transform& transform, const EvalOptions& opts) {
   const int64_t classes = net.config().num_classes;
   std::vector<float> probs(indices.size() * size_t(classes));
@@ -45,6 +46,19 @@ std::vector<float> predict_rows(EfficientNet& net, const data::Dataset& ds, cons
   }
   if (bar) bar->finish(opts.progress_label + ": " + std::to_string(row) + " images in " + format_duration(bar->elapsed()));
   EFFNET_CHECK(row == int64_t(indices.size()), "evaluation produced ", row, " rows for ", indices.size(), " images");
+  return probs;
+}
+
+std::vector<float> predict_rows(EfficientNet& net, const data::Dataset& ds, const std::vector<int64_t>& indices,
+                                const data::Transform& transform, const EvalOptions& opts) {
+  std::vector<float> probs = predict_pass(net, ds, indices, transform, opts);
+  if (!opts.mirror_average) return probs;
+  data::Transform mirrored = transform;
+  mirrored.mirror = true;
+  EvalOptions second = opts;
+  if (!second.progress_label.empty()) second.progress_label += " (mirrored)";
+  const std::vector<float> other = predict_pass(net, ds, indices, mirrored, second);
+  for (size_t i = 0; i < probs.size(); ++i) probs[i] = 0.5f * (probs[i] + other[i]);
   return probs;
 }
 

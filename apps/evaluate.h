@@ -18,10 +18,13 @@ struct EvalOptions {
   int workers = 1;
   Device device = Device::cpu();  // the model must already be there
   std::string progress_label;     // non-empty: a progress bar on a terminal
+  // Test-time augmentation: each image's probabilities are the mean of its own and its mirror
+  // image's (a second pass with Transform::mirror), for models trained with random flips.
+  bool mirror_average = false;
 };
 
-// Softmax probabilities, row-major (indices.size() x classes), rows in the order of `indices`.
-// Leaves the model in eval mode.
+// Softmax probabilities, row-major (indices.size() x classes), rows in the order of `indices`
+// (with opts.mirror_average: averaged with the mirror images'). Leaves the model in eval mode.
 std::vector<float> predict_probabilities(EfficientNet& net, const data::Dataset& ds, const std::vector<int64_t>& indices,
                                          const data::Transform& transform, const EvalOptions& opts);
 

@@ -1,6 +1,7 @@
 // The pipeline (see pipeline.h).
 #include "apps/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -57,12 +58,20 @@ class Images {
 
 // The folder's settings must be this run's: a folder holding another configuration is not
 // silently mixed with this one.
-void claim_folder(const std::string& out, const Settings& identity) {
+// Options added after the folder was written are missing from it: at their built-in values they
+// change nothing, so they count as stored with those values.
+void claim_folder(const std::string& out, const Settings& identity, const Settings& defaults) {
   fs::create_directories(out);
   const std::string conf = (fs::path(out) / "pipeline.conf").string();
   if (fs::exists(conf)) {
+    std::vector<ConfigEntry> stored = read_config_file(conf);
+    for (const auto& [key, value] : defaults) {
+      const bool present =
+          std::any_of(stored.begin(), stored.end(), [&](const ConfigEntry& e) { return e.key == key; });
+      if (!present) stored.push_back({key, value, 0});
+    }
     std::string listed;
-    for (const std::string& s : settings_differences(read_config_file(conf), identity)) listed += "\n  " + s;
+    for (const std::string& s : settings_differences(stored, identity)) listed += "\n  " + s;
     EFFNET_CHECK(listed.empty(), out, " holds a pipeline run with other settings:", listed,
                  "\nuse another --out folder, or delete this one to start over");
   } else if (dist::is_main()) {
@@ -109,7 +118,7 @@ PipelineResults run_pipeline(const PipelineOptions& o) {
   check_pseudolabel_options(po);  // the checkpoint comes from fine-tuning
   check_retrain_options(ro);
   check_predict_options(test);
-  claim_folder(o.out_dir, o.identity);
+  claim_folder(o.out_dir, o.identity, o.identity_defaults);
   dist::barrier();  // every rank has compared the folder's settings before rank 0 may write any
   const std::string model = fo.weights.empty() ? fo.model : check_weights_file(fo.weights, fo.model).config.name;
   std::printf("pipeline: %s on %s -> %s\n", model.c_str(), fo.setup.train.device.str().c_str(), o.out_dir.c_str());

@@ -32,6 +32,9 @@ struct PipelineOptions {
   InferenceSetup inference;    // pseudo-labelling and the test-set predictions
   // What identifies the run: written to OUT/pipeline.conf, compared when the folder is used again.
   Settings identity;
+  // The built-in value of each identity key: a key that a folder written before the option
+  // existed lacks matches when this run leaves it at that value.
+  Settings identity_defaults;
 };
 
 // Checks every stage's settings and the data folder before any work, then runs what is not done.

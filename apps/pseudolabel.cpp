@@ -50,6 +50,7 @@ PseudolabelRecord run_pseudolabel(const PseudolabelOptions& o, const data::Datas
   r.considered = n;
   r.kept = int64_t(kept.size());
   r.per_class = count_per_class(kept, classes);
+  r.thresholds = thresholds;
   if (measured) {
     const std::vector<int64_t> truth = labels_at(ds, indices);
     r.precision = pseudo_label_precision(kept, truth);

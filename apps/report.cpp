@@ -190,6 +190,40 @@ std::string svg_confusion(const std::string& title, const std::vector<std::vecto
   return svg + "</svg>";
 }
 
+namespace {
+
+// A table whose first row is the header.
+std::string html_table(const std::vector<std::vector<std::string>>& table) {
+  std::string h = "<table>";
+  for (size_t r = 0; r < table.size(); ++r) {
+    h += "<tr>";
+    for (const std::string& cell : table[r]) h += (r ? "<td>" : "<th>") + html_escape(cell) + (r ? "</td>" : "</th>");
+    h += "</tr>";
+  }
+  return h + "</table>\n";
+}
+
+// One row per class: its threshold, the labels kept and, with true labels, how many were right.
+std::vector<std::vector<std::string>> pseudo_label_table(const PseudolabelRecord& p,
+                                                         const std::vector<std::string>& classes) {
+  const bool measured = !p.correct_per_class.empty();
+  std::vector<std::vector<std::string>> t = {{"class", "threshold", "kept"}};
+  if (measured) t[0].insert(t[0].end(), {"correct", "precision"});
+  for (size_t c = 0; c < p.per_class.size(); ++c) {
+    t.push_back({c < classes.size() ? classes[c] : std::to_string(c),
+                 c < p.thresholds.size() ? fmt("%.4f", p.thresholds[c]) : "",
+                 std::to_string(p.per_class[c])});
+    if (!measured) continue;
+    t.back().push_back(std::to_string(p.correct_per_class[c]));
+    t.back().push_back(p.per_class[c] > 0 ? fmt("%.2f %%", 100.0 * double(p.correct_per_class[c]) /
+                                                              double(p.per_class[c]))
+                                          : "-");
+  }
+  return t;
+}
+
+}  // namespace
+
 std::string render_report(const PipelineResults& d) {
   const std::vector<std::vector<std::string>> table = results_table(d);
   std::string h =
@@ -198,13 +232,7 @@ std::string render_report(const PipelineResults& d) {
       "td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}th{background:#f3f3f3}"
       ".charts{display:flex;flex-wrap:wrap;gap:16px}pre{background:#f7f7f7;padding:8px}</style></head><body>\n";
   h += "<h1>" + html_escape(d.title) + "</h1>\n";
-  h += "<h2>Results</h2>\n<table>";
-  for (size_t r = 0; r < table.size(); ++r) {
-    h += "<tr>";
-    for (const std::string& cell : table[r]) h += (r ? "<td>" : "<th>") + html_escape(cell) + (r ? "</td>" : "</th>");
-    h += "</tr>";
-  }
-  h += "</table>\n";
+  h += "<h2>Results</h2>\n" + html_table(table);
   auto stage_charts = [&](const char* name, const std::vector<EpochMetrics>& rows) {
     if (rows.empty()) return;
     h += std::string("<h2>Learning curves: ") + name + "</h2>\n<div class=\"charts\">";
@@ -226,7 +254,7 @@ std::string render_report(const PipelineResults& d) {
     const std::string round = rounds.size() > 1 ? " (round " + std::to_string(k + 1) + ")" : "";
     h += "<h2>Pseudo-labels per class" + round + "</h2>\n<div class=\"charts\">";
     h += svg_bar_chart("pseudo-labels kept per class" + round, d.classes, p.per_class, p.correct_per_class);
-    h += "</div>\n";
+    h += "</div>\n" + html_table(pseudo_label_table(p, d.classes));
   }
   const auto& before = d.finetune.test.confusion;
   const auto& after = d.predict.confusion;

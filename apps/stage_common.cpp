@@ -54,6 +54,7 @@ std::vector<float> run_inference(LoadedModel& model, const data::Dataset& ds, co
   eval.batch = setup.batch;
   eval.workers = setup.workers;
   eval.device = setup.device;
+  eval.mirror_average = setup.mirror_average;
   eval.progress_label = setup.quiet ? "" : label;
   const data::Transform transform = eval_transform(model.meta, setup.image_size);
   const std::string work = std::string("predicting at ") +
@@ -113,6 +114,7 @@ Settings training_settings(const TrainingSetup& s) {
   if (s.erase > 0) out.emplace_back("erase", num(s.erase));
   if (t.label_smoothing > 0) out.emplace_back("label_smoothing", num(t.label_smoothing));
   if (t.ema_decay > 0) out.emplace_back("ema", num(t.ema_decay));
+  if (t.mirror_average) out.emplace_back("tta", "mirror");
   out.emplace_back("batch", std::to_string(t.batch));
   out.emplace_back("epochs", std::to_string(t.epochs));
   out.emplace_back("patience", std::to_string(t.patience));

@@ -63,6 +63,7 @@ void fields(V& v, PseudolabelRecord& r) {
   v("kept", r.kept);
   v("per_class", r.per_class);
   v("correct_per_class", r.correct_per_class);
+  v("thresholds", r.thresholds);
   v("precision", r.precision);
   v("seconds", r.seconds);
 }
@@ -83,6 +84,12 @@ std::string encode_number(double x) {
 std::string encode_list(const std::vector<int64_t>& v) {
   std::string out;
   for (size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + std::to_string(v[i]);
+  return out;
+}
+
+std::string encode_list(const std::vector<double>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + encode_number(v[i]);
   return out;
 }
 
@@ -130,6 +137,7 @@ class Writer : public Nested<Writer> {
   void operator()(const std::string& key, bool& x) { put(key, x ? "1" : "0"); }
   void operator()(const std::string& key, std::string& s) { put(key, encode_text(s)); }
   void operator()(const std::string& key, std::vector<int64_t>& v) { put(key, encode_list(v)); }
+  void operator()(const std::string& key, std::vector<double>& v) { put(key, encode_list(v)); }
   void operator()(const std::string& key, std::vector<std::vector<int64_t>>& m) {
     std::string out;
     for (size_t i = 0; i < m.size(); ++i) out += (i ? ";" : "") + encode_list(m[i]);
@@ -171,6 +179,18 @@ class Reader : public Nested<Reader> {
   }
   void operator()(const std::string& key, std::string& s) { s = decode_text(key, get(key)); }
   void operator()(const std::string& key, std::vector<int64_t>& v) { v = list(key, get(key)); }
+  // Lists of numbers came after the first records (the per-class thresholds): a record written
+  // before them reads as having none.
+  void operator()(const std::string& key, std::vector<double>& v) {
+    v.clear();
+    if (!values_.count(prefix_ + key)) return;
+    std::stringstream ss(get(key));
+    for (std::string cell; std::getline(ss, cell, ',');) {
+      const std::optional<double> x = parse_double(cell);
+      if (!x) bad(key, cell);
+      v.push_back(*x);
+    }
+  }
   void operator()(const std::string& key, std::vector<std::vector<int64_t>>& m) {
     m.clear();
     std::stringstream ss(get(key));

@@ -35,6 +35,7 @@ struct InferenceSetup {
   int64_t image_size = 0;  // 0: the checkpoint's resolution
   Device device = Device::cpu();
   int workers = 1;
+  bool mirror_average = false;  // test-time augmentation: average each image with its mirror
   bool quiet = false;
 };
 
@@ -64,6 +65,7 @@ struct PseudolabelRecord {
   int64_t considered = 0, kept = 0;
   std::vector<int64_t> per_class;          // kept labels per class
   std::vector<int64_t> correct_per_class;  // empty: the images had no true labels
+  std::vector<double> thresholds;          // the confidence threshold of each class
   double precision = -1;                   // -1: no true labels
   double seconds = 0;
 };

@@ -209,6 +209,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   eval.batch = opts.eval_batch;
   eval.workers = opts.workers;
   eval.device = opts.device;
+  eval.mirror_average = opts.mirror_average;
 
   while (!finished()) {
     const int64_t epoch = state.epoch + 1;  // 1-based, as printed

@@ -63,6 +63,7 @@ struct TrainOptions {
   // > 0: an exponential moving average of the weights with this decay (ExponentialMovingAverage)
   // is what validation measures and best.h5 holds; last.h5 keeps both the weights and the average.
   double ema_decay = 0;
+  bool mirror_average = false;         // validation averages each image with its mirror (EvalOptions)
   // Data parallelism (under mpirun, docs/distributed.md): batch statistics over all ranks'
   // batches instead of each rank's own (ops/sync_batch_norm.h). No effect in one process.
   bool sync_bn = false;

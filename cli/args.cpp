@@ -35,20 +35,20 @@ std::string Range::text() const {
 
 Args& Args::option(const std::string& name, const std::string& def, const std::string& help, Range range) {
   order_.push_back(name);
-  opts_[name] = Opt{def, help, false, false, range, ""};
+  opts_[name] = Opt{def, help, false, false, range, "", def};
   return *this;
 }
 
 Args& Args::flag(const std::string& name, const std::string& help) {
   order_.push_back(name);
-  opts_[name] = Opt{"0", help, true, false, Range::any(), ""};
+  opts_[name] = Opt{"0", help, true, false, Range::any(), "", "0"};
   return *this;
 }
 
 Args& Args::positional(const std::string& name, const std::string& help, bool required) {
   positional_help_.emplace_back(name, help);
   if (required) required_positionals_++;
-  opts_[name] = Opt{"", help, false, false, Range::any(), ""};
+  opts_[name] = Opt{"", help, false, false, Range::any(), "", ""};
   return *this;
 }
 
@@ -164,6 +164,11 @@ std::vector<std::pair<std::string, std::string>> Args::values() const {
   std::vector<std::pair<std::string, std::string>> out;
   for (const std::string& n : order_) out.emplace_back(n, opts_.at(n).value);
   return out;
+}
+
+std::string Args::builtin_default(const std::string& name) const {
+  EFFNET_CHECK(has(name), "effnet ", command_, ": unknown option '", name, "'");
+  return opts_.at(name).builtin;
 }
 
 std::string Args::help() const {

@@ -53,6 +53,8 @@ class Args {
   void set_default(const std::string& name, const std::string& value, const std::string& source = "");
   // Every declared option and flag with its current value, in declaration order.
   std::vector<std::pair<std::string, std::string>> values() const;
+  // The built-in default of a declared option or flag (before any config file).
+  std::string builtin_default(const std::string& name) const;
   std::string help() const;
 
  private:
@@ -61,6 +63,7 @@ class Args {
     bool is_flag = false, given = false;
     Range range;
     std::string source;  // set by set_default; empty: the command line or the built-in default
+    std::string builtin;  // the default it was declared with
   };
   // "effnet CMD: --NAME VALUE is out of range (...)" when `x` is outside the option's range.
   void check_range(const std::string& name, double x) const;

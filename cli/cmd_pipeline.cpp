@@ -101,9 +101,13 @@ std::optional<app::PipelineOptions> pipeline_options(int argc, char** argv, cons
   o.inference.batch = setup.train.eval_batch;
   o.inference.device = setup.train.device;
   o.inference.workers = setup.train.workers;
+  o.inference.mirror_average = setup.train.mirror_average;
 
   for (const auto& [k, v] : args.values())
-    if (!kRuntimeKeys.count(k)) o.identity.emplace_back(k, v);
+    if (!kRuntimeKeys.count(k)) {
+      o.identity.emplace_back(k, v);
+      o.identity_defaults.emplace_back(k, args.builtin_default(k));
+    }
   return o;
 }
 

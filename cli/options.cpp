@@ -26,6 +26,8 @@ void add_training_options(Args& args) {
               Range::from_below(0, 1))
       .option("erase", "0", "probability of random erasing: a rectangle of 2-33 % of the image, aspect 0.3-3.3, set to\n"
                             "      the mean (0 after normalisation), as torchvision's RandomErasing", Range::between(0, 1))
+      .flag("tta", "test-time augmentation: predictions (validation, pseudo-labels, test) average the softmax of\n"
+                   "      each image and of its mirror image")
       .option("batch", "128", "training batch size (per rank under mpirun: the global batch is N x this)", kBatchRange)
       .option("eval-batch", "0", "evaluation batch size (0: twice the training batch)", Range::between(0, kMaxBatch))
       .option("seed", "0", "seed of the initialisation, batch order, augmentation and dropout", Range::at_least(0))
@@ -49,6 +51,7 @@ app::TrainingSetup training_setup_from(const Args& args, const Hooks& hooks) {
                 args.number("min-lr")};
   t.label_smoothing = args.number("label-smoothing");
   t.ema_decay = args.number("ema");
+  t.mirror_average = args.on("tta");
   t.batch = args.integer("batch");
   t.eval_batch = args.integer("eval-batch") > 0 ? args.integer("eval-batch") : 2 * t.batch;
   t.seed = uint64_t(args.integer("seed"));
@@ -107,6 +110,7 @@ void add_inference_options(Args& args, const ImageInputOptions& in) {
       .option("image-size", "0", "input resolution (0: the checkpoint's)", kImageSizeRange)
       .option("device", "auto", "auto | cpu | cuda")
       .option("workers", "0", "batch-preparing threads (0: 4 with a GPU, 1 on the CPU)", kWorkersRange)
+      .flag("tta", "test-time augmentation: average the softmax of each image and of its mirror image")
       .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
 }
 
@@ -126,6 +130,7 @@ app::InferenceSetup inference_setup_from(const Args& args) {
   s.image_size = args.integer("image-size");
   s.device = app::choose_device(args.str("device"));
   s.workers = app::loader_workers(s.device, args.integer("workers"));
+  s.mirror_average = args.on("tta");
   return s;
 }
 

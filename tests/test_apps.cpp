@@ -2,6 +2,7 @@
 // pseudo-label list round trip, splits against numpy, config text, metrics files, settings
 // comparison, evaluation metrics, the HTML report, and the checks that run before any work
 // (unknown model, missing files, empty class, weights of another architecture).
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -326,10 +327,12 @@ TEST(StageRecord, RoundTripsEveryField) {
   p.considered = 55000;
   p.kept = 47587;
   p.per_class = {3, 0, 12};
+  p.thresholds = {0.8, 0.1 + 0.2, 1.0 / 3.0};  // not short decimals: they must come back exactly
   p.precision = 0.8951;
   write_record((dir / "p").string(), p);
   const PseudolabelRecord pb = read_record<PseudolabelRecord>((dir / "p").string());
   EXPECT_EQ(pb.per_class, p.per_class);
+  EXPECT_EQ(pb.thresholds, p.thresholds);
   EXPECT_TRUE(pb.correct_per_class.empty());
   EXPECT_EQ(pb.precision, p.precision);
 
@@ -410,6 +413,7 @@ PipelineResults sample_results() {
   d.pseudolabel.kept = 30;
   d.pseudolabel.per_class = {10, 20};
   d.pseudolabel.correct_per_class = {9, 15};
+  d.pseudolabel.thresholds = {0.8, 0.6125};
   d.pseudolabel.precision = 0.8;
   d.predict.images = 15;
   d.predict.accuracy = 0.8;
@@ -449,6 +453,11 @@ TEST(Report, SelfContainedHtmlWithInlineSvg) {
   EXPECT_NE(html.find("a&lt;b"), std::string::npos);
   EXPECT_EQ(html.find("a<b"), std::string::npos);
   EXPECT_NE(html.find("<td>78.36%</td>"), std::string::npos);
+  // The pseudo-labels per class as a table too: threshold, kept, correct, precision.
+  EXPECT_NE(html.find("<tr><th>class</th><th>threshold</th><th>kept</th><th>correct</th><th>precision</th></tr>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<tr><td>c</td><td>0.6125</td><td>20</td><td>15</td><td>75.00 %</td></tr>"), std::string::npos)
+      << html;
 }
 
 TEST(Progress, DurationsAndPlainLogLines) {
@@ -603,6 +612,40 @@ TrainOptions quiet_options(const fs::path& out_dir, int64_t epochs, int64_t batc
   o.batch = batch;
   o.quiet = true;
   return o;
+}
+
+// Test-time augmentation: the averaged probabilities are exactly the mean of the plain pass and
+// of the pass over mirror images, which differ for images that are not symmetric.
+TEST(Evaluate, MirrorAverageIsTheMeanOfBothViews) {
+  data::Dataset ds = dark_and_bright(24);
+  for (int i = 0; i < 24; ++i) {  // a bright left edge that moves to the right when mirrored
+    auto img = std::make_shared<data::Image>(*ds.images[size_t(i)]);
+    for (int y = 0; y < 16; ++y)
+      for (int x = 0; x < 2 + i % 8; ++x)
+        for (int c = 0; c < 3; ++c) img->rgb[size_t((y * 16 + x) * 3 + c)] = uint8_t(255 - 30 * c);
+    ds.images[size_t(i)] = img;
+  }
+  manual_seed(5);
+  auto net = make_efficientnet("b0", 2);
+  // Trained a little first: in eval mode an untrained network's batch norms (running variance 1)
+  // let the features fade to nothing, and every image looks alike.
+  train_model(*net, meta_at_16(*net), train_data_over(ds, 20), quiet_options(test_temp_dir(), 2, 8));
+  const TrainData td = train_data_over(ds, 0);
+  EvalOptions opts;
+  opts.batch = 4;
+  const std::vector<float> plain = predict_probabilities(*net, ds, td.val, td.eval_transform, opts);
+  data::Transform mirrored = td.eval_transform;
+  mirrored.mirror = true;
+  const std::vector<float> flipped = predict_probabilities(*net, ds, td.val, mirrored, opts);
+  opts.mirror_average = true;
+  const std::vector<float> both = predict_probabilities(*net, ds, td.val, td.eval_transform, opts);
+  ASSERT_EQ(both.size(), plain.size());
+  double largest_difference = 0;
+  for (size_t i = 0; i < both.size(); ++i) {
+    EXPECT_EQ(both[i], 0.5f * (plain[i] + flipped[i])) << i;
+    largest_difference = std::max(largest_difference, double(std::fabs(plain[i] - flipped[i])));
+  }
+  EXPECT_GT(largest_difference, 1e-6) << "the mirror images must give other probabilities";
 }
 
 TEST(TrainLoop, HeadOnlyTrainsOnlyTheClassifierAndKeepsBest) {

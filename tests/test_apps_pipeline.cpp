@@ -121,6 +121,17 @@ TEST(PipelineEndToEnd, LearnsAndResumesAfterKillsWithIdenticalWeights) {
   // The same folder with other settings is refused, naming the difference.
   EXPECT_EQ(run_effnet(resumed + " --lr 0.02", root / "r4.log"), 1);
   EXPECT_NE(read_file(root / "r4.log").find("lr: 0.01 -> 0.02"), std::string::npos) << read_file(root / "r4.log");
+  // A folder written before an option existed lacks its key: at the option's built-in value it is
+  // the same run (nothing trains again), at another value it is not.
+  const fs::path conf = root / "resumed" / "pipeline.conf";
+  std::string stored = read_file(conf);
+  const size_t at = stored.find("tta = 0\n");
+  ASSERT_NE(at, std::string::npos) << stored;
+  write_file(conf, stored.erase(at, 8));
+  ASSERT_EQ(run_effnet(resumed, root / "r5.log"), 0) << read_file(root / "r5.log");
+  EXPECT_EQ(read_file(root / "r5.log").find("epoch 1/"), std::string::npos) << read_file(root / "r5.log");
+  EXPECT_EQ(run_effnet(resumed + " --tta", root / "r6.log"), 1);
+  EXPECT_NE(read_file(root / "r6.log").find("tta: 0 -> 1"), std::string::npos) << read_file(root / "r6.log");
 }
 
 TEST(PipelineEndToEnd, NanLossStopsNamingEpochAndStep) {
@@ -252,7 +263,7 @@ TEST(PipelineEndToEnd, SecondRoundLabelsWithTheRetrainedModel) {
   const std::string cmd = "pipeline --config '" + (root / "tiny.conf").string() + "' --data '" +
                           (root / "data").string() + "' --out '" + (root / "out").string() +
                           "' --finetune-epochs 2 --retrain-epochs 1 --batch 8 --rounds 2 --adaptive-threshold"
-                          " --per-class-cap 3";
+                          " --per-class-cap 3 --tta";
   ASSERT_EQ(run_effnet(cmd, root / "r1.log"), 0) << read_file(root / "r1.log");
   const std::string log = read_file(root / "r1.log");
   EXPECT_NE(log.find("stage 4/6: pseudo-label (round 2 of 2)"), std::string::npos) << log;
@@ -276,6 +287,14 @@ TEST(PipelineEndToEnd, SecondRoundLabelsWithTheRetrainedModel) {
     classes_seen++;
   }
   EXPECT_EQ(classes_seen, 4) << list;
+  // The report has each round's per-class table (with its thresholds); the checkpoints record
+  // that predictions average each image with its mirror.
+  const std::string report = read_file(root / "out" / "report.html");
+  size_t tables = 0;
+  for (size_t p = report.find("<th>threshold</th>"); p != std::string::npos; p = report.find("<th>threshold</th>", p + 1))
+    ++tables;
+  EXPECT_EQ(tables, 2u);
+  EXPECT_NE(report.find("tta = 1"), std::string::npos) << "the configuration lists --tta";
   ASSERT_EQ(run_effnet(cmd, root / "r2.log"), 0) << read_file(root / "r2.log");
   const std::string again = read_file(root / "r2.log");
   EXPECT_EQ(again.find("epoch 1/"), std::string::npos) << "nothing trains again\n" << again;

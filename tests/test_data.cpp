@@ -532,6 +532,14 @@ TEST(Transforms, PipelineComposesTheSteps) {
   std::vector<float> got(3 * 5 * 4);
   plain.apply(img, 0, 0, 0, got.data());
   EXPECT_EQ(got[0], (float(img.rgb[0]) / 255.0f - 0.485f) / 0.229f);
+  // The mirror view (test-time augmentation) is the plain one flipped, whatever the sample.
+  Transform mirrored = plain;
+  mirrored.mirror = true;
+  EXPECT_FALSE(mirrored.is_random());
+  std::vector<float> flipped(3 * 5 * 4);
+  mirrored.apply(img, 0, 0, 7, flipped.data());
+  flip_horizontal(got.data(), 3, 4, 5);
+  EXPECT_EQ(flipped, got);
 }
 
 // ---- loader -------------------------------------------------------------------------------------

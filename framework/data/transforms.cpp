@@ -180,7 +180,7 @@ void Transform::apply(const Image& img, uint64_t seed, uint64_t epoch, uint64_t 
     crop_with_padding(cur, 3, oh, ow, crop_padding, draw.top, draw.left, out);
     cur = out;
   }
-  if (draw.flip) flip_horizontal(out, 3, oh, ow);
+  if (draw.flip != mirror) flip_horizontal(out, 3, oh, ow);  // a random flip of the mirror image unflips it
   if (normalize) ::effnet::data::normalize(out, 3, oh, ow, mean.data(), std.data());
   if (erase_prob > 0.0) {
     const EraseDraw e = draw_erase(seed, epoch, sample, erase_prob, oh, ow);

@@ -54,13 +54,14 @@ AugmentDraw draw_augment(uint64_t seed, uint64_t epoch, uint64_t sample, double 
 // rectangle fits, else nothing.
 EraseDraw draw_erase(uint64_t seed, uint64_t epoch, uint64_t sample, double p, int h, int w);
 
-// The per-sample pipeline: scale to [0, 1] -> resize -> random crop -> random flip -> normalise
+// The per-sample pipeline: scale to [0, 1] -> resize -> random crop -> random flip (or mirror) -> normalise
 // -> random erasing.
 struct Transform {
   int height = 0, width = 0;  // output size; 0 keeps the image's own size
   double flip_prob = 0.0;     // probability of a horizontal flip
   int crop_padding = 0;       // > 0: random crop of the output size from the image padded by this much
   double erase_prob = 0.0;    // probability of erasing a random rectangle (draw_erase)
+  bool mirror = false;        // always flip: the mirrored view of test-time augmentation
   bool normalize = true;
   std::array<float, 3> mean = kImageNetMean, std = kImageNetStd;
 
