@@ -287,8 +287,8 @@ TEST(PipelineEndToEnd, SecondRoundLabelsWithTheRetrainedModel) {
     classes_seen++;
   }
   EXPECT_EQ(classes_seen, 4) << list;
-  // The report has each round's per-class table (with its thresholds); the checkpoints record
-  // that predictions average each image with its mirror.
+  // The report has each round's per-class table (with its thresholds), and its configuration
+  // lists --tta.
   const std::string report = read_file(root / "out" / "report.html");
   size_t tables = 0;
   for (size_t p = report.find("<th>threshold</th>"); p != std::string::npos; p = report.find("<th>threshold</th>", p + 1))
