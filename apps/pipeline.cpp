@@ -65,10 +65,12 @@ void claim_folder(const std::string& out, const Settings& identity, const Settin
   const std::string conf = (fs::path(out) / "pipeline.conf").string();
   if (fs::exists(conf)) {
     std::vector<ConfigEntry> stored = read_config_file(conf);
-    for (const auto& [key, value] : defaults) {
+    // A plain loop variable, not a structured binding: C++17 lambdas cannot capture bindings.
+    for (const auto& entry : defaults) {
+      const std::string& key = entry.first;
       const bool present =
           std::any_of(stored.begin(), stored.end(), [&](const ConfigEntry& e) { return e.key == key; });
-      if (!present) stored.push_back({key, value, 0});
+      if (!present) stored.push_back({key, entry.second, 0});
     }
     std::string listed;
     for (const std::string& s : settings_differences(stored, identity)) listed += "\n  " + s;
