@@ -1,11 +1,11 @@
 # Sourced by scripts/gpu-check.sh and scripts/gpu-ssl.sh on the lent GPU machine: finds what the
 # build needs there and says what it found, so that a missing piece shows in the first call.
-# That machine's image has nvcc, CMake, g++, HDF5, GoogleTest and PyTorch (whose wheels carry
-# cuDNN and cuBLAS), but possibly no OpenBLAS and no cuDNN headers outside those wheels; and it
-# has no network. So:
-#   OpenBLAS  the system's if it has cblas.h, else the Debian packages that scripts/gpu-carry.sh
-#             put in .gpu/debs, unpacked into /tmp/effnet-sysroot (not into /, and not into the
-#             working tree, which travels)
+# That machine's image has nvcc, CMake, ninja, g++ and PyTorch (whose wheels carry cuDNN and
+# cuBLAS); whether it has OpenBLAS, HDF5, zlib or GoogleTest headers is not known, and it has no
+# network. So:
+#   OpenBLAS, HDF5, zlib, GoogleTest  the system's if it has the headers, else the Debian packages
+#             that scripts/gpu-carry.sh put in .gpu/debs, unpacked into /tmp/effnet-sysroot (not
+#             into /, and not into the working tree, which travels)
 #   cuDNN     the CUDA toolkit's or the system's if it has cudnn.h, else the nvidia-cudnn wheel's
 #   cuBLAS    the toolkit's if it has libcublas.so, else the nvidia cu13 wheel's
 #   stb       .gpu/stb (carried)
@@ -21,22 +21,68 @@ add_lib_path() { [ -d "$1" ] && export LD_LIBRARY_PATH="$1${LD_LIBRARY_PATH:+:$L
 first() { for f in "$@"; do [ -e "$f" ] && { echo "$f"; return 0; }; done; return 1; }
 say() { printf 'deps: %-9s %s\n' "$1" "$2"; }
 
+# The carried Debian packages (scripts/gpu-carry.sh) are unpacked into /tmp/effnet-sysroot once;
+# each dependency below uses them only when the system lacks its headers. Their shared objects are
+# not put on the library path wholesale (a carried libssl or libz would shadow the system's for
+# PyTorch too): only those whose soname the system cannot resolve are linked into one folder.
+SYSROOT=/tmp/effnet-sysroot
+SYSLIB=$SYSROOT/usr/lib/x86_64-linux-gnu
+if ls .gpu/debs/*.deb >/dev/null 2>&1 && [ ! -d "$SYSROOT/usr" ]; then
+  mkdir -p "$SYSROOT"
+  for d in .gpu/debs/*.deb; do dpkg -x "$d" "$SYSROOT"; done
+  mkdir -p "$SYSROOT/missing"
+  known=$(ldconfig -p 2>/dev/null | awk 'NR > 1 {print $1}')
+  for f in "$SYSLIB"/*.so.* "$SYSROOT"/lib/x86_64-linux-gnu/*.so.* "$SYSLIB"/openblas-pthread/*.so.*; do
+    [ -e "$f" ] || continue
+    so=$(basename "$f")
+    grep -qxF "$so" <<<"$known" || ln -sf "$f" "$SYSROOT/missing/$so"
+  done
+fi
+[ -d "$SYSROOT/missing" ] && add_lib_path "$SYSROOT/missing"
+carried() { [ -d "$SYSROOT/usr" ]; }
+
 # OpenBLAS
 if first /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h /usr/include/openblas/cblas.h \
          /usr/include/cblas.h >/dev/null; then
   say openblas "system"
-elif ls .gpu/debs/*.deb >/dev/null 2>&1; then
-  mkdir -p /tmp/effnet-sysroot
-  for d in .gpu/debs/*.deb; do dpkg -x "$d" /tmp/effnet-sysroot; done
-  root=/tmp/effnet-sysroot/usr
-  CMAKE_DEP_FLAGS+=("-DOPENBLAS_INCLUDE_DIR=$root/include/x86_64-linux-gnu/openblas-pthread"
-                    "-DOPENBLAS_LIBRARY=$root/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so")
-  add_lib_path "$root/lib/x86_64-linux-gnu/openblas-pthread"
-  # libgfortran: the system's when it has one, else the carried one
-  ldconfig -p 2>/dev/null | grep -q 'libgfortran.so.5 ' || add_lib_path "$root/lib/x86_64-linux-gnu"
-  say openblas "carried Debian packages, unpacked into /tmp/effnet-sysroot"
+elif carried; then
+  CMAKE_DEP_FLAGS+=("-DOPENBLAS_INCLUDE_DIR=$SYSROOT/usr/include/x86_64-linux-gnu/openblas-pthread"
+                    "-DOPENBLAS_LIBRARY=$SYSLIB/openblas-pthread/libopenblas.so")
+  add_lib_path "$SYSLIB/openblas-pthread"
+  say openblas "carried Debian packages ($SYSROOT)"
 else
   say openblas "MISSING (no cblas.h and no .gpu/debs: run scripts/gpu-carry.sh and carry .gpu)"
+fi
+
+# HDF5 (C library only): the system's when it has hdf5.h, else the carried 1.10 serial build
+if first /usr/include/hdf5/serial/hdf5.h /usr/include/hdf5.h >/dev/null; then
+  say hdf5 "system"
+elif carried && [ -f "$SYSROOT/usr/include/hdf5/serial/hdf5.h" ]; then
+  CMAKE_DEP_FLAGS+=("-DEFFNET_HDF5_INCLUDE_DIR=$SYSROOT/usr/include/hdf5/serial"
+                    "-DEFFNET_HDF5_LIBRARY=$SYSLIB/hdf5/serial/libhdf5.so")
+  say hdf5 "carried Debian packages"
+else
+  say hdf5 "MISSING"
+fi
+
+# zlib
+if [ -f /usr/include/zlib.h ]; then
+  say zlib "system"
+elif carried && [ -f "$SYSROOT/usr/include/zlib.h" ]; then
+  CMAKE_DEP_FLAGS+=("-DZLIB_INCLUDE_DIR=$SYSROOT/usr/include" "-DZLIB_LIBRARY=$SYSLIB/libz.so")
+  say zlib "carried Debian packages"
+else
+  say zlib "MISSING"
+fi
+
+# GoogleTest: the carried package holds static libraries and a relocatable CMake package
+if first /usr/include/gtest/gtest.h /usr/local/include/gtest/gtest.h >/dev/null; then
+  say gtest "system"
+elif carried && [ -f "$SYSLIB/cmake/GTest/GTestConfig.cmake" ]; then
+  CMAKE_DEP_FLAGS+=("-DGTest_DIR=$SYSLIB/cmake/GTest")
+  say gtest "carried Debian packages"
+else
+  say gtest "MISSING"
 fi
 
 # cuDNN
@@ -64,12 +110,10 @@ else
   say cublas "MISSING"
 fi
 
-# stb, HDF5, GoogleTest
+# stb
 if [ -f .gpu/stb/stb_image.h ]; then
   CMAKE_DEP_FLAGS+=("-DSTB_INCLUDE_DIR=$PWD/.gpu/stb"); say stb "carried"
 elif [ -f /usr/include/stb/stb_image.h ]; then say stb "system"; else say stb "MISSING"; fi
-first /usr/include/hdf5/serial/hdf5.h /usr/include/hdf5.h >/dev/null && say hdf5 "system" || say hdf5 "MISSING"
-first /usr/include/gtest/gtest.h /usr/local/include/gtest/gtest.h >/dev/null && say gtest "system" || say gtest "MISSING"
 
 # Configures build-gpu/ for sm_90 with what was found; fails, showing why, when the configuration
 # fails or leaves the CUDA backend off (every CUDA test would then skip).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The semi-supervised recipe on a lent GPU machine, ours and PyTorch's in the same command:
 # builds effnet for sm_90 (build-gpu/), prepares Fashion-MNIST from .gpu/fashion-mnist
-# (scripts/gpu-carry.sh), runs `effnet pipeline --config configs/fmnist-gpu.conf`, then
+# (scripts/gpu-carry.sh --data), runs `effnet pipeline --config configs/fmnist-gpu.conf`, then
 # ../shared/anchors/torch_ssl_reference.py (carried as .gpu/anchors/) on the same data, and prints
 # both results. Logs and JSON go to $OUT. RUN_TORCH=0 skips PyTorch; extra arguments go to the
 # pipeline (e.g. --finetune-epochs 5 for a short check).

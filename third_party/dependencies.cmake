@@ -6,7 +6,14 @@
 
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
-find_package(HDF5 REQUIRED COMPONENTS C)
+# HDF5: Debian's through CMake's module, or one named outright (scripts/gpu-env.sh, on a machine
+# whose image lacks it, names the carried Debian package's header folder and library).
+if(EFFNET_HDF5_INCLUDE_DIR AND EFFNET_HDF5_LIBRARY)
+  set(HDF5_INCLUDE_DIRS ${EFFNET_HDF5_INCLUDE_DIR})
+  set(HDF5_C_LIBRARIES ${EFFNET_HDF5_LIBRARY})
+else()
+  find_package(HDF5 REQUIRED COMPONENTS C)
+endif()
 find_package(ZLIB REQUIRED)  # Fashion-MNIST IDX files are gzip
 
 # OpenBLAS: Debian's libopenblas-dev provides cblas.h and libopenblas.
