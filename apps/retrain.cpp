@@ -2,6 +2,9 @@
 // pseudo-labeled ones, with a random validation share, early stopping and the best checkpoint.
 // The training set is built as the reference builds X2: the labeled images in split order, then
 // the pseudo-labeled ones in list order; RandomState(1).permutation picks the validation share.
+// With --labeled-share every batch holds that share of labeled images (oversampled as needed).
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -19,7 +22,11 @@ TrainOptions stage_train_options(const RetrainOptions& o) {
 }
 }  // namespace
 
-void check_retrain_options(const RetrainOptions& o) { check_train_options(stage_train_options(o)); }
+void check_retrain_options(const RetrainOptions& o) {
+  check_train_options(stage_train_options(o));
+  EFFNET_CHECK(o.labeled_share >= 0 && o.labeled_share < 1, "retrain: --labeled-share must lie in [0, 1), got ",
+               o.labeled_share);
+}
 
 TrainingRecord run_retrain(const RetrainOptions& o, const data::Dataset& lab, const data::Dataset& unlabeled) {
   check_retrain_options(o);
@@ -45,7 +52,21 @@ TrainingRecord run_retrain(const RetrainOptions& o, const data::Dataset& lab, co
   const int64_t image_size = o.setup.image_size > 0 ? o.setup.image_size : meta.config.resolution;
   meta.config.resolution = image_size;
   meta.source = "effnet retrain";
-  const TrainData td = stage_train_data(combined, split, meta, image_size, o.setup);
+  TrainData td = stage_train_data(combined, split, meta, image_size, o.setup);
+  // The combined set holds the labeled images first, so they are the indices below order.size().
+  // A training split without one of the two groups (a tiny or empty pseudo-label list) trains on
+  // what it has, saying so.
+  const int64_t labeled_end = int64_t(order.size());
+  const int64_t train_labeled = int64_t(
+      std::count_if(split.train.begin(), split.train.end(), [&](int64_t i) { return i < labeled_end; }));
+  const bool mixed = o.labeled_share > 0 && train_labeled > 0 && train_labeled < int64_t(split.train.size());
+  if (mixed) {
+    td.first_group_end = labeled_end;
+    td.first_group_share = o.labeled_share;
+  } else if (o.labeled_share > 0 && !t.quiet) {
+    std::printf("retrain: --labeled-share %g ignored: the training split holds %s\n", o.labeled_share,
+                train_labeled > 0 ? "no pseudo-labeled images" : "no labeled images");
+  }
 
   t.settings = {{"stage", "retrain"},
                 {"model", meta.config.name},
@@ -55,10 +76,20 @@ TrainingRecord run_retrain(const RetrainOptions& o, const data::Dataset& lab, co
                 {"split", "permutation seed " + std::to_string(o.split_seed)},
                 {"train_images", std::to_string(split.train.size())},
                 {"val_images", std::to_string(split.val.size())}};
-  if (!t.quiet)
+  if (o.labeled_share > 0) {  // listed only when on, so that earlier runs still resume
+    char share[32];
+    std::snprintf(share, sizeof share, "%.10g", o.labeled_share);
+    t.settings.emplace_back("labeled_share", share);
+  }
+  if (!t.quiet) {
     std::printf("retrain: %s on %s from %s, %zu labeled + %zu pseudo-labeled images: %zu train / %zu validation\n",
                 meta.config.name.c_str(), t.device.str().c_str(), o.checkpoint.c_str(), order.size(),
                 pseudo_rows.size(), split.train.size(), split.val.size());
+    if (mixed)
+      std::printf("retrain: each batch %lld of %lld labeled images (--labeled-share %g)\n",
+                  static_cast<long long>(std::llround(o.labeled_share * double(t.batch))),
+                  static_cast<long long>(t.batch), o.labeled_share);
+  }
 
   manual_seed(t.seed);  // dropout and drop-connect masks; a resumed run restores the generator
   return train_stage(*m.net, meta, td, t, o.setup, m.classes);

@@ -105,6 +105,7 @@ struct RetrainOptions {
   std::string checkpoint;     // the fine-tuned model to start from
   double val = 0.25;          // validation share of labeled + pseudo-labeled
   uint32_t split_seed = 1;    // RandomState(split_seed).permutation, as the reference
+  double labeled_share = 0;   // share of each batch from the labeled images (0: batches of the union)
   TrainingSetup setup;
 };
 void check_retrain_options(const RetrainOptions& opts);

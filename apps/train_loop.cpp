@@ -161,7 +161,15 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   data::LoaderOptions lo;
   lo.batch_size = opts.batch;
   lo.shuffle = true;
-  lo.drop_last = int64_t(td.train.size()) >= opts.batch * world;  // the reference drops the last partial batch
+  lo.first_group_end = td.first_group_end;
+  lo.first_group_share = td.first_group_share;
+  // The reference drops the last partial batch; with a group share the second group sets the length.
+  const int64_t global = opts.batch * world;
+  const int64_t paced = td.first_group_share > 0
+                            ? int64_t(std::count_if(td.train.begin(), td.train.end(),
+                                                    [&](int64_t i) { return i >= td.first_group_end; }))
+                            : int64_t(td.train.size());
+  lo.drop_last = paced >= global - std::llround(td.first_group_share * double(global));
   lo.rank = rank;
   lo.world = world;
   lo.seed = opts.seed;

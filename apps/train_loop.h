@@ -82,6 +82,10 @@ struct TrainData {
   const data::Dataset* dataset = nullptr;
   std::vector<int64_t> train, val;  // dataset indices
   data::Transform train_transform, eval_transform;
+  // Retraining: this share of every batch from the indices below first_group_end (the labeled
+  // images), the rest from the others (data::LoaderOptions::first_group_share; 0: no groups).
+  int64_t first_group_end = 0;
+  double first_group_share = 0;
 };
 
 struct TrainResult {

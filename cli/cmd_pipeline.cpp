@@ -41,6 +41,9 @@ void declare(Args& args) {
       .option("retrain-patience", "5", "retrain: early-stopping patience in epochs (0: none)", kPatienceRange)
       .option("retrain-val", "0.25", "retrain: validation share of labeled + pseudo-labeled images", kValidationRange)
       .option("retrain-split-seed", "1", "retrain: numpy RandomState seed of the validation split", kSplitSeedRange)
+      .option("retrain-labeled-share", "0", "retrain: share of each batch taken from the labeled images, oversampled\n"
+                                            "      as needed (0: batches drawn from labeled and pseudo-labeled alike)",
+              Range::from_below(0, 1))
       .flag("skip-bad-images", "leave out unreadable images (listed) instead of stopping");
   add_training_options(args);
 }
@@ -94,6 +97,7 @@ std::optional<app::PipelineOptions> pipeline_options(int argc, char** argv, cons
   o.rounds = args.integer("rounds");
   o.retrain.val = args.number("retrain-val");
   o.retrain.split_seed = uint32_t(args.integer("retrain-split-seed"));
+  o.retrain.labeled_share = args.number("retrain-labeled-share");
   o.retrain.setup = setup;
   o.retrain.setup.train.epochs = args.integer("retrain-epochs");
   o.retrain.setup.train.patience = args.integer("retrain-patience");

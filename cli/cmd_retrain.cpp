@@ -16,7 +16,10 @@ int cmd_retrain(int argc, char** argv, const Hooks& hooks) {
       .option("pseudo", "", "pseudo-label list from `effnet pseudolabel` (required)")
       .option("checkpoint", "", "the fine-tuned checkpoint to start from (required)")
       .option("val", "0.25", "validation share (< 1) or count (>= 1) of labeled + pseudo-labeled images", kValidationRange)
-      .option("split-seed", "1", "numpy RandomState seed of the validation split", kSplitSeedRange);
+      .option("split-seed", "1", "numpy RandomState seed of the validation split", kSplitSeedRange)
+      .option("labeled-share", "0", "share of each batch taken from the labeled images, which are oversampled\n"
+                                    "      as needed (0: batches drawn from labeled and pseudo-labeled alike)",
+              Range::from_below(0, 1));
   add_stopping_options(args, "15", "5");
   add_training_options(args);
   if (!args.parse(argc, argv, 2)) return 0;
@@ -28,6 +31,7 @@ int cmd_retrain(int argc, char** argv, const Hooks& hooks) {
   o.checkpoint = args.str("checkpoint");
   o.val = args.number("val");
   o.split_seed = uint32_t(args.integer("split-seed"));
+  o.labeled_share = args.number("labeled-share");
   o.setup = training_setup_from(args, hooks);
   read_stopping_options(args, "retrain", o.setup);
   app::require_file(o.pseudo_csv, "pseudo-label list");

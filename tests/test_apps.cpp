@@ -518,6 +518,9 @@ TEST(Checks, UnknownModelMissingFilesAndBadOptions) {
   r.checkpoint = (dir / "missing.h5").string();
   r.pseudo_csv = (dir / "p.csv").string();
   EXPECT_ERROR_HAS(run_retrain(r, data::Dataset(), data::Dataset()), "pseudo-label list", "p.csv does not exist");
+  r.labeled_share = 1;
+  EXPECT_ERROR_HAS(check_retrain_options(r), "--labeled-share must lie in [0, 1)");
+  EXPECT_ERROR_HAS(run_retrain(r, data::Dataset(), data::Dataset()), "--labeled-share must lie in [0, 1)");
   EXPECT_ERROR_HAS(choose_device("tpu"), "tpu");
 }
 

@@ -263,7 +263,7 @@ TEST(PipelineEndToEnd, SecondRoundLabelsWithTheRetrainedModel) {
   const std::string cmd = "pipeline --config '" + (root / "tiny.conf").string() + "' --data '" +
                           (root / "data").string() + "' --out '" + (root / "out").string() +
                           "' --finetune-epochs 2 --retrain-epochs 1 --batch 8 --rounds 2 --adaptive-threshold"
-                          " --per-class-cap 3 --tta";
+                          " --per-class-cap 3 --tta --retrain-labeled-share 0.25";
   ASSERT_EQ(run_effnet(cmd, root / "r1.log"), 0) << read_file(root / "r1.log");
   const std::string log = read_file(root / "r1.log");
   EXPECT_NE(log.find("stage 4/6: pseudo-label (round 2 of 2)"), std::string::npos) << log;
@@ -275,6 +275,8 @@ TEST(PipelineEndToEnd, SecondRoundLabelsWithTheRetrainedModel) {
   EXPECT_EQ(json_number(json, "rounds"), 2) << json;
   EXPECT_NE(json.find("\"round_pseudo_kept\": ["), std::string::npos) << json;
   EXPECT_NE(read_file(root / "out" / "results.md").find("| retrain (round 2) |"), std::string::npos);
+  // The labeled share reaches the retraining batches (2 of 8 rows).
+  EXPECT_NE(log.find("retrain: each batch 2 of 8 labeled images (--labeled-share 0.25)"), std::string::npos) << log;
   // The pseudo-label options reach the stage: per-class thresholds, and at most 3 per class.
   EXPECT_NE(log.find("confidence > 0.8, adapted per class, at most 3 per class"), std::string::npos) << log;
   const std::string per_class = json.substr(json.find("\"pseudo_per_class\": ["));

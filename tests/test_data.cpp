@@ -715,6 +715,109 @@ TEST(Loader, RankShardsTileTheGlobalBatches) {
   EXPECT_ERROR_HAS(Loader(ds, iota(45), bad), "per rank over 2 ranks");
 }
 
+// Group share (retraining's labeled share): every batch holds round(share * batch) of the first
+// group (indices below first_group_end), cycling through reshuffled passes of it, and the rest
+// from one pass over the second group, which sets the epoch's length.
+TEST(Loader, GroupShareFillsEveryBatchWithItsShare) {
+  Dataset ds = synthetic_dataset(60);
+  std::vector<int64_t> subset;  // first group: 1..9 (9 images), second: 10..59 but 20 (49 images)
+  for (int64_t i = 1; i < 60; ++i)
+    if (i != 20) subset.push_back(i);
+  LoaderOptions opts = loader_options(8, 5, 2);
+  opts.first_group_end = 10;
+  opts.first_group_share = 0.25;  // 2 of 8 rows
+  opts.transform.flip_prob = 0.5;
+  Loader loader(ds, subset, opts);
+  EXPECT_EQ(loader.batches_per_epoch(), 9);  // ceil(49 / 6)
+  EXPECT_EQ(loader.samples_per_epoch(), 49 + 9 * 2);
+  for (int64_t epoch = 0; epoch < 2; ++epoch) {
+    const std::vector<Batch> batches = run_epoch(loader, epoch);
+    ASSERT_EQ(batches.size(), 9u);
+    std::vector<int64_t> second, first_draws;
+    std::vector<int64_t> seen;
+    for (size_t k = 0; k < batches.size(); ++k) {
+      int64_t firsts = 0;
+      for (int64_t idx : batches[k].indices) {
+        (idx < 10 ? first_draws : second).push_back(idx);
+        firsts += idx < 10;
+        seen.push_back(idx);
+      }
+      EXPECT_EQ(firsts, 2) << "batch " << k;
+      EXPECT_EQ(batches[k].images.size(0), k + 1 < batches.size() ? 8 : 2 + 1) << "batch " << k;  // 49 = 8 * 6 + 1
+    }
+    EXPECT_EQ(seen, loader.epoch_order(epoch));
+    // The second group once each; the first in passes: 18 draws = two whole passes of 9.
+    std::sort(second.begin(), second.end());
+    EXPECT_EQ(second, std::vector<int64_t>(subset.begin() + 9, subset.end()));
+    ASSERT_EQ(first_draws.size(), 18u);
+    for (int pass = 0; pass < 2; ++pass) {
+      std::vector<int64_t> p(first_draws.begin() + 9 * pass, first_draws.begin() + 9 * (pass + 1));
+      std::sort(p.begin(), p.end());
+      EXPECT_EQ(p, std::vector<int64_t>(subset.begin(), subset.begin() + 9)) << "pass " << pass;
+    }
+  }
+  EXPECT_NE(loader.epoch_order(0), loader.epoch_order(1));
+  // Deterministic from (seed, epoch) whatever the workers; another seed, another order.
+  LoaderOptions other = opts;
+  other.workers = 1;
+  EXPECT_EQ(Loader(ds, subset, other).epoch_order(3), loader.epoch_order(3));
+  other.seed = 6;
+  EXPECT_NE(Loader(ds, subset, other).epoch_order(3), loader.epoch_order(3));
+  // Without shuffling the groups keep their order: rows 0-1 of each batch from the cycling first.
+  other = opts;
+  other.shuffle = false;
+  const std::vector<int64_t> plain = Loader(ds, subset, other).epoch_order(0);
+  EXPECT_EQ(std::vector<int64_t>(plain.begin(), plain.begin() + 10),
+            (std::vector<int64_t>{1, 2, 10, 11, 12, 13, 14, 15, 3, 4}));
+  // drop_last: only full batches, each of 2 + 6.
+  other = opts;
+  other.drop_last = true;
+  Loader dropped(ds, subset, other);
+  EXPECT_EQ(dropped.batches_per_epoch(), 8);
+  EXPECT_EQ(dropped.samples_per_epoch(), 64);
+}
+
+TEST(Loader, GroupShareRanksEachTakeTheirSliceOfTheMixedBatch) {
+  Dataset ds = synthetic_dataset(40);
+  LoaderOptions whole = loader_options(8, 2, 1);
+  whole.drop_last = true;
+  whole.first_group_end = 8;
+  whole.first_group_share = 0.5;
+  const std::vector<int64_t> order = Loader(ds, iota(40), whole).epoch_order(1);
+  for (int r = 0; r < 2; ++r) {
+    LoaderOptions o = whole;
+    o.batch_size = 4;
+    o.rank = r;
+    o.world = 2;
+    Loader shard(ds, iota(40), o);
+    EXPECT_EQ(shard.batches_per_epoch(), 8);  // 32 second-group images, 4 per global batch of 8
+    const std::vector<Batch> batches = run_epoch(shard, 1);
+    for (size_t b = 0; b < batches.size(); ++b)
+      EXPECT_EQ(batches[b].indices, std::vector<int64_t>(order.begin() + int64_t(8 * b + 4 * r),
+                                                         order.begin() + int64_t(8 * b + 4 * r + 4)));
+  }
+}
+
+TEST(Loader, GroupShareErrorsNameTheProblem) {
+  Dataset ds = synthetic_dataset(20);
+  LoaderOptions opts = loader_options(4, 0, 1);
+  opts.first_group_end = 5;
+  opts.first_group_share = 1;
+  EXPECT_ERROR_HAS(Loader(ds, iota(20), opts), "must lie in (0, 1)");
+  opts.first_group_share = -0.5;
+  EXPECT_ERROR_HAS(Loader(ds, iota(20), opts), "must lie in (0, 1)");
+  opts.first_group_share = 0.5;
+  opts.first_group_end = 0;
+  EXPECT_ERROR_HAS(Loader(ds, iota(20), opts), "needs both groups");
+  opts.first_group_end = 20;
+  EXPECT_ERROR_HAS(Loader(ds, iota(20), opts), "needs both groups");
+  opts.first_group_end = 5;
+  opts.first_group_share = 0.1;  // 0.4 of a row
+  EXPECT_ERROR_HAS(Loader(ds, iota(20), opts), "rounds to 0 rows");
+  opts.first_group_share = 0.9;  // 3.6: all 4 rows
+  EXPECT_ERROR_HAS(Loader(ds, iota(20), opts), "rounds to 4 rows");
+}
+
 TEST(Loader, WorkerErrorsReachTheConsumer) {
   Dataset ds = synthetic_dataset(12);
   Image odd = pattern_image(5, 4, 0);

@@ -3,6 +3,7 @@
 #include "framework/data/loader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 
 #include "framework/core/backend.h"
@@ -24,11 +25,26 @@ Loader::Loader(const Dataset& ds, std::vector<int64_t> indices, LoaderOptions op
                " outside a world of ", opts_.world);
   EFFNET_CHECK(opts_.world == 1 || opts_.drop_last, "Loader: sharding over ", opts_.world,
                " ranks needs drop_last (every rank the same number of full batches)");
-  const int64_t n = int64_t(indices_.size()), global = opts_.batch_size * opts_.world;
-  batches_ = opts_.drop_last ? n / global : (n + global - 1) / global;
+  const int64_t global = opts_.batch_size * opts_.world;
+  int64_t n = int64_t(indices_.size()), per_batch = global;  // what sets the epoch's length
+  if (opts_.first_group_share != 0) {
+    const double share = opts_.first_group_share;
+    EFFNET_CHECK(share > 0 && share < 1, "Loader: first_group_share must lie in (0, 1), got ", share);
+    for (int64_t i : indices_) (i < opts_.first_group_end ? first_ : second_).push_back(i);
+    EFFNET_CHECK(!first_.empty() && !second_.empty(), "Loader: a group share of ", share, " needs both groups, got ",
+                 first_.size(), " indices below ", opts_.first_group_end, " and ", second_.size(), " from it on");
+    per_first_ = std::llround(share * double(global));
+    EFFNET_CHECK(per_first_ >= 1 && per_first_ < global, "Loader: a share of ", share, " of a global batch of ", global,
+                 " rounds to ", per_first_, " rows: both groups need at least one row per batch");
+    n = int64_t(second_.size());
+    per_batch = global - per_first_;
+  }
+  batches_ = opts_.drop_last ? n / per_batch : (n + per_batch - 1) / per_batch;
   EFFNET_CHECK(batches_ > 0, "Loader: ", n, " samples make no full batch of ", opts_.batch_size,
                opts_.world > 1 ? " per rank over " + std::to_string(opts_.world) + " ranks" : std::string(),
                " with drop_last");
+  EFFNET_CHECK(per_first_ == 0 || batches_ * global + int64_t(first_.size()) < (int64_t(1) << 32),
+               "Loader: a group share's epoch of ", batches_, " batches of ", global, " takes over 2^32 draws");
   const Image& first = ds_.image(indices_[0]);
   out_h_ = opts_.transform.out_height(first.height);
   out_w_ = opts_.transform.out_width(first.width);
@@ -57,18 +73,58 @@ Loader::~Loader() {
 }
 
 int64_t Loader::samples_per_epoch() const {
-  return opts_.drop_last ? batches_ * opts_.batch_size : int64_t(indices_.size());
+  if (opts_.drop_last) return batches_ * opts_.batch_size;
+  return per_first_ > 0 ? int64_t(second_.size()) + batches_ * per_first_ : int64_t(indices_.size());
 }
+
+namespace {
+// Fisher-Yates on Philox in the batch-order domain (top counter bit set, which keeps these draws
+// apart from augmentation's; the epoch in bits 40-62). `stream` (bits 32-39) separates the plain
+// shuffle (0) from the group-share draws; draw i of it takes bits 0-31.
+void shuffle_in_place(std::vector<int64_t>& v, uint64_t seed, int64_t epoch, uint64_t stream, uint64_t first_draw = 0) {
+  for (size_t i = v.size(); i-- > 1;) {
+    const uint64_t counter = (uint64_t(1) << 63) | (uint64_t(epoch) << 40) | (stream << 32) | (first_draw + i);
+    std::swap(v[i], v[size_t(philox::sample_randint(seed, counter, 0, int64_t(i) + 1))]);
+  }
+}
+}  // namespace
 
 std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
   EFFNET_CHECK(epoch >= 0 && epoch < (int64_t(1) << 23), "Loader: epoch ", epoch, " outside [0, 2^23)");
+  if (per_first_ > 0) return mixed_order(epoch);
   std::vector<int64_t> order = indices_;
-  if (!opts_.shuffle) return order;
-  // Fisher-Yates on Philox; the top counter bit keeps these draws apart from augmentation's.
-  for (size_t i = order.size() - 1; i > 0; --i) {
-    const uint64_t counter = (uint64_t(1) << 63) | (uint64_t(epoch) << 40) | uint64_t(i);
-    const int64_t j = philox::sample_randint(opts_.seed, counter, 0, int64_t(i) + 1);
-    std::swap(order[i], order[size_t(j)]);
+  if (opts_.shuffle) shuffle_in_place(order, opts_.seed, epoch, 0);
+  return order;
+}
+
+// Group share: stream 1 permutes the second group once; stream 2 permutes each pass over the first
+// (pass p's draws numbered from p * |first|), stream 3 each global batch's rows (from b * global),
+// so that under data parallelism every rank's slice holds both groups. Without shuffle the groups
+// keep their order and the first one simply cycles.
+std::vector<int64_t> Loader::mixed_order(int64_t epoch) const {
+  const int64_t global = opts_.batch_size * opts_.world, per_second = global - per_first_;
+  std::vector<int64_t> second = second_;
+  if (opts_.shuffle) shuffle_in_place(second, opts_.seed, epoch, 1);
+  std::vector<int64_t> order, pass;
+  size_t next_first = first_.size(), next_second = 0;
+  int64_t passes = 0;
+  for (int64_t b = 0; b < batches_; ++b) {
+    const size_t begin = order.size();
+    for (int64_t r = 0; r < per_first_; ++r) {
+      if (next_first == first_.size()) {  // a new pass over the first group
+        pass = first_;
+        if (opts_.shuffle) shuffle_in_place(pass, opts_.seed, epoch, 2, uint64_t(passes) * first_.size());
+        ++passes;
+        next_first = 0;
+      }
+      order.push_back(pass[next_first++]);
+    }
+    for (int64_t r = 0; r < per_second && next_second < second.size(); ++r) order.push_back(second[next_second++]);
+    if (opts_.shuffle) {
+      std::vector<int64_t> rows(order.begin() + int64_t(begin), order.end());
+      shuffle_in_place(rows, opts_.seed, epoch, 3, uint64_t(b) * uint64_t(global));
+      std::copy(rows.begin(), rows.end(), order.begin() + int64_t(begin));
+    }
   }
   return order;
 }

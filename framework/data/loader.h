@@ -37,6 +37,13 @@ struct LoaderOptions {
   // rank r takes rows [r * batch_size, (r + 1) * batch_size); world > 1 needs drop_last, so every
   // rank gets as many batches of the same size and the ranks step together.
   int rank = 0, world = 1;
+  // A fixed share of two groups per batch (semi-supervised retraining: labeled and pseudo-labeled
+  // images). With first_group_share in (0, 1), the dataset indices below first_group_end form the
+  // first group and the others the second; every global batch holds round(share * global batch) of
+  // the first, drawn from its reshuffled passes (a small labeled set is oversampled), and the rest
+  // from one pass over the second, whose size sets the epoch's length. 0: one shuffle of all.
+  int64_t first_group_end = 0;
+  double first_group_share = 0;
 };
 
 struct Batch {
@@ -60,7 +67,8 @@ class Loader {
   int64_t samples_per_epoch() const;
   const LoaderOptions& options() const { return opts_; }
 
-  // The order in which an epoch visits the indices (before drop_last cuts the tail).
+  // The order in which an epoch visits the indices (before drop_last cuts the tail); with a group
+  // share, batch after batch of the mixed draw, each global batch's rows shuffled among themselves.
   std::vector<int64_t> epoch_order(int64_t epoch) const;
   // Starts an epoch (any epoch number, any time; the rest of the current one is dropped).
   void start_epoch(int64_t epoch);
@@ -79,6 +87,7 @@ class Loader {
     std::exception_ptr error;
   };
 
+  std::vector<int64_t> mixed_order(int64_t epoch) const;  // epoch_order with a group share
   void worker_loop();
   void fill(Slot& slot, int slot_index, int64_t epoch);
   void upload(Slot& slot, int slot_index);  // CUDA: called with the lock held
@@ -87,6 +96,8 @@ class Loader {
   const Dataset& ds_;
   std::vector<int64_t> indices_;
   LoaderOptions opts_;
+  std::vector<int64_t> first_, second_;  // the two groups of indices_ (group share only)
+  int64_t per_first_ = 0;                // rows of the first group per global batch (0: no groups)
   int64_t batches_ = 0, out_h_ = 0, out_w_ = 0;
 
   std::mutex mu_;
