@@ -4,7 +4,6 @@
 // the pseudo-labeled ones in list order; RandomState(1).permutation picks the validation share.
 // With --labeled-share every batch holds that share of labeled images (oversampled as needed).
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -57,15 +56,18 @@ TrainingRecord run_retrain(const RetrainOptions& o, const data::Dataset& lab, co
   // A training split without one of the two groups (a tiny or empty pseudo-label list) trains on
   // what it has, saying so.
   const int64_t labeled_end = int64_t(order.size());
-  const int64_t train_labeled = int64_t(
-      std::count_if(split.train.begin(), split.train.end(), [&](int64_t i) { return i < labeled_end; }));
-  const bool mixed = o.labeled_share > 0 && train_labeled > 0 && train_labeled < int64_t(split.train.size());
-  if (mixed) {
+  const auto is_labeled = [&](int64_t i) { return i < labeled_end; };
+  const bool any_labeled = std::any_of(split.train.begin(), split.train.end(), is_labeled);
+  const bool all_labeled = std::all_of(split.train.begin(), split.train.end(), is_labeled);
+  if (o.labeled_share > 0 && any_labeled && !all_labeled) {
     td.first_group_end = labeled_end;
     td.first_group_share = o.labeled_share;
+    char note[96];
+    std::snprintf(note, sizeof note, "labeled images (--labeled-share %g)", o.labeled_share);
+    td.first_group_note = note;
   } else if (o.labeled_share > 0 && !t.quiet) {
     std::printf("retrain: --labeled-share %g ignored: the training split holds %s\n", o.labeled_share,
-                train_labeled > 0 ? "no pseudo-labeled images" : "no labeled images");
+                any_labeled ? "no pseudo-labeled images" : "no labeled images");
   }
 
   t.settings = {{"stage", "retrain"},
@@ -85,10 +87,6 @@ TrainingRecord run_retrain(const RetrainOptions& o, const data::Dataset& lab, co
     std::printf("retrain: %s on %s from %s, %zu labeled + %zu pseudo-labeled images: %zu train / %zu validation\n",
                 meta.config.name.c_str(), t.device.str().c_str(), o.checkpoint.c_str(), order.size(),
                 pseudo_rows.size(), split.train.size(), split.val.size());
-    if (mixed)
-      std::printf("retrain: each batch %lld of %lld labeled images (--labeled-share %g)\n",
-                  static_cast<long long>(std::llround(o.labeled_share * double(t.batch))),
-                  static_cast<long long>(t.batch), o.labeled_share);
   }
 
   manual_seed(t.seed);  // dropout and drop-connect masks; a resumed run restores the generator

@@ -163,13 +163,7 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   lo.shuffle = true;
   lo.first_group_end = td.first_group_end;
   lo.first_group_share = td.first_group_share;
-  // The reference drops the last partial batch; with a group share the second group sets the length.
-  const int64_t global = opts.batch * world;
-  const int64_t paced = td.first_group_share > 0
-                            ? int64_t(std::count_if(td.train.begin(), td.train.end(),
-                                                    [&](int64_t i) { return i >= td.first_group_end; }))
-                            : int64_t(td.train.size());
-  lo.drop_last = paced >= global - std::llround(td.first_group_share * double(global));
+  lo.last_batch = data::LastBatch::drop_if_full;  // the reference drops the last partial batch
   lo.rank = rank;
   lo.world = world;
   lo.seed = opts.seed;
@@ -178,6 +172,10 @@ TrainResult train_model(EfficientNet& net, const WeightsMeta& meta, const TrainD
   lo.device = opts.device;
   data::Loader loader(*td.dataset, td.train, lo);
   const int64_t batches = loader.batches_per_epoch();
+  if (!quiet && loader.first_group_rows() > 0)
+    std::printf("%s: each batch %lld of %lld %s\n", opts.stage.c_str(),
+                static_cast<long long>(loader.first_group_rows()), static_cast<long long>(opts.batch * world),
+                td.first_group_note.c_str());
   std::unique_ptr<LRSchedule> schedule = make_schedule(opts.schedule, opts.optimizer.lr, opts.epochs, batches);
 
   TrainingState state;

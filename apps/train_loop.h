@@ -84,8 +84,10 @@ struct TrainData {
   data::Transform train_transform, eval_transform;
   // Retraining: this share of every batch from the indices below first_group_end (the labeled
   // images), the rest from the others (data::LoaderOptions::first_group_share; 0: no groups).
+  // first_group_note names the group for the log line "each batch N of B <note>".
   int64_t first_group_end = 0;
   double first_group_share = 0;
+  std::string first_group_note;
 };
 
 struct TrainResult {

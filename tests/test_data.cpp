@@ -650,7 +650,7 @@ TEST(Loader, SameSeedSameBatchesWhateverTheWorkers) {
 TEST(Loader, DropLastAndRestartingAnEpoch) {
   Dataset ds = synthetic_dataset(10);
   LoaderOptions opts = loader_options(4, 0, 2);
-  opts.drop_last = true;
+  opts.last_batch = LastBatch::drop;
   Loader loader(ds, iota(10), opts);
   EXPECT_EQ(loader.batches_per_epoch(), 2);
   EXPECT_EQ(loader.samples_per_epoch(), 8);
@@ -667,7 +667,35 @@ TEST(Loader, DropLastAndRestartingAnEpoch) {
   EXPECT_FALSE(loader.next(b));
   opts.batch_size = 11;
   EXPECT_ERROR_HAS(Loader(ds, iota(10), opts), "make no full batch");
+  // drop_if_full: as drop while a full batch exists, else the one smaller batch (but not over ranks).
+  opts.last_batch = LastBatch::drop_if_full;
+  EXPECT_EQ(Loader(ds, iota(10), opts).batches_per_epoch(), 1);
+  EXPECT_EQ(Loader(ds, iota(10), opts).samples_per_epoch(), 10);
+  opts.batch_size = 4;
+  EXPECT_EQ(Loader(ds, iota(10), opts).samples_per_epoch(), 8);
+  opts.batch_size = 6;
+  opts.world = 2;
+  EXPECT_ERROR_HAS(Loader(ds, iota(10), opts), "make no full batch of 6 per rank over 2 ranks");
 }
+
+namespace {
+// One epoch of each of `world` rank loaders, each with `per_rank` rows of the global batch.
+std::vector<std::vector<Batch>> rank_epochs(const Dataset& ds, const std::vector<int64_t>& indices,
+                                            const LoaderOptions& whole, int world, int64_t per_rank, int64_t epoch,
+                                            int64_t expected_batches) {
+  std::vector<std::vector<Batch>> ranks;
+  for (int r = 0; r < world; ++r) {
+    LoaderOptions o = whole;
+    o.batch_size = per_rank;
+    o.rank = r;
+    o.world = world;
+    Loader shard(ds, indices, o);
+    EXPECT_EQ(shard.batches_per_epoch(), expected_batches) << "rank " << r;
+    ranks.push_back(run_epoch(shard, epoch));
+  }
+  return ranks;
+}
+}  // namespace
 
 // Data parallelism: rank r of W takes rows [r*B, (r+1)*B) of each global batch of W*B, so the
 // ranks' batches, side by side, are one loader's batches of W*B (indices and augmented images);
@@ -675,21 +703,12 @@ TEST(Loader, DropLastAndRestartingAnEpoch) {
 TEST(Loader, RankShardsTileTheGlobalBatches) {
   Dataset ds = synthetic_dataset(45);
   LoaderOptions whole = loader_options(12, 3, 1);
-  whole.drop_last = true;
+  whole.last_batch = LastBatch::drop;
   whole.transform.flip_prob = 0.5;
   Loader one(ds, iota(45), whole);
   const std::vector<Batch> global = run_epoch(one, 1);
   ASSERT_EQ(global.size(), 3u);  // 45 images: 3 global batches of 12, 9 dropped
-  std::vector<std::vector<Batch>> ranks;
-  for (int r = 0; r < 3; ++r) {
-    LoaderOptions o = whole;
-    o.batch_size = 4;
-    o.rank = r;
-    o.world = 3;
-    Loader shard(ds, iota(45), o);
-    EXPECT_EQ(shard.batches_per_epoch(), 3);
-    ranks.push_back(run_epoch(shard, 1));
-  }
+  const std::vector<std::vector<Batch>> ranks = rank_epochs(ds, iota(45), whole, 3, 4, 1, 3);
   for (size_t b = 0; b < global.size(); ++b) {
     std::vector<int64_t> indices;
     std::vector<float> pixels;
@@ -708,9 +727,9 @@ TEST(Loader, RankShardsTileTheGlobalBatches) {
   bad.rank = 2;
   EXPECT_ERROR_HAS(Loader(ds, iota(45), bad), "rank 2 outside a world of 2");
   bad.rank = 1;
-  bad.drop_last = false;
-  EXPECT_ERROR_HAS(Loader(ds, iota(45), bad), "needs drop_last");
-  bad.drop_last = true;
+  bad.last_batch = LastBatch::keep;
+  EXPECT_ERROR_HAS(Loader(ds, iota(45), bad), "needs the last batch dropped");
+  bad.last_batch = LastBatch::drop;
   bad.batch_size = 23;
   EXPECT_ERROR_HAS(Loader(ds, iota(45), bad), "per rank over 2 ranks");
 }
@@ -729,6 +748,7 @@ TEST(Loader, GroupShareFillsEveryBatchWithItsShare) {
   opts.transform.flip_prob = 0.5;
   Loader loader(ds, subset, opts);
   EXPECT_EQ(loader.batches_per_epoch(), 9);  // ceil(49 / 6)
+  EXPECT_EQ(loader.first_group_rows(), 2);
   EXPECT_EQ(loader.samples_per_epoch(), 49 + 9 * 2);
   for (int64_t epoch = 0; epoch < 2; ++epoch) {
     const std::vector<Batch> batches = run_epoch(loader, epoch);
@@ -769,9 +789,9 @@ TEST(Loader, GroupShareFillsEveryBatchWithItsShare) {
   const std::vector<int64_t> plain = Loader(ds, subset, other).epoch_order(0);
   EXPECT_EQ(std::vector<int64_t>(plain.begin(), plain.begin() + 10),
             (std::vector<int64_t>{1, 2, 10, 11, 12, 13, 14, 15, 3, 4}));
-  // drop_last: only full batches, each of 2 + 6.
+  // LastBatch::drop: only full batches, each of 2 + 6.
   other = opts;
-  other.drop_last = true;
+  other.last_batch = LastBatch::drop;
   Loader dropped(ds, subset, other);
   EXPECT_EQ(dropped.batches_per_epoch(), 8);
   EXPECT_EQ(dropped.samples_per_epoch(), 64);
@@ -780,18 +800,14 @@ TEST(Loader, GroupShareFillsEveryBatchWithItsShare) {
 TEST(Loader, GroupShareRanksEachTakeTheirSliceOfTheMixedBatch) {
   Dataset ds = synthetic_dataset(40);
   LoaderOptions whole = loader_options(8, 2, 1);
-  whole.drop_last = true;
+  whole.last_batch = LastBatch::drop;
   whole.first_group_end = 8;
   whole.first_group_share = 0.5;
   const std::vector<int64_t> order = Loader(ds, iota(40), whole).epoch_order(1);
+  // 32 second-group images, 4 per global batch of 8: 8 batches.
+  const std::vector<std::vector<Batch>> ranks = rank_epochs(ds, iota(40), whole, 2, 4, 1, 8);
   for (int r = 0; r < 2; ++r) {
-    LoaderOptions o = whole;
-    o.batch_size = 4;
-    o.rank = r;
-    o.world = 2;
-    Loader shard(ds, iota(40), o);
-    EXPECT_EQ(shard.batches_per_epoch(), 8);  // 32 second-group images, 4 per global batch of 8
-    const std::vector<Batch> batches = run_epoch(shard, 1);
+    const std::vector<Batch>& batches = ranks[size_t(r)];
     for (size_t b = 0; b < batches.size(); ++b)
       EXPECT_EQ(batches[b].indices, std::vector<int64_t>(order.begin() + int64_t(8 * b + 4 * r),
                                                          order.begin() + int64_t(8 * b + 4 * r + 4)));

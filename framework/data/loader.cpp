@@ -23,8 +23,9 @@ Loader::Loader(const Dataset& ds, std::vector<int64_t> indices, LoaderOptions op
                  ds_.size(), " images)");
   EFFNET_CHECK(opts_.world >= 1 && opts_.rank >= 0 && opts_.rank < opts_.world, "Loader: rank ", opts_.rank,
                " outside a world of ", opts_.world);
-  EFFNET_CHECK(opts_.world == 1 || opts_.drop_last, "Loader: sharding over ", opts_.world,
-               " ranks needs drop_last (every rank the same number of full batches)");
+  EFFNET_CHECK(opts_.world == 1 || opts_.last_batch != LastBatch::keep, "Loader: sharding over ", opts_.world,
+               " ranks needs the last batch dropped (LastBatch::drop or drop_if_full: every rank the same",
+               " number of full batches)");
   const int64_t global = opts_.batch_size * opts_.world;
   int64_t n = int64_t(indices_.size()), per_batch = global;  // what sets the epoch's length
   if (opts_.first_group_share != 0) {
@@ -39,10 +40,13 @@ Loader::Loader(const Dataset& ds, std::vector<int64_t> indices, LoaderOptions op
     n = int64_t(second_.size());
     per_batch = global - per_first_;
   }
-  batches_ = opts_.drop_last ? n / per_batch : (n + per_batch - 1) / per_batch;
+  // Under data parallelism drop_if_full always drops: a partial batch cannot be shared by the ranks.
+  drop_last_ = opts_.last_batch == LastBatch::drop ||
+               (opts_.last_batch == LastBatch::drop_if_full && (n >= per_batch || opts_.world > 1));
+  batches_ = drop_last_ ? n / per_batch : (n + per_batch - 1) / per_batch;
   EFFNET_CHECK(batches_ > 0, "Loader: ", n, " samples make no full batch of ", opts_.batch_size,
                opts_.world > 1 ? " per rank over " + std::to_string(opts_.world) + " ranks" : std::string(),
-               " with drop_last");
+               " with the last batch dropped");
   EFFNET_CHECK(per_first_ == 0 || batches_ * global + int64_t(first_.size()) < (int64_t(1) << 32),
                "Loader: a group share's epoch of ", batches_, " batches of ", global, " takes over 2^32 draws");
   const Image& first = ds_.image(indices_[0]);
@@ -73,7 +77,7 @@ Loader::~Loader() {
 }
 
 int64_t Loader::samples_per_epoch() const {
-  if (opts_.drop_last) return batches_ * opts_.batch_size;
+  if (drop_last_) return batches_ * opts_.batch_size;
   return per_first_ > 0 ? int64_t(second_.size()) + batches_ * per_first_ : int64_t(indices_.size());
 }
 

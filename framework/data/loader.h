@@ -23,10 +23,18 @@
 
 namespace effnet::data {
 
+// What becomes of an epoch's last, smaller batch.
+enum class LastBatch {
+  keep,          // it ends the epoch (evaluation: every image once)
+  drop,          // only full batches
+  drop_if_full,  // dropped when at least one full batch exists, else kept (training: the reference
+                 // drops it, yet a set smaller than one batch still trains)
+};
+
 struct LoaderOptions {
   int64_t batch_size = 128;
   bool shuffle = true;
-  bool drop_last = false;  // leave out the last, smaller batch
+  LastBatch last_batch = LastBatch::keep;
   uint64_t seed = 0;
   int workers = 2;         // preparing threads
   int prefetch = 3;        // batches prepared ahead of the consumer
@@ -34,8 +42,9 @@ struct LoaderOptions {
   Device device = Device::cpu();
   // Data parallelism: this loader is rank `rank` of `world`. Each batch of an epoch is then one
   // global batch of world * batch_size samples of the (same on every rank) epoch order, of which
-  // rank r takes rows [r * batch_size, (r + 1) * batch_size); world > 1 needs drop_last, so every
-  // rank gets as many batches of the same size and the ranks step together.
+  // rank r takes rows [r * batch_size, (r + 1) * batch_size); world > 1 needs full batches only
+  // (LastBatch::drop, or drop_if_full with one full batch at least), so every rank gets as many
+  // batches of the same size and the ranks step together.
   int rank = 0, world = 1;
   // A fixed share of two groups per batch (semi-supervised retraining: labeled and pseudo-labeled
   // images). With first_group_share in (0, 1), the dataset indices below first_group_end form the
@@ -65,9 +74,11 @@ class Loader {
 
   int64_t batches_per_epoch() const { return batches_; }
   int64_t samples_per_epoch() const;
+  // Rows of each global batch from the first group (0 without a group share).
+  int64_t first_group_rows() const { return per_first_; }
   const LoaderOptions& options() const { return opts_; }
 
-  // The order in which an epoch visits the indices (before drop_last cuts the tail); with a group
+  // The order in which an epoch visits the indices (before a dropped last batch is cut); with a group
   // share, batch after batch of the mixed draw, each global batch's rows shuffled among themselves.
   std::vector<int64_t> epoch_order(int64_t epoch) const;
   // Starts an epoch (any epoch number, any time; the rest of the current one is dropped).
@@ -99,6 +110,7 @@ class Loader {
   std::vector<int64_t> first_, second_;  // the two groups of indices_ (group share only)
   int64_t per_first_ = 0;                // rows of the first group per global batch (0: no groups)
   int64_t batches_ = 0, out_h_ = 0, out_w_ = 0;
+  bool drop_last_ = false;  // opts_.last_batch resolved for this index list
 
   std::mutex mu_;
   std::condition_variable cv_;
