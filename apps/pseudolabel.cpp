@@ -60,8 +60,9 @@ PseudolabelRecord run_pseudolabel(const PseudolabelOptions& o, const data::Datas
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   if (!o.run.quiet) {
-    std::printf("pseudolabel: kept %lld of %lld images (sharpened with T = %g, confidence > %g%s%s) -> %s\n",
-                (long long)r.kept, (long long)n, o.temperature, o.threshold,
+    const long long size = o.run.image_size > 0 ? o.run.image_size : m.meta.config.resolution;
+    std::printf("pseudolabel: kept %lld of %lld images at %lldx%lld (sharpened with T = %g, confidence > %g%s%s) -> %s\n",
+                (long long)r.kept, (long long)n, size, size, o.temperature, o.threshold,
                 o.adaptive ? ", adapted per class" : "",
                 o.per_class_cap > 0 ? (", at most " + std::to_string(o.per_class_cap) + " per class").c_str() : "",
                 o.out_csv.c_str());

@@ -84,9 +84,10 @@ TrainingRecord run_retrain(const RetrainOptions& o, const data::Dataset& lab, co
     t.settings.emplace_back("labeled_share", share);
   }
   if (!t.quiet) {
-    std::printf("retrain: %s on %s from %s, %zu labeled + %zu pseudo-labeled images: %zu train / %zu validation\n",
+    std::printf("retrain: %s on %s from %s, %zu labeled + %zu pseudo-labeled images: %zu train / %zu validation"
+                " at %lldx%lld\n",
                 meta.config.name.c_str(), t.device.str().c_str(), o.checkpoint.c_str(), order.size(),
-                pseudo_rows.size(), split.train.size(), split.val.size());
+                pseudo_rows.size(), split.train.size(), split.val.size(), (long long)image_size, (long long)image_size);
   }
 
   manual_seed(t.seed);  // dropout and drop-connect masks; a resumed run restores the generator

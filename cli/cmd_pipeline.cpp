@@ -28,6 +28,9 @@ void declare(Args& args) {
       .option("finetune-epochs", "30", "fine-tune: maximum epochs", kEpochsRange)
       .option("finetune-patience", "10", "fine-tune: early-stopping patience in epochs (0: none)", kPatienceRange)
       .option("finetune-val", "0.1", "fine-tune: validation share or count of the labeled images", kValidationRange)
+      .option("finetune-image-size", "0", "fine-tune: input resolution (0: --image-size); pseudo-labelling then runs at\n"
+                                          "      the fine-tuned model's resolution, retraining and prediction at --image-size",
+              kImageSizeRange)
       .option("split-seed", "0", "fine-tune: split seed when the data has no labeled_order.csv", kSplitSeedRange)
       .option("temperature", "0.5", "pseudo-label: sharpening temperature T", kTemperatureRange)
       .option("threshold", "0.8", "pseudo-label: keep images whose sharpened confidence exceeds this", kThresholdRange)
@@ -84,6 +87,12 @@ std::optional<app::PipelineOptions> pipeline_options(int argc, char** argv, cons
   o.finetune.weights = args.str("weights");
   o.finetune.model = o.finetune.weights.empty() || args.given("model") ? args.str("model") : "";
   o.finetune.setup = setup;
+  if (args.integer("finetune-image-size") > 0) {
+    // Retraining continues from the fine-tuned checkpoint, whose resolution is then not the model's own.
+    EFFNET_CHECK(setup.image_size > 0, "pipeline: --finetune-image-size needs --image-size too (the resolution of "
+                                       "retraining and prediction)");
+    o.finetune.setup.image_size = args.integer("finetune-image-size");
+  }
   o.finetune.setup.train.epochs = args.integer("finetune-epochs");
   o.finetune.setup.train.patience = args.integer("finetune-patience");
   o.finetune.setup.train.head_only = args.on("head-only");

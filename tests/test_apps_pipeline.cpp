@@ -196,7 +196,7 @@ TEST(PipelineEndToEnd, SkipBadImagesWorksWithThePreparedLayout) {
   EXPECT_NE(strict.find("hbars/0002.png: cannot decode image: truncated PNG"), std::string::npos) << strict;
   EXPECT_NE(strict.find("(--skip-bad-images) to leave bad files out"), std::string::npos) << strict;
 
-  ASSERT_EQ(run_effnet(run + "'" + (root / "out").string() + "' --skip-bad-images", root / "log"), 0)
+  ASSERT_EQ(run_effnet(run + "'" + (root / "out").string() + "' --skip-bad-images --finetune-image-size 24", root / "log"), 0)
       << read_file(root / "log");
   const std::string log = read_file(root / "log");
   EXPECT_NE(log.find("skipped " + (data / "labeled" / "hbars" / "0002.png").string() + ": cannot decode image: truncated PNG"),
@@ -210,6 +210,10 @@ TEST(PipelineEndToEnd, SkipBadImagesWorksWithThePreparedLayout) {
       << log;
   // 23 labeled images: 4 validate, 19 train; the prediction lists the 7 readable test images.
   EXPECT_NE(log.find("19 train / 4 validation images"), std::string::npos) << log;
+  // Fine-tuning and its pseudo-labels at --finetune-image-size, retraining at --image-size.
+  EXPECT_NE(log.find("19 train / 4 validation images at 24x24"), std::string::npos) << log;
+  EXPECT_NE(log.find("images at 24x24 (sharpened"), std::string::npos) << log;
+  EXPECT_NE(log.find("validation at 16x16"), std::string::npos) << log;
   const std::string predictions = read_file(root / "out" / "predict" / "predictions.csv");
   EXPECT_EQ(std::count(predictions.begin(), predictions.end(), '\n'), 1 + 7) << predictions;
   EXPECT_EQ(predictions.find("00001.png"), std::string::npos) << predictions;
@@ -318,6 +322,9 @@ TEST(PipelineEndToEnd, BadConfigurationsFailBeforeWork) {
                                           ":2) is out of range: it must be >= 0"),
             std::string::npos)
       << read_file(root / "log5");
+  EXPECT_EQ(run_effnet("pipeline --finetune-image-size 24" + data, root / "log6"), 1);
+  EXPECT_NE(read_file(root / "log6").find("--finetune-image-size needs --image-size too"), std::string::npos)
+      << read_file(root / "log6");
   EXPECT_EQ(run_effnet("pipeline --model b9" + data, root / "log2"), 1);
   EXPECT_NE(read_file(root / "log2").find("b9"), std::string::npos) << read_file(root / "log2");
   EXPECT_EQ(run_effnet("pipeline --device cpu" + std::string(" --data '") + (root / "nowhere").string() +
