@@ -51,7 +51,7 @@ TrainingRecord run_finetune(const FinetuneOptions& o, const data::Dataset& ds) {
     meta.config = net->config();
     meta.source = "effnet finetune (from scratch)";
   }
-  const int64_t image_size = o.setup.image_size > 0 ? o.setup.image_size : meta.config.resolution;
+  const int64_t image_size = input_resolution(meta, o.setup.image_size);
   meta.config.resolution = image_size;  // what predict and pseudolabel resize to
 
   const TrainData td = stage_train_data(ds, split, meta, image_size, o.setup);

@@ -188,7 +188,7 @@ LoadedModel load_model(const std::string& path, const std::string& class_names_f
 
 data::Transform eval_transform(const WeightsMeta& meta, int64_t image_size) {
   data::Transform t;
-  t.height = t.width = int(image_size > 0 ? image_size : meta.config.resolution);
+  t.height = t.width = int(input_resolution(meta, image_size));
   for (int c = 0; c < 3; ++c) {
     t.mean[size_t(c)] = float(meta.input_mean[size_t(c)]);
     t.std[size_t(c)] = float(meta.input_std[size_t(c)]);

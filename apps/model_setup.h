@@ -72,7 +72,11 @@ LoadedModel load_model(const std::string& path, const std::string& class_names_f
 // weights/imagenet_classes.txt beside the source tree or the binary; empty when not found.
 std::string find_imagenet_classes();
 
-// Resize to image_size (0: the weights' resolution), normalise with the weights' mean/std.
+// The input resolution a stage runs at: image_size, or the weights' own when it is 0.
+inline int64_t input_resolution(const WeightsMeta& meta, int64_t image_size) {
+  return image_size > 0 ? image_size : meta.config.resolution;
+}
+// Resize to input_resolution(meta, image_size), normalise with the weights' mean/std.
 data::Transform eval_transform(const WeightsMeta& meta, int64_t image_size);
 
 }  // namespace effnet::app

@@ -60,7 +60,7 @@ PseudolabelRecord run_pseudolabel(const PseudolabelOptions& o, const data::Datas
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   if (!o.run.quiet) {
-    const long long size = o.run.image_size > 0 ? o.run.image_size : m.meta.config.resolution;
+    const long long size = input_resolution(m.meta, o.run.image_size);
     std::printf("pseudolabel: kept %lld of %lld images at %lldx%lld (sharpened with T = %g, confidence > %g%s%s) -> %s\n",
                 (long long)r.kept, (long long)n, size, size, o.temperature, o.threshold,
                 o.adaptive ? ", adapted per class" : "",

@@ -48,7 +48,7 @@ TrainingRecord run_retrain(const RetrainOptions& o, const data::Dataset& lab, co
   const Split split = split_permuted_head(combined.size(), validation_count(combined.size(), o.val), o.split_seed);
 
   WeightsMeta meta = m.meta;
-  const int64_t image_size = o.setup.image_size > 0 ? o.setup.image_size : meta.config.resolution;
+  const int64_t image_size = input_resolution(meta, o.setup.image_size);
   meta.config.resolution = image_size;
   meta.source = "effnet retrain";
   TrainData td = stage_train_data(combined, split, meta, image_size, o.setup);
